@@ -1,0 +1,1 @@
+"""Command-line face of gpuplan: thin typer commands over the library."""

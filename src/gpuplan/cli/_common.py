@@ -1,0 +1,88 @@
+"""What every command shares: consoles, JSON output, options, and the error edge.
+
+Domain errors (``GpuplanError``) are raised deep in the library and turned here
+into one ``Error: …`` line on stderr with a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+
+from gpuplan.errors import GpuplanError, ProfileNotFoundError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+HardwareOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--hardware",
+        "-H",
+        help=(
+            "Plan for declared hardware instead of this machine: '2x RTX 4090', "
+            "'RTX A5500, RTX A400', '8x H100-80GB', 'cpu', or a file saved from "
+            "`gpuplan detect --json`. Default: $GPUPLAN_HARDWARE, else detect."
+        ),
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+HeadroomOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--headroom-mb",
+        min=0,
+        help="MiB kept free on every GPU (default $GPUPLAN_HEADROOM_MB, else 2048).",
+        show_default=False,
+    ),
+]
+
+
+def emit_json(data: Any) -> None:
+    """Write ``data`` as JSON to stdout, unwrapped (rich would wrap long lines)."""
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def exit_code_for(error: GpuplanError) -> int:
+    """2 for a name the user typed that does not exist (like a usage error), else 1."""
+    return 2 if isinstance(error, ProfileNotFoundError) else 1
+
+
+def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn a ``GpuplanError`` into one line on stderr and a non-zero exit."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except GpuplanError as error:
+            err_console.print(f"[bold red]Error:[/] {error}", soft_wrap=True)
+            raise typer.Exit(exit_code_for(error)) from None
+
+    return wrapper
+
+
+def setup_logging(verbose: int) -> None:
+    """Log to stderr so that --json output on stdout stays clean."""
+    level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(
+        level=level,
+        format="[%(levelname)s] %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )

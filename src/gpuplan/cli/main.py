@@ -1,0 +1,51 @@
+"""The ``gpuplan`` command: one typer app, each command group in its own module."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gpuplan import __version__
+from gpuplan.cli import detect as detect_cmd
+from gpuplan.cli._common import setup_logging
+
+app = typer.Typer(
+    name="gpuplan",
+    help=(
+        "Which AI models can these GPUs serve, where does each go, and how is each "
+        "launched. Works on this machine's GPUs or on declared hardware (--hardware)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gpuplan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    verbose: Annotated[
+        int,
+        typer.Option("--verbose", "-v", count=True, help="Log what gpuplan does (-vv: debug)."),
+    ] = 0,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """gpuplan: plan and launch AI model serving on the GPUs you have."""
+    setup_logging(verbose)
+
+
+app.command("detect")(detect_cmd.detect)
+
+
+def main() -> None:
+    app()

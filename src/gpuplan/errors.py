@@ -1,0 +1,85 @@
+"""gpuplan's one error hierarchy.
+
+Every error a user can cause by their own input (a bad hardware spec, a broken
+profile file, an unknown model) is a ``GpuplanError``: it names the thing, the
+problem and the fix, and the CLI prints it as one ``Error: …`` line and exits
+non-zero instead of showing a traceback. Anything else is a bug in gpuplan.
+
+    GpuplanError
+    ├── HardwareError
+    │   ├── HardwareSpecError      declared hardware ("2x RTX 4090", a file) is wrong
+    │   ├── UnknownGPUError        a GPU name is not in the catalog
+    │   └── ToolOutputError        a vendor tool printed something we cannot read
+    ├── ProfileError
+    │   ├── ProfileNotFoundError   no profile of that name or path
+    │   └── ProfileValidationError a profile file is malformed
+    └── ModelError
+        ├── ModelNotFoundError     no model of that id
+        └── ModelFileError         a model file or header is unreadable
+"""
+
+from __future__ import annotations
+
+
+class GpuplanError(Exception):
+    """Base of every error caused by the user's input or environment."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} ({self.hint})"
+        return self.message
+
+
+class HardwareError(GpuplanError):
+    """Something about the GPUs (declared or detected) cannot be used."""
+
+
+class HardwareSpecError(HardwareError):
+    """A declared hardware spec or hardware file cannot be understood."""
+
+
+class UnknownGPUError(HardwareSpecError):
+    """A GPU name that matches nothing in the catalog."""
+
+    def __init__(self, name: str, suggestions: list[str]) -> None:
+        hint = (
+            "closest catalog names: " + ", ".join(suggestions)
+            if suggestions
+            else "run `gpuplan hardware catalog` to list known GPUs"
+        )
+        super().__init__(f"unknown GPU {name!r}", hint=hint)
+        self.name = name
+        self.suggestions = suggestions
+
+
+class ToolOutputError(HardwareError):
+    """A vendor tool (nvidia-smi, amd-smi, rocm-smi) printed unreadable output."""
+
+
+class ProfileError(GpuplanError):
+    """A deployment profile cannot be found or used."""
+
+
+class ProfileNotFoundError(ProfileError):
+    """No deployment profile of the requested name or path."""
+
+
+class ProfileValidationError(ProfileError):
+    """A deployment profile file is malformed: names the file, the field and the fix."""
+
+
+class ModelError(GpuplanError):
+    """A model cannot be found, read or estimated."""
+
+
+class ModelNotFoundError(ModelError):
+    """No model of the requested id."""
+
+
+class ModelFileError(ModelError):
+    """A model file (config.json, GGUF, safetensors) is unreadable or corrupt."""

@@ -1,0 +1,127 @@
+"""The hardware stage's data: a frozen snapshot of one machine's GPUs.
+
+Every later stage (profiles, selection, placement) plans on a ``Host`` and never
+asks the machine again, so a declared host ("2x RTX 4090", a saved inventory) and
+a detected one are interchangeable. Memory is in MiB, nvidia-smi's unit.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+Vendor = Literal["nvidia", "amd", "apple", "intel", "unknown"]
+"""Who made the GPU; decides which engines and quantizations apply."""
+
+Source = Literal[
+    "nvml", "nvidia-smi", "amd-smi", "rocm-smi", "cpu", "declared", "file", "kubernetes"
+]
+"""Where a host's inventory came from."""
+
+DEFAULT_HEADROOM_MB = 2048
+"""Seed 000: keep 2 GB per GPU for the driver, display and fragmentation."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MigDevice(_Frozen):
+    """One MIG instance: a slice of a GPU that engines see as a GPU of its own."""
+
+    index: int = Field(description="MIG device index within its parent GPU.")
+    profile: str | None = Field(
+        default=None, description="MIG profile such as '1g.10gb' or '1c.3g.71gb'."
+    )
+    uuid: str | None = Field(default=None, description="MIG-… UUID, usable in CUDA_VISIBLE_DEVICES.")
+    vram_total_mb: int | None = Field(default=None, description="Memory of this slice, MiB.")
+    vram_free_mb: int | None = Field(default=None, description="Free memory of this slice, MiB.")
+    gpu_instance_id: int | None = Field(default=None, description="GPU instance id (GI).")
+    compute_instance_id: int | None = Field(default=None, description="Compute instance id (CI).")
+
+
+class GPU(_Frozen):
+    """One physical GPU as the vendor tool reports it."""
+
+    index: int = Field(description="Device index as the vendor tool numbers it.")
+    name: str = Field(description="Product name as reported, e.g. 'NVIDIA GeForce RTX 4090'.")
+    vendor: Vendor = Field(default="unknown", description="GPU vendor.")
+    uuid: str | None = Field(default=None, description="Stable device id (GPU-… on NVIDIA).")
+    vram_total_mb: int | None = Field(
+        default=None, description="Total memory, MiB; None when the tool does not say."
+    )
+    vram_free_mb: int | None = Field(default=None, description="Free memory now, MiB.")
+    vram_used_mb: int | None = Field(default=None, description="Used memory now, MiB.")
+    compute_capability: str | None = Field(
+        default=None, description="CUDA compute capability as 'major.minor', e.g. '8.9'."
+    )
+    architecture: str | None = Field(
+        default=None, description="Architecture name or AMD gfx target, e.g. 'Ada', 'gfx942'."
+    )
+    mig_mode: bool | None = Field(default=None, description="MIG enabled; None if unsupported.")
+    mig_devices: tuple[MigDevice, ...] = Field(
+        default=(), description="MIG instances carved from this GPU."
+    )
+    pci_bus_id: str | None = Field(default=None, description="PCI bus id, e.g. '00000000:01:00.0'.")
+    unified_memory: bool = Field(
+        default=False, description="Memory is shared with the CPU (APU, GB10): VRAM is host RAM."
+    )
+
+    @property
+    def compute_capability_tuple(self) -> tuple[int, int] | None:
+        """Compute capability as (major, minor) for comparisons such as 'Ampere or newer'."""
+        if not self.compute_capability:
+            return None
+        major, _, minor = self.compute_capability.partition(".")
+        try:
+            return int(major), int(minor or 0)
+        except ValueError:
+            return None
+
+
+class Host(_Frozen):
+    """A machine's GPU inventory at one moment, with where it came from."""
+
+    source: Source = Field(description="Where the inventory came from.")
+    gpus: tuple[GPU, ...] = Field(default=(), description="GPUs, ordered by index.")
+    headroom_mb_per_gpu: int = Field(
+        default=DEFAULT_HEADROOM_MB,
+        ge=0,
+        description="MiB kept free on each GPU for driver, display and fragmentation.",
+    )
+    driver_version: str | None = Field(default=None, description="GPU driver version.")
+    cuda_version: str | None = Field(default=None, description="Highest CUDA the driver supports.")
+    system_ram_mb: int | None = Field(default=None, description="Host RAM, MiB.")
+    warnings: tuple[str, ...] = Field(default=(), description="What went wrong while detecting.")
+    tried: tuple[str, ...] = Field(
+        default=(), description="Detection sources tried, in order, with what each found."
+    )
+
+    def usable_vram_mb(self, gpu: GPU) -> int:
+        """Memory a plan may use on ``gpu``: total − headroom, never negative."""
+        total = gpu.vram_total_mb or 0
+        return max(0, total - self.headroom_mb_per_gpu)
+
+    @computed_field(description="Sum over GPUs of total − headroom, MiB.")  # type: ignore[prop-decorator]
+    @property
+    def total_usable_vram_mb(self) -> int:
+        return sum(self.usable_vram_mb(gpu) for gpu in self.gpus)
+
+    @property
+    def gpu_count(self) -> int:
+        return len(self.gpus)
+
+    def summary(self) -> str:
+        """One line such as '2x NVIDIA GeForce RTX 4090 (24564 MiB)' or 'CPU only'."""
+        if not self.gpus:
+            return "CPU only"
+        groups: dict[tuple[str, int | None], int] = {}
+        for gpu in self.gpus:
+            key = (gpu.name, gpu.vram_total_mb)
+            groups[key] = groups.get(key, 0) + 1
+        parts = []
+        for (name, mib), count in groups.items():
+            memory = f"{mib} MiB" if mib is not None else "memory unknown"
+            parts.append(f"{count}x {name} ({memory})")
+        return " + ".join(parts)

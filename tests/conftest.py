@@ -1,0 +1,39 @@
+"""Shared test fixtures: where the real recorded data lives.
+
+The recorded tool outputs and measured VRAM figures live in ``../shared/data``
+beside the checkout (as in CI). ``GPUPLAN_SHARED_DATA`` points elsewhere. A
+missing directory fails loudly: tests on real data must not silently skip.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _shared_data_dir() -> Path:
+    override = os.environ.get("GPUPLAN_SHARED_DATA")
+    path = Path(override) if override else REPO_ROOT.parent / "shared" / "data"
+    if not path.is_dir():
+        raise RuntimeError(
+            f"recorded test data not found at {path}; set GPUPLAN_SHARED_DATA to the "
+            "shared/data directory"
+        )
+    return path
+
+
+SHARED_DATA = _shared_data_dir()
+HARDWARE_DATA = SHARED_DATA / "hardware"
+VRAM_DATA = SHARED_DATA / "vram"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's own GPUPLAN_* settings."""
+    for key in list(os.environ):
+        if key.startswith("GPUPLAN_") and key != "GPUPLAN_SHARED_DATA":
+            monkeypatch.delenv(key, raising=False)
