@@ -1,0 +1,5 @@
+"""`python -m gpuplan` is the `gpuplan` command."""
+
+from gpuplan.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Renderers: typed results → rich tables and plain lines for people to read."""
