@@ -30,4 +30,4 @@ def detect(
     if json:
         emit_json(host)
     else:
-        console.print(render_host(host))
+        console.print(render_host(host), soft_wrap=True)

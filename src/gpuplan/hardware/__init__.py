@@ -51,10 +51,12 @@ def load_host(
     spec: str | None = None, *, refresh: bool = False, headroom_mb: int | None = None
 ) -> Host:
     """The host to plan for: ``spec`` or ``GPUPLAN_HARDWARE`` if given, else detection."""
-    from gpuplan.hardware import declared, detect
-
     headroom = headroom_from_env(headroom_mb)
     spec = spec if spec is not None else os.environ.get(HARDWARE_ENV) or None
     if spec:
+        from gpuplan.hardware import declared
+
         return declared.parse_spec(spec, headroom_mb=headroom)
+    from gpuplan.hardware import detect
+
     return detect.detect(refresh=refresh, headroom_mb=headroom)

@@ -89,7 +89,8 @@ def _attach_mig(inventory: Inventory, timeout_s: float) -> Inventory:
         if listed is not None and listed.mig_devices:
             gpu = gpu.model_copy(update={"mig_devices": listed.mig_devices, "mig_mode": True})
         gpus.append(gpu)
-    return replace(inventory, gpus=tuple(gpus))
+    notes = listing.warnings if any(gpu.mig_devices for gpu in gpus) else ()
+    return replace(inventory, gpus=tuple(gpus), warnings=(*inventory.warnings, *notes))
 
 
 def _probe_amd_smi(timeout_s: float) -> Inventory:

@@ -8,6 +8,7 @@ is tested on real recorded outputs and fuzzed. Garbage raises
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -43,6 +44,9 @@ def clean(value: str | None) -> str | None:
 
 
 _MEMORY = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
+_MAX_PLAUSIBLE_MIB = 2**40
+"""A petabyte-sized GPU is a parse error, not a GPU."""
+
 _FACTOR = {
     "b": 1 / 2**20,
     "kib": 1 / 1024,
@@ -70,4 +74,7 @@ def parse_mib(value: str | None, *, default_unit: str = "MiB") -> int | None:
         return None
     number = float(match.group(1))
     unit = (match.group(2) or default_unit).lower()
-    return int(round(number * _FACTOR[unit]))
+    mib = number * _FACTOR[unit]
+    if not math.isfinite(mib) or mib > _MAX_PLAUSIBLE_MIB:
+        return None
+    return int(round(mib))
