@@ -75,7 +75,7 @@ def test_old_driver_without_compute_cap_is_queried_again_without_it(tmp_path: Pa
         tmp_path,
         "nvidia-smi",
         'case "$*" in\n'
-        '  *compute_cap*) echo \'Field "compute_cap" is not a valid field to query.\'; exit 2;;\n'
+        "  *compute_cap*) echo 'Field \"compute_cap\" is not a valid field to query.'; exit 2;;\n"
         "  *-L*) exit 0;;\n"
         "esac\n"
         f"/bin/cat {recorded}",

@@ -526,17 +526,19 @@ def test_list_mig_memory_is_the_profile_label_with_a_warning() -> None:
     path = HARDWARE_DATA / "nvidia-smi-L_a100-sxm4-40gb-mig-mixed-drv450.txt"
     inventory = nvidia_list.parse(path.read_text(encoding="utf-8"))
     sizes = [device.vram_total_mb for device in inventory.gpus[0].mig_devices]
-    assert sizes == [20 * 1024, 10 * 1024, 5 * 1024]
-    assert any("upper bound" in warning for warning in inventory.warnings)
+    assert sizes == [19456, 9728, 4864]
+    # never above the real slices (A100-40GB: 3g.20gb 19968, 2g.10gb 9856, 1g.5gb 4864 MiB)
+    assert all(got <= real for got, real in zip(sizes, [19968, 9856, 4864], strict=True))
+    assert any("lower bound" in warning for warning in inventory.warnings)
 
 
 @pytest.mark.parametrize(
     ("profile", "mib"),
     [
-        ("1g.5gb", 5 * 1024),
-        ("1g.10gb+me", 10 * 1024),
-        ("7g.80gb", 80 * 1024),
-        ("1c.3g.71gb", 71 * 1024),
+        ("1g.5gb", 4864),
+        ("1g.10gb+me", 9728),
+        ("7g.80gb", 77824),
+        ("1c.3g.71gb", 69068),
         ("3g.weird", None),
     ],
 )
@@ -549,7 +551,7 @@ def test_list_compute_instance_profile_without_uuid() -> None:
     """Quirk 11's H200 form: '1c.' profiles, and a line with no UUID."""
     text = "GPU 0: NVIDIA H200 (UUID: GPU-1)\n  MIG 1c.3g.71gb  Device  0:\n"
     device = nvidia_list.parse(text).gpus[0].mig_devices[0]
-    assert (device.profile, device.uuid, device.vram_total_mb) == ("1c.3g.71gb", None, 71 * 1024)
+    assert (device.profile, device.uuid, device.vram_total_mb) == ("1c.3g.71gb", None, 69068)
 
 
 def test_list_unknown_line_is_warned_and_orphan_mig_is_an_error() -> None:

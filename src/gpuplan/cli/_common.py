@@ -78,8 +78,12 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 def setup_logging(verbose: int) -> None:
-    """Log to stderr so that --json output on stdout stays clean."""
-    level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    """Log to stderr so that --json output on stdout stays clean.
+
+    Without -v only errors are logged: warnings are already part of every
+    command's output (its table or its JSON), and saying them twice is noise.
+    """
+    level = logging.ERROR if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(
         level=level,
         format="[%(levelname)s] %(name)s: %(message)s",

@@ -64,7 +64,9 @@ def _probe_nvidia_smi(timeout_s: float) -> Inventory:
         if not nvidia_csv.is_unsupported_field_error(failure.reason):
             raise
         fields.remove("compute_cap")
-        notes.append("this nvidia-smi cannot report compute_cap (driver too old); queried without it")
+        notes.append(
+            "this nvidia-smi cannot report compute_cap (driver too old); queried without it"
+        )
         text = run_tool(_nvidia_smi_query(fields), timeout_s=timeout_s)
     inventory = nvidia_csv.parse(text, columns=fields)
     inventory = _attach_mig(inventory, timeout_s)
@@ -89,7 +91,10 @@ def _attach_mig(inventory: Inventory, timeout_s: float) -> Inventory:
         if listed is not None and listed.mig_devices:
             gpu = gpu.model_copy(update={"mig_devices": listed.mig_devices, "mig_mode": True})
         gpus.append(gpu)
-    notes = listing.warnings if any(gpu.mig_devices for gpu in gpus) else ()
+    # Only the listing's MIG notes apply: the query already gave memory and names.
+    notes = (
+        tuple(w for w in listing.warnings if "MIG" in w) if any(g.mig_devices for g in gpus) else ()
+    )
     return replace(inventory, gpus=tuple(gpus), warnings=(*inventory.warnings, *notes))
 
 
@@ -205,7 +210,9 @@ def detect(*, refresh: bool = False, headroom_mb: int = DEFAULT_HEADROOM_MB) -> 
         if refresh:
             _cache.clear()
         if headroom_mb not in _cache:
-            host = run_probes(selected_probes(), headroom_mb=headroom_mb, timeout_s=_timeout_from_env())
+            host = run_probes(
+                selected_probes(), headroom_mb=headroom_mb, timeout_s=_timeout_from_env()
+            )
             _log_host(host)
             _cache[headroom_mb] = host
         return _cache[headroom_mb]

@@ -34,7 +34,9 @@ class MigDevice(_Frozen):
     profile: str | None = Field(
         default=None, description="MIG profile such as '1g.10gb' or '1c.3g.71gb'."
     )
-    uuid: str | None = Field(default=None, description="MIG-… UUID, usable in CUDA_VISIBLE_DEVICES.")
+    uuid: str | None = Field(
+        default=None, description="MIG-… UUID, usable in CUDA_VISIBLE_DEVICES."
+    )
     vram_total_mb: int | None = Field(default=None, description="Memory of this slice, MiB.")
     vram_free_mb: int | None = Field(default=None, description="Free memory of this slice, MiB.")
     gpu_instance_id: int | None = Field(default=None, description="GPU instance id (GI).")

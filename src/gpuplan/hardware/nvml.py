@@ -150,7 +150,9 @@ def _mig_devices(lib: Any, handle: Any) -> tuple[MigDevice, ...]:
                 uuid=_optional(lib, lambda m=mig: _text(lib.nvmlDeviceGetUUID(m))),
                 vram_total_mb=int(memory.total) // _BYTES_PER_MIB if memory else None,
                 vram_free_mb=int(memory.free) // _BYTES_PER_MIB if memory else None,
-                gpu_instance_id=_optional(lib, lambda m=mig: int(lib.nvmlDeviceGetGpuInstanceId(m))),
+                gpu_instance_id=_optional(
+                    lib, lambda m=mig: int(lib.nvmlDeviceGetGpuInstanceId(m))
+                ),
                 compute_instance_id=_optional(
                     lib, lambda m=mig: int(lib.nvmlDeviceGetComputeInstanceId(m))
                 ),

@@ -8,7 +8,7 @@ from rich.text import Text
 
 from gpuplan.hardware.model import GPU, Host
 
-BAR_WIDTH = 16
+BAR_WIDTH = 10
 
 
 def vram_bar(used_mb: int | None, total_mb: int | None, width: int = BAR_WIDTH) -> Text:
@@ -43,14 +43,14 @@ def no_gpu_line(host: Host) -> str:
 def host_table(host: Host) -> Table:
     table = Table(title=f"{host.summary()} - source: {host.source}", title_justify="left")
     table.add_column("#", justify="right")
-    table.add_column("GPU")
+    table.add_column("GPU", overflow="fold", min_width=12)
     table.add_column("VRAM used")
     table.add_column("total MiB", justify="right")
     table.add_column("usable MiB", justify="right")
     table.add_column("CC / arch")
     table.add_column("MIG")
     for gpu in host.gpus:
-        mig = "-" if not gpu.mig_mode else f"on, {len(gpu.mig_devices)} instance(s)"
+        mig = "-" if not gpu.mig_mode else f"{len(gpu.mig_devices)} slices"
         table.add_row(
             str(gpu.index),
             gpu.name or "unknown",

@@ -9,6 +9,7 @@ probe managed to run.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
@@ -85,23 +86,28 @@ def mig_mode(value: str | None) -> bool | None:
     return {"enabled": True, "disabled": False}.get(text.lower())
 
 
-def mig_profile_mib(profile: str | None) -> int | None:
-    """Memory a MIG profile name promises: '1g.10gb' → 10240, '1c.3g.71gb' → 72704.
+MIG_LABEL_SAFETY = 0.95
+"""Real slices hold at least 95 % of their label: 1g.5gb = 4864 MiB (A100-40GB),
+2g.10gb = 9856, 1g.10gb = 9984 and 3g.40gb = 40192 (H100), 3g.20gb = 19968."""
 
-    An approximation by design: the GB in the name is converted as gb × 1024.
+
+def mig_profile_mib(profile: str | None) -> int | None:
+    """Memory a MIG slice surely has, from its profile name: '1g.10gb' → 9728.
+
     The name is a marketing label that rounds *up* — a real 1g.10gb slice on an
-    H100 has 9984 MiB, a 3g.20gb on an A100-40GB 19968 MiB — so this is an upper
-    bound. Only ``nvidia-smi -L`` needs it; ``-q`` and ``-q -x`` give the slice's
-    real memory and should be preferred. Compute-instance profiles ('1c.…')
-    share their GPU instance's memory, so several devices may carry the same
-    figure for one pool.
+    H100 has 9984 MiB, not 10240 — so planning on the label could OOM. We take
+    95 % of gb × 1024, which is at or below every real slice size we know (see
+    ``MIG_LABEL_SAFETY``). Only ``nvidia-smi -L`` needs this; NVML, ``-q`` and
+    ``-q -x`` give the slice's real memory and are preferred. Compute-instance
+    profiles ('1c.…') share their GPU instance's memory, so several devices may
+    carry the same figure for one pool.
     """
     if profile is None:
         return None
     match = _MIG_PROFILE.match(profile.strip())
     if not match:
         return None
-    return round(float(match.group("gb")) * 1024)
+    return math.floor(float(match.group("gb")) * 1024 * MIG_LABEL_SAFETY)
 
 
 def is_unified_memory_name(name: str) -> bool:

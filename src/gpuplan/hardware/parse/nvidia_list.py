@@ -44,8 +44,8 @@ _LEGACY_MIG_UUID = re.compile(r"^MIG-GPU-[0-9a-f-]+/(?P<gi>[0-9]{1,9})/(?P<ci>[0
 
 _NO_MEMORY_NOTE = "nvidia-smi -L gives no GPU memory figures; GPU memory is unknown"
 _MIG_MEMORY_NOTE = (
-    "MIG device memory from nvidia-smi -L is the profile name's figure (GB x 1024 MiB), "
-    "an upper bound on the real slice; nvidia-smi -q gives the exact size"
+    "MIG device memory from nvidia-smi -L is estimated from the profile name "
+    "(95% of GB x 1024 MiB, a safe lower bound); NVML or nvidia-smi -q gives the exact size"
 )
 
 
