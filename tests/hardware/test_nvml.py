@@ -54,7 +54,7 @@ class FakeNVML:
     NVMLError = NVMLError
     NVML_DEVICE_MIG_ENABLE = 1
 
-    def __init__(self, devices: list[FakeDevice], *, init_error: type[NVMLError] | None = None):
+    def __init__(self, devices: list[FakeDevice], *, init_error: type[Exception] | None = None):
         self.devices = devices
         self.init_error = init_error
         self.shutdown_called = False

@@ -53,7 +53,8 @@ def _load() -> ModuleType:
         import pynvml
     except ImportError as exc:  # pragma: no cover - nvidia-ml-py is a dependency
         raise NvmlUnavailable("nvidia-ml-py is not installed") from exc
-    return pynvml
+    module: ModuleType = pynvml
+    return module
 
 
 def _text(value: str | bytes) -> str:
