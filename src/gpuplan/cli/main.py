@@ -8,6 +8,7 @@ import typer
 
 from gpuplan import __version__
 from gpuplan.cli import detect as detect_cmd
+from gpuplan.cli import serve as serve_cmd
 from gpuplan.cli._common import setup_logging
 
 app = typer.Typer(
@@ -45,6 +46,7 @@ def root(
 
 
 app.command("detect")(detect_cmd.detect)
+app.command("serve")(serve_cmd.serve)
 
 
 def main() -> None:

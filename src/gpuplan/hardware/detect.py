@@ -101,7 +101,12 @@ def _attach_mig(inventory: Inventory, timeout_s: float) -> Inventory:
 def _probe_amd_smi(timeout_s: float) -> Inventory:
     if which("amd-smi") is None:
         raise SourceAbsent("amd-smi not found on PATH")
-    return amd_smi.parse(run_tool(["amd-smi", "static", "--json"], timeout_s=timeout_s))
+    static = amd_smi.parse(run_tool(["amd-smi", "static", "--json"], timeout_s=timeout_s))
+    try:  # memory in use lives in `metric`; without it we still know the GPUs
+        metric = amd_smi.parse(run_tool(["amd-smi", "metric", "--json"], timeout_s=timeout_s))
+    except (ToolFailure, GpuplanError) as exc:
+        return replace(static, warnings=(*static.warnings, f"amd-smi metric unavailable: {exc}"))
+    return amd_smi.merge(static, metric)
 
 
 def _probe_rocm_smi(timeout_s: float) -> Inventory:

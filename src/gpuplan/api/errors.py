@@ -1,0 +1,53 @@
+"""One JSON error shape for the whole API.
+
+Every error body is ``{"detail": "<one line>", "error": {"type", "message",
+"hint"}}``: ``detail`` keeps FastAPI's convention for clients that only read
+that, ``error`` says which gpuplan error it was and how to fix it.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from gpuplan.errors import (
+    GpuplanError,
+    HardwareSpecError,
+    ModelNotFoundError,
+    ProfileNotFoundError,
+    ProfileValidationError,
+)
+
+
+def error_body(kind: str, message: str, hint: str | None = None) -> dict[str, object]:
+    return {"detail": message, "error": {"type": kind, "message": message, "hint": hint}}
+
+
+def status_for(error: GpuplanError) -> int:
+    """404 for a name that does not exist, 400 for bad input, 500 otherwise."""
+    if isinstance(error, ProfileNotFoundError | ModelNotFoundError):
+        return 404
+    if isinstance(error, HardwareSpecError | ProfileValidationError):
+        return 400
+    return 500
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that give every error the one shape."""
+
+    @app.exception_handler(GpuplanError)
+    async def _gpuplan(_request: Request, error: GpuplanError) -> JSONResponse:
+        body = error_body(type(error).__name__, error.message, error.hint)
+        return JSONResponse(body, status_code=status_for(error))
+
+    @app.exception_handler(HTTPException)
+    async def _http(_request: Request, error: HTTPException) -> JSONResponse:
+        return JSONResponse(error_body("HTTPException", str(error.detail)), error.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in error.errors()
+        )
+        return JSONResponse(error_body("RequestValidationError", problems), status_code=422)

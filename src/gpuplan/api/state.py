@@ -1,0 +1,60 @@
+"""What the server knows, loaded once at start-up and on demand afterwards.
+
+Start-up never fails because of the machine: a detection or profile error is
+kept and every route that needs the missing piece answers 503 with the reason
+(seed 001: "Profile management not initialized").
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from fastapi import HTTPException, Request
+
+from gpuplan.errors import GpuplanError
+from gpuplan.hardware import Host, load_host
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServerSettings:
+    """How the server was started: the same choices the CLI flags make."""
+
+    hardware: str | None = None
+    profile: str | None = None
+    headroom_mb: int | None = None
+
+
+@dataclass
+class ServerState:
+    settings: ServerSettings
+    host: Host | None = None
+    startup_errors: dict[str, str] = field(default_factory=dict)
+
+    def load_hardware(self, *, refresh: bool = False) -> Host:
+        try:
+            self.host = load_host(
+                self.settings.hardware, refresh=refresh, headroom_mb=self.settings.headroom_mb
+            )
+            self.startup_errors.pop("hardware", None)
+        except GpuplanError as error:
+            self.startup_errors["hardware"] = str(error)
+            log.error("hardware could not be loaded: %s", error)
+            raise
+        return self.host
+
+
+def get_state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.gpuplan
+    return state
+
+
+def require_host(request: Request) -> Host:
+    """The host, or 503 saying why it is not there."""
+    state = get_state(request)
+    if state.host is None:
+        reason = state.startup_errors.get("hardware", "hardware detection has not run")
+        raise HTTPException(status_code=503, detail=f"hardware not initialized: {reason}")
+    return state.host
