@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,10 +22,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        try:
+        # A failure is kept in state.startup_errors; routes answer 503 with the reason.
+        with contextlib.suppress(GpuplanError):
             state.load_hardware()
-        except GpuplanError:
-            pass  # kept in state.startup_errors; routes answer 503 with the reason
         yield
 
     app = FastAPI(
