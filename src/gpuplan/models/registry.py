@@ -1,0 +1,466 @@
+"""The model registry: which models gpuplan knows, what roles each serves, how it ships.
+
+A registry is data, not code (DESIGN.md principle 2). The packaged file
+``data/registry.toml`` holds the seeds' models and popular open models; users
+add or replace entries with their own TOML or YAML files. Files are layered in
+order — packaged, then ``$XDG_CONFIG_HOME/gpuplan/models/*.toml|yaml`` (sorted
+by name), then ``$GPUPLAN_REGISTRY`` (paths separated by ``os.pathsep``), then
+paths given explicitly — and a later entry *replaces* an earlier one with the
+same id, whole: a partial merge would silently combine one file's variants
+with another file's architecture facts.
+
+A file is one table ``models``, a list of entries::
+
+    [[models]]
+    id = "llama-3.1-8b"
+    name = "Llama 3.1 8B Instruct"
+    backend = "vllm"
+    family = "llama"
+    parameters_b = 8.03
+    context_length = 131072
+    role_priority = { chat = 70 }
+    source = "https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct/blob/main/config.json"
+    hf_config = { num_hidden_layers = 32, hidden_size = 4096, ... }
+    [[models.variants]]
+    quantization = "BF16"
+    repo = "meta-llama/Llama-3.1-8B-Instruct"
+
+``hf_config`` is kept in config.json's own key names so that the estimator's
+``ModelArch.from_hf_config`` reads it exactly as it would read the real file:
+one parser of architecture facts, not two.
+
+Reading files is the edge (``load_registry``, ``read_registry_file``); turning a
+parsed document into entries (``parse_registry_document``) and layering them
+(``merge_layers``) are pure.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from gpuplan.errors import ModelError, ModelNotFoundError
+
+__all__ = [
+    "BACKENDS",
+    "PACKAGED_REGISTRY",
+    "REGISTRY_ENV",
+    "ROLES",
+    "Backend",
+    "ModelEntry",
+    "Registry",
+    "Role",
+    "Variant",
+    "load_registry",
+    "merge_layers",
+    "parse_registry_document",
+    "parse_role",
+    "read_registry_file",
+    "registry_files",
+    "user_registry_dir",
+]
+
+Role = Literal[
+    "keywords",
+    "caption",
+    "description",
+    "narration",
+    "object_detection",
+    "vision_general",
+    "chat",
+    "reasoning",
+    "embedding",
+]
+"""A task a model can be chosen for: seed 001's six vision roles plus chat, reasoning, embedding."""
+
+ROLES: tuple[Role, ...] = get_args(Role)
+
+Backend = Literal["vllm", "sglang", "llamacpp", "ollama", "tensorrt-llm", "transformers"]
+"""The serving engine a model (or one of its variants) is launched with."""
+
+BACKENDS: tuple[Backend, ...] = get_args(Backend)
+
+REGISTRY_ENV = "GPUPLAN_REGISTRY"
+PACKAGED_REGISTRY = "packaged"
+"""The origin name of entries that come from the packaged registry file."""
+
+_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
+_SUFFIXES = (".toml", ".yaml", ".yml")
+
+HFConfigValue = str | int | float | bool | None | list[Any] | dict[str, Any]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Variant(_Frozen):
+    """One way the model ships: a quantization, where to get it, and what it needs.
+
+    ``vram_estimate_mb`` is an override for models the estimator cannot model
+    (detectors, hybrid Mamba); it must cite where the figure comes from, so a
+    number in the registry is never a guess nobody can check.
+    """
+
+    quantization: str = Field(
+        description="Quantization as engines name it: 'BF16', 'FP8', 'AWQ', 'Q4_K_M', 'MXFP4'…",
+        min_length=1,
+    )
+    backend: Backend | None = Field(
+        default=None,
+        description="Engine for this variant when it differs from the model's (GGUF → llamacpp).",
+    )
+    repo: str | None = Field(default=None, description="Hugging Face repo id of these weights.")
+    file: str | None = Field(
+        default=None, description="File inside the repo (a GGUF) or an Ollama tag."
+    )
+    weights_mb: int | None = Field(
+        default=None,
+        gt=0,
+        description="Size of the weight files in MiB when known (GGUF file size); "
+        "the estimator then uses it instead of parameters x bits.",
+    )
+    vram_estimate_mb: int | None = Field(
+        default=None,
+        gt=0,
+        description="Fixed serving VRAM in MiB, used instead of the estimator; needs "
+        "vram_estimate_source.",
+    )
+    vram_estimate_source: str | None = Field(
+        default=None, description="Where the fixed vram_estimate_mb figure comes from."
+    )
+
+    @model_validator(mode="after")
+    def _fixed_figure_is_cited(self) -> Variant:
+        if self.vram_estimate_mb is not None and not self.vram_estimate_source:
+            raise ValueError(
+                "vram_estimate_mb needs vram_estimate_source saying where the figure comes from"
+            )
+        return self
+
+
+class ModelEntry(_Frozen):
+    """One model: what it is, which roles it serves how well, and how it ships."""
+
+    id: str = Field(
+        pattern=_ID_PATTERN,
+        description="Registry id: lowercase letters, digits, '.', '_' and '-'.",
+    )
+    name: str = Field(min_length=1, description="Human name, e.g. 'Qwen3-VL 8B Instruct'.")
+    backend: Backend = Field(description="Engine the model is served with by default.")
+    family: str = Field(min_length=1, description="Architecture family, e.g. 'llama', 'qwen3'.")
+    parameters_b: float = Field(gt=0, description="Total parameters, billions.")
+    active_parameters_b: float | None = Field(
+        default=None, gt=0, description="Parameters active per token (MoE), billions."
+    )
+    context_length: int | None = Field(
+        default=None,
+        gt=0,
+        description="Longest context the model supports, tokens; None for non-sequence models.",
+    )
+    dtype: str = Field(
+        default="bf16", description="Precision of the released weights: 'bf16', 'fp16', 'fp32'."
+    )
+    kv_cache: bool = Field(
+        default=True,
+        description="Keeps a KV cache while serving (decoder LLMs and VLMs do; encoders, "
+        "embedders and detectors do not).",
+    )
+    role_priority: dict[Role, int] = Field(
+        description="How well the model serves each role, 0-100 (higher is better). A role "
+        "missing here is a role the model does not serve."
+    )
+    variants: tuple[Variant, ...] = Field(
+        min_length=1, description="Quantizations the model ships in."
+    )
+    hf_config: dict[str, HFConfigValue] | None = Field(
+        default=None,
+        description="Architecture facts in config.json's own key names (num_hidden_layers, "
+        "hidden_size, num_key_value_heads, …), read by the estimator.",
+    )
+    source: str = Field(
+        min_length=1, description="Where the facts come from: the config.json URL or model card."
+    )
+    notes: str = Field(default="", description="Anything a user should know about the entry.")
+
+    @field_validator("role_priority")
+    @classmethod
+    def _priorities_in_range(cls, value: dict[Role, int]) -> dict[Role, int]:
+        for role, priority in value.items():
+            if not 0 <= priority <= 100:
+                raise ValueError(f"priority for {role!r} is {priority}; use 0-100")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_quantizations(self) -> ModelEntry:
+        seen: set[str] = set()
+        for variant in self.variants:
+            key = variant.quantization.lower()
+            if key in seen:
+                raise ValueError(f"quantization {variant.quantization!r} is listed twice")
+            seen.add(key)
+        return self
+
+    def variant(self, quantization: str) -> Variant:
+        """The variant of that quantization (case-insensitive)."""
+        for variant in self.variants:
+            if variant.quantization.lower() == quantization.lower():
+                return variant
+        known = ", ".join(v.quantization for v in self.variants)
+        raise ModelNotFoundError(
+            f"model {self.id!r} has no {quantization!r} variant", hint=f"it ships as {known}"
+        )
+
+    def backend_for(self, variant: Variant) -> Backend:
+        return variant.backend or self.backend
+
+
+class Registry(_Frozen):
+    """The merged registry: entries in file order, and which file each came from."""
+
+    entries: tuple[ModelEntry, ...] = Field(default=(), description="Models, in load order.")
+    origins: dict[str, str] = Field(
+        default_factory=dict, description="Model id → file (or 'packaged') it was read from."
+    )
+    files: tuple[str, ...] = Field(default=(), description="Files read, in layering order.")
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator[ModelEntry]:  # type: ignore[override]
+        return iter(self.entries)
+
+    def find(self, model_id: str) -> ModelEntry | None:
+        for entry in self.entries:
+            if entry.id == model_id:
+                return entry
+        return None
+
+    def get(self, model_id: str) -> ModelEntry:
+        """The entry of that id, else ``ModelNotFoundError`` with the closest ids."""
+        entry = self.find(model_id)
+        if entry is not None:
+            return entry
+        close = difflib.get_close_matches(model_id, [e.id for e in self.entries], n=3)
+        hint = (
+            "closest ids: " + ", ".join(close)
+            if close
+            else "run `gpuplan fit` to list the registry's models"
+        )
+        raise ModelNotFoundError(f"no model {model_id!r} in the registry", hint=hint)
+
+    def roles(self) -> tuple[Role, ...]:
+        """Roles at least one model serves, in ``ROLES`` order."""
+        served = {role for entry in self.entries for role in entry.role_priority}
+        return tuple(role for role in ROLES if role in served)
+
+    def by_role(self, role: Role) -> tuple[ModelEntry, ...]:
+        return tuple(entry for entry in self.entries if role in entry.role_priority)
+
+
+def parse_role(value: str) -> Role:
+    """A role name as the user typed it, checked; an unknown one names the known ones."""
+    normal = value.strip().lower().replace("-", "_")
+    for role in ROLES:
+        if role == normal:
+            return role
+    close = difflib.get_close_matches(normal, ROLES, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ModelError(f"unknown role {value!r}", hint=hint + "roles: " + ", ".join(ROLES))
+
+
+# --- pure: document → entries, layers → registry ---------------------------------
+
+
+def _field_path(loc: Sequence[int | str], entries: Sequence[Any]) -> str:
+    """'models[3] (qwen3-vl-8b).role_priority.chat' from a pydantic error location."""
+    if not loc:
+        return "models"
+    index = loc[0]
+    head = f"models[{index}]"
+    if isinstance(index, int) and index < len(entries) and isinstance(entries[index], Mapping):
+        model_id = entries[index].get("id")
+        if isinstance(model_id, str):
+            head += f" ({model_id})"
+    rest = ""
+    for part in loc[1:]:
+        rest += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return head + rest
+
+
+def _fix_for(error_type: str) -> str:
+    fixes = {
+        "missing": "add the field",
+        "extra_forbidden": "remove the field or check its spelling",
+        "literal_error": "use one of the listed values",
+        "string_pattern_mismatch": "use lowercase letters, digits, '.', '_' and '-'",
+    }
+    return fixes.get(error_type, "correct the value")
+
+
+def parse_registry_document(data: object, *, origin: str) -> tuple[ModelEntry, ...]:
+    """Entries of one parsed file; any problem is a ``ModelError`` naming file, field, fix."""
+    if not isinstance(data, Mapping):
+        raise ModelError(
+            f"{origin}: a registry file must be a table with a 'models' list",
+            hint="start the file with [[models]] (TOML) or 'models:' (YAML)",
+        )
+    unknown = sorted(set(data) - {"models", "schema_version"})
+    if unknown:
+        raise ModelError(
+            f"{origin}: unknown top-level key(s) {', '.join(map(repr, unknown))}",
+            hint="a registry file holds only 'models' (and optionally 'schema_version')",
+        )
+    raw = data.get("models", [])
+    if not isinstance(raw, list):
+        raise ModelError(
+            f"{origin}: 'models' must be a list of tables",
+            hint="write each model as [[models]] (TOML) or '- id: …' under 'models:' (YAML)",
+        )
+    entries: list[ModelEntry] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(raw):
+        try:
+            entry = ModelEntry.model_validate(item)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = _field_path([index, *first["loc"]], raw)
+            raise ModelError(
+                f"{origin}: {where}: {first['msg']}",
+                hint=_fix_for(first["type"])
+                + (
+                    f" ({len(error.errors())} problems in this entry)"
+                    if error.error_count() > 1
+                    else ""
+                ),
+            ) from None
+        if entry.id in seen:
+            raise ModelError(
+                f"{origin}: models[{index}]: id {entry.id!r} already used by "
+                f"models[{seen[entry.id]}]",
+                hint="give each model its own id; to replace a packaged model, use its id in a "
+                "user file instead",
+            )
+        seen[entry.id] = index
+        entries.append(entry)
+    return tuple(entries)
+
+
+def merge_layers(layers: Iterable[tuple[str, Sequence[ModelEntry]]]) -> Registry:
+    """Layer registries in order; a later entry replaces an earlier one of the same id, whole.
+
+    A replaced entry keeps its original position so that the packaged order
+    (which the ``balanced`` bias never reorders) stays stable under overrides.
+    """
+    by_id: dict[str, ModelEntry] = {}
+    origins: dict[str, str] = {}
+    files: list[str] = []
+    for origin, entries in layers:
+        files.append(origin)
+        for entry in entries:
+            by_id[entry.id] = entry
+            origins[entry.id] = origin
+    return Registry(entries=tuple(by_id.values()), origins=origins, files=tuple(files))
+
+
+# --- edge: files ------------------------------------------------------------------
+
+
+def user_registry_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_CONFIG_HOME/gpuplan/models``, else ``~/.config/gpuplan/models``."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "gpuplan" / "models"
+
+
+def _files_in(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.suffix.lower() in _SUFFIXES and p.is_file())
+    return [path]
+
+
+def registry_files(
+    paths: Sequence[str | Path] = (),
+    *,
+    user: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> list[Path]:
+    """User registry files in layering order (the packaged file comes before all of them)."""
+    env = os.environ if env is None else env
+    files: list[Path] = []
+    if user:
+        directory = user_registry_dir(env)
+        if directory.is_dir():
+            files.extend(_files_in(directory))
+    for raw in (env.get(REGISTRY_ENV) or "").split(os.pathsep):
+        if raw.strip():
+            files.extend(_files_in(Path(raw.strip()).expanduser()))
+    for path in paths:
+        files.extend(_files_in(Path(path).expanduser()))
+    return files
+
+
+def _read_document(path: Path) -> object:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelError(
+            f"registry file {path} does not exist", hint="check the path you gave"
+        ) from None
+    except OSError as error:
+        raise ModelError(f"cannot read registry file {path}: {error.strerror}") from None
+    if path.suffix.lower() == ".toml":
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise ModelError(f"{path}: not valid TOML: {error}", hint="fix the syntax") from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            return yaml.safe_load(text) or {}
+        except yaml.YAMLError as error:
+            where = getattr(error, "problem_mark", None)
+            line = f" at line {where.line + 1}" if where is not None else ""
+            raise ModelError(f"{path}: not valid YAML{line}", hint="fix the syntax") from None
+    raise ModelError(
+        f"registry file {path} is neither TOML nor YAML",
+        hint="name it *.toml, *.yaml or *.yml",
+    )
+
+
+def read_registry_file(path: Path) -> tuple[ModelEntry, ...]:
+    """Entries of one TOML or YAML registry file."""
+    return parse_registry_document(_read_document(path), origin=str(path))
+
+
+def _packaged_entries() -> tuple[ModelEntry, ...]:
+    text = resources.files("gpuplan.models").joinpath("data/registry.toml").read_text("utf-8")
+    return parse_registry_document(tomllib.loads(text), origin=PACKAGED_REGISTRY)
+
+
+_PACKAGED_CACHE: list[tuple[ModelEntry, ...]] = []
+
+
+def load_registry(
+    paths: Sequence[str | Path] = (),
+    *,
+    packaged: bool = True,
+    user: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> Registry:
+    """The registry to plan with: packaged, then user files, then ``paths``, later wins."""
+    layers: list[tuple[str, Sequence[ModelEntry]]] = []
+    if packaged:
+        if not _PACKAGED_CACHE:
+            _PACKAGED_CACHE.append(_packaged_entries())
+        layers.append((PACKAGED_REGISTRY, _PACKAGED_CACHE[0]))
+    for path in registry_files(paths, user=user, env=env):
+        layers.append((str(path), read_registry_file(path)))
+    return merge_layers(layers)

@@ -1,0 +1,138 @@
+"""What one registry variant costs to serve: the registry's side of the VRAM estimator.
+
+Three paths, named in the candidate's ``vram_source``:
+
+* ``estimator`` — a decoder (``kv_cache = true``) with ``hf_config``: the
+  estimator's full formula (weights, KV cache at the context, activations,
+  engine overhead), on the engine the variant is served with;
+* ``weights_only`` — an encoder, embedder, detector or any model without
+  ``hf_config``: parameters x the quantization's effective bits, plus the
+  engine's CUDA context and runtime pools, plus an activation allowance of a
+  quarter of the weights (at least 256 MiB). No KV cache, so no context;
+* ``registry`` — a fixed figure the registry cites (``vram_estimate_mb``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+
+from gpuplan.errors import GpuplanError, ModelError
+from gpuplan.models.arch import ModelArch
+from gpuplan.models.candidates import DEFAULT_CONTEXT, VramFigure
+from gpuplan.models.engines import Engine, engine_profile, normalize_engine
+from gpuplan.models.estimate import Estimate, estimate
+from gpuplan.models.quant import quant_spec
+from gpuplan.models.registry import Backend, ModelEntry, Variant
+
+__all__ = [
+    "ACTIVATION_FLOOR_MB",
+    "ACTIVATION_SHARE",
+    "arch_of",
+    "engine_for",
+    "estimate_variant",
+    "variant_vram",
+    "weights_only_mb",
+]
+
+MIB = 2**20
+ACTIVATION_SHARE = 0.25
+"""Activation allowance of a model without KV cache, as a share of its weights."""
+ACTIVATION_FLOOR_MB = 256
+"""…and never less than this (a batch of images through a vision encoder)."""
+
+
+def engine_for(backend: Backend) -> Engine:
+    """The estimator's engine id for a registry backend ('llamacpp' → 'llama.cpp')."""
+    return normalize_engine(backend)
+
+
+@functools.lru_cache(maxsize=512)
+def _arch_cached(config_json: str) -> ModelArch:
+    return ModelArch.from_hf_config(json.loads(config_json))
+
+
+def arch_of(entry: ModelEntry) -> ModelArch:
+    """The entry's architecture as the estimator reads it; errors name the entry."""
+    if entry.hf_config is None:
+        raise ModelError(
+            f"model {entry.id!r} has no hf_config",
+            hint="add its config.json facts under hf_config to estimate it",
+        )
+    try:
+        return _arch_cached(json.dumps(entry.hf_config, sort_keys=True))
+    except GpuplanError as error:
+        raise ModelError(f"model {entry.id!r}: {error.message}", hint=error.hint) from None
+
+
+def estimate_variant(
+    entry: ModelEntry,
+    variant: Variant,
+    *,
+    context: int,
+    concurrency: int = 1,
+    tensor_parallel: int = 1,
+    kv_cache_dtype: str | None = None,
+) -> Estimate:
+    """The estimator's figure for one decoder variant on its own engine."""
+    engine = engine_for(entry.backend_for(variant))
+    try:
+        return estimate(
+            arch_of(entry),
+            quant=variant.quantization,
+            engine=engine,
+            context=context,
+            concurrency=concurrency,
+            tensor_parallel=tensor_parallel,
+            kv_cache_dtype=kv_cache_dtype,
+            weight_bytes=variant.weights_mb * MIB if variant.weights_mb else None,
+        )
+    except GpuplanError as error:
+        raise ModelError(
+            f"model {entry.id!r} {variant.quantization}: {error.message}", hint=error.hint
+        ) from None
+
+
+def weights_only_mb(entry: ModelEntry, variant: Variant) -> tuple[int, tuple[str, ...]]:
+    """VRAM of a model without KV cache: weights + engine overhead + activation allowance."""
+    try:
+        spec = quant_spec(variant.quantization)
+    except GpuplanError as error:
+        raise ModelError(
+            f"model {entry.id!r} {variant.quantization}: {error.message}", hint=error.hint
+        ) from None
+    profile = engine_profile(engine_for(entry.backend_for(variant)))
+    if variant.weights_mb is not None:
+        weights = variant.weights_mb
+        how = f"weights: {weights:,} MiB as listed in the registry"
+    else:
+        weights = math.ceil(entry.parameters_b * 1e9 * spec.bits / 8 / MIB)
+        how = (
+            f"weights: {entry.parameters_b:g} B parameters at {spec.name} "
+            f"({spec.bits:g} bits): {weights:,} MiB"
+        )
+    activation = max(ACTIVATION_FLOOR_MB, math.ceil(weights * ACTIVATION_SHARE))
+    overhead = profile.cuda_context_mb + profile.runtime_mb
+    return weights + activation + overhead, (
+        how,
+        f"no KV cache; activation allowance {activation:,} MiB "
+        f"({ACTIVATION_SHARE:.0%} of weights, at least {ACTIVATION_FLOOR_MB} MiB)",
+        f"overhead: CUDA context {profile.cuda_context_mb} + runtime {profile.runtime_mb} MiB "
+        f"({profile.label})",
+    )
+
+
+def variant_vram(entry: ModelEntry, variant: Variant, context: int | None) -> VramFigure:
+    """The candidate builder's default coster (see the module docstring for the paths)."""
+    if variant.vram_estimate_mb is not None:
+        return VramFigure(
+            variant.vram_estimate_mb,
+            "registry",
+            (f"fixed figure from the registry: {variant.vram_estimate_source}",),
+        )
+    if entry.kv_cache and entry.hf_config is not None:
+        result = estimate_variant(entry, variant, context=context or DEFAULT_CONTEXT)
+        return VramFigure(result.total_mb, "estimator", tuple(result.assumptions))
+    total, assumptions = weights_only_mb(entry, variant)
+    return VramFigure(total, "weights_only", assumptions)
