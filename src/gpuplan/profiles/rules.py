@@ -114,7 +114,7 @@ class HostFacts:
 
     gpu_count: int
     usable_vram_mb: int
-    average_vram_mb: int
+    average_vram_mb: float
     primary_usable_mb: int
     vram_ratio: float
     largest_vram_mb: int
@@ -149,7 +149,7 @@ def measure(host: Host, capabilities: Capabilities) -> HostFacts:
     return HostFacts(
         gpu_count=count,
         usable_vram_mb=sum(totals) - headroom * count,
-        average_vram_mb=sum(totals) // count if count else 0,
+        average_vram_mb=sum(totals) / count if count else 0.0,
         primary_usable_mb=totals[0] - headroom if count else 0,
         vram_ratio=ratio if count else 1.0,
         largest_vram_mb=max(totals, default=0),
