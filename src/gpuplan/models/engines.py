@@ -62,6 +62,11 @@ class EngineProfile(BaseModel):
     mla_full_kv: bool = Field(
         default=False, description="MLA models cache decompressed per-head K/V (transformers)."
     )
+    rope_cache: bool = Field(
+        default=False,
+        description="Keeps a cos/sin table of max_position × rotary dim per GPU, counted in "
+        "its model-loading memory.",
+    )
     activation_slack: float = Field(
         default=1.0, description="Multiplier on activations for allocator fragmentation."
     )
@@ -93,6 +98,7 @@ ENGINES: dict[Engine, EngineProfile] = {
         sampler_rows=1024,  # max_num_seqs on >=70 GiB GPUs (256 elsewhere)
         sampler_bytes_per_logit=16,  # fp32 logits + ~3 sampler copies
         flash_attention=True,
+        rope_cache=True,  # +32 MiB for Llama 3.1 (131072 × 128 × 2 B), rows 050-064
         preallocates="gpu_memory_utilization × GPU memory (default 0.9): the rest of that "
         "fraction becomes extra KV cache",
         calibrated_rows=(
@@ -133,6 +139,7 @@ ENGINES: dict[Engine, EngineProfile] = {
         sampler_rows=1024,
         sampler_bytes_per_logit=16,
         flash_attention=True,
+        rope_cache=True,
         preallocates="mem_fraction_static × GPU memory for weights + KV pool",
         calibrated_rows=("row081", "row082", "row083"),
     ),

@@ -131,6 +131,15 @@ def weight_memory(
         else:
             total -= embed
             notes.append(f"token embeddings ({_mib(embed)}) are kept in host RAM by {engine.label}")
+    if engine.rope_cache and arch.max_position_embeddings:
+        rotary = arch.mla.qk_rope_head_dim if arch.mla else arch.head_dim
+        rope = arch.max_position_embeddings * rotary * (4 if arch.dtype == "fp32" else 2)
+        notes.append(
+            f"{engine.label} keeps a rotary cos/sin table of {arch.max_position_embeddings:,} "
+            f"positions × {rotary} on every GPU ({_mib(rope)})"
+        )
+    else:
+        rope = 0
     if tensor_parallel > 1:
         if engine.ggml:
             output = float(
@@ -153,7 +162,7 @@ def weight_memory(
                     else ""
                 )
             )
-    return WeightMemory(gpu_bytes=total, host_bytes=host, assumptions=tuple(notes))
+    return WeightMemory(gpu_bytes=total + rope, host_bytes=host, assumptions=tuple(notes))
 
 
 def describe_bits(spec: QuantSpec) -> str:
