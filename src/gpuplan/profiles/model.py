@@ -86,10 +86,12 @@ class SemanticError(ValueError):
 class EngineSettings(BaseModel):
     """Engine settings merged into the serving engine's config (seed 002).
 
-    ``None`` means "not set by this profile": the engine's own default applies and a
-    lower layer may still supply a value. Unknown keys are kept (``model_extra``)
-    and reported, never dropped, so a profile written for a newer engine survives.
+    A setting left out means the engine's own default. Keys gpuplan does not know
+    are kept, reported by `gpuplan profile validate`, and passed to the engine.
     """
+
+    # None = "not set by this layer", so a lower layer may still supply the value;
+    # unknown keys live in model_extra so a profile for a newer engine survives.
 
     model_config = ConfigDict(frozen=True, extra="allow", strict=True)
 
