@@ -47,7 +47,8 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from gpuplan.errors import ModelError, ModelNotFoundError
+from gpuplan.errors import GpuplanError, ModelError, ModelNotFoundError
+from gpuplan.models.quant import normalize_quant
 
 __all__ = [
     "BACKENDS",
@@ -137,6 +138,15 @@ class Variant(_Frozen):
     vram_estimate_source: str | None = Field(
         default=None, description="Where the fixed vram_estimate_mb figure comes from."
     )
+
+    @field_validator("quantization")
+    @classmethod
+    def _known_quantization(cls, value: str) -> str:
+        try:
+            normalize_quant(value)
+        except GpuplanError as error:
+            raise ValueError(str(error)) from None
+        return value
 
     @model_validator(mode="after")
     def _fixed_figure_is_cited(self) -> Variant:
@@ -331,17 +341,12 @@ def parse_registry_document(data: object, *, origin: str) -> tuple[ModelEntry, .
         try:
             entry = ModelEntry.model_validate(item)
         except ValidationError as error:
-            first = error.errors()[0]
-            where = _field_path([index, *first["loc"]], raw)
-            raise ModelError(
-                f"{origin}: {where}: {first['msg']}",
-                hint=_fix_for(first["type"])
-                + (
-                    f" ({len(error.errors())} problems in this entry)"
-                    if error.error_count() > 1
-                    else ""
-                ),
-            ) from None
+            problems = [
+                f"{_field_path([index, *e['loc']], raw)}: {e['msg']} ({_fix_for(e['type'])})"
+                for e in error.errors()
+            ]
+            more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+            raise ModelError(f"{origin}: " + "; ".join(problems[:3]) + more) from None
         if entry.id in seen:
             raise ModelError(
                 f"{origin}: models[{index}]: id {entry.id!r} already used by "
