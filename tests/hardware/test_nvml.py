@@ -22,19 +22,19 @@ class NVMLError(Exception):
     pass
 
 
-class NVMLError_LibraryNotFound(NVMLError):  # noqa: N801 - pynvml's name
+class NVMLError_LibraryNotFound(NVMLError):
     pass
 
 
-class NVMLError_NotSupported(NVMLError):  # noqa: N801
+class NVMLError_NotSupported(NVMLError):
     pass
 
 
-class NVMLError_GpuIsLost(NVMLError):  # noqa: N801
+class NVMLError_GpuIsLost(NVMLError):
     pass
 
 
-class NVMLError_NotFound(NVMLError):  # noqa: N801
+class NVMLError_NotFound(NVMLError):
     pass
 
 
@@ -59,64 +59,64 @@ class FakeNVML:
         self.init_error = init_error
         self.shutdown_called = False
 
-    def nvmlInit(self) -> None:  # noqa: N802 - pynvml's API
+    def nvmlInit(self) -> None:
         if self.init_error:
             raise self.init_error()
 
-    def nvmlShutdown(self) -> None:  # noqa: N802
+    def nvmlShutdown(self) -> None:
         self.shutdown_called = True
 
-    def nvmlSystemGetDriverVersion(self) -> str:  # noqa: N802
+    def nvmlSystemGetDriverVersion(self) -> str:
         return "590.48.01"
 
-    def nvmlSystemGetCudaDriverVersion_v2(self) -> int:  # noqa: N802
+    def nvmlSystemGetCudaDriverVersion_v2(self) -> int:
         return 13010
 
-    def nvmlDeviceGetCount(self) -> int:  # noqa: N802
+    def nvmlDeviceGetCount(self) -> int:
         return len(self.devices)
 
-    def nvmlDeviceGetHandleByIndex(self, index: int) -> FakeDevice:  # noqa: N802
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> FakeDevice:
         device = self.devices[index]
         if device.lost:
             raise NVMLError_GpuIsLost()
         return device
 
-    def nvmlDeviceGetName(self, d: FakeDevice) -> bytes:  # noqa: N802 - old pynvml returns bytes
+    def nvmlDeviceGetName(self, d: FakeDevice) -> bytes:
         return d.name.encode()
 
-    def nvmlDeviceGetUUID(self, d: FakeDevice) -> str:  # noqa: N802
+    def nvmlDeviceGetUUID(self, d: FakeDevice) -> str:
         return d.uuid
 
-    def nvmlDeviceGetMemoryInfo(self, d: FakeDevice) -> Any:  # noqa: N802
+    def nvmlDeviceGetMemoryInfo(self, d: FakeDevice) -> Any:
         return SimpleNamespace(
             total=d.total_mib * MIB, used=d.used_mib * MIB, free=(d.total_mib - d.used_mib) * MIB
         )
 
-    def nvmlDeviceGetCudaComputeCapability(self, d: FakeDevice) -> tuple[int, int]:  # noqa: N802
+    def nvmlDeviceGetCudaComputeCapability(self, d: FakeDevice) -> tuple[int, int]:
         if d.cc is None:
             raise NVMLError_NotSupported()
         return d.cc
 
-    def nvmlDeviceGetPciInfo(self, d: FakeDevice) -> Any:  # noqa: N802
+    def nvmlDeviceGetPciInfo(self, d: FakeDevice) -> Any:
         return SimpleNamespace(busId=b"00000000:01:00.0")
 
-    def nvmlDeviceGetMigMode(self, d: FakeDevice) -> tuple[int, int]:  # noqa: N802
+    def nvmlDeviceGetMigMode(self, d: FakeDevice) -> tuple[int, int]:
         if not d.mig_capable:
             raise NVMLError_NotSupported()
         return (1, 1) if d.mig else (0, 0)
 
-    def nvmlDeviceGetMaxMigDeviceCount(self, d: FakeDevice) -> int:  # noqa: N802
+    def nvmlDeviceGetMaxMigDeviceCount(self, d: FakeDevice) -> int:
         return 7
 
-    def nvmlDeviceGetMigDeviceHandleByIndex(self, d: FakeDevice, i: int) -> FakeDevice:  # noqa: N802
+    def nvmlDeviceGetMigDeviceHandleByIndex(self, d: FakeDevice, i: int) -> FakeDevice:
         if i >= len(d.mig):
             raise NVMLError_NotFound()
         return d.mig[i]
 
-    def nvmlDeviceGetGpuInstanceId(self, d: FakeDevice) -> int:  # noqa: N802
+    def nvmlDeviceGetGpuInstanceId(self, d: FakeDevice) -> int:
         return 7 + len(d.name) % 3
 
-    def nvmlDeviceGetComputeInstanceId(self, d: FakeDevice) -> int:  # noqa: N802
+    def nvmlDeviceGetComputeInstanceId(self, d: FakeDevice) -> int:
         return 0
 
 
@@ -164,7 +164,7 @@ def test_old_driver_without_cc_or_mig_support() -> None:
 
 
 def test_missing_library_is_explained_in_words() -> None:
-    with pytest.raises(nvml.NvmlUnavailable, match="libnvidia-ml.so not found"):
+    with pytest.raises(nvml.NvmlUnavailable, match=r"libnvidia-ml\.so not found"):
         nvml.query(FakeNVML([], init_error=NVMLError_LibraryNotFound))
 
 

@@ -528,7 +528,10 @@ def test_list_mig_memory_is_the_profile_label_with_a_warning() -> None:
     sizes = [device.vram_total_mb for device in inventory.gpus[0].mig_devices]
     assert sizes == [19456, 9728, 4864]
     # never above the real slices (A100-40GB: 3g.20gb 19968, 2g.10gb 9856, 1g.5gb 4864 MiB)
-    assert all(got <= real for got, real in zip(sizes, [19968, 9856, 4864], strict=True))
+    assert all(
+        got is not None and got <= real
+        for got, real in zip(sizes, [19968, 9856, 4864], strict=True)
+    )
     assert any("lower bound" in warning for warning in inventory.warnings)
 
 

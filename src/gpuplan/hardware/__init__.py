@@ -56,7 +56,9 @@ def load_host(
     if spec:
         from gpuplan.hardware import declared
 
-        return declared.parse_spec(spec, headroom_mb=headroom)
+        # A saved inventory keeps its own headroom unless the user set one now.
+        explicit = headroom_mb is not None or bool(os.environ.get(HEADROOM_ENV, "").strip())
+        return declared.parse_spec(spec, headroom_mb=headroom, override_headroom=explicit)
     from gpuplan.hardware import detect
 
     return detect.detect(refresh=refresh, headroom_mb=headroom)

@@ -11,6 +11,7 @@ Each query names its nvidia-smi equivalent so the two sources can be compared.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from types import ModuleType
 from typing import Any
@@ -76,10 +77,8 @@ def query(nvml: Any | None = None) -> Inventory:
     try:
         return _query_initialised(lib)
     finally:
-        try:
+        with contextlib.suppress(lib.NVMLError):
             lib.nvmlShutdown()
-        except lib.NVMLError:
-            pass
 
 
 def _query_initialised(lib: Any) -> Inventory:

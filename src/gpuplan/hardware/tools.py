@@ -7,6 +7,7 @@ caller moves on to the next source with a warning.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -72,7 +73,5 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
         os.killpg(proc.pid, 9)
     except (ProcessLookupError, PermissionError):
         proc.kill()
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.communicate(timeout=2)
-    except subprocess.TimeoutExpired:
-        pass

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from gpuplan.hardware.model import GPU
 
-__all__ = ["Inventory", "is_placeholder", "parse_mib", "clean"]
+__all__ = ["Inventory", "clean", "is_placeholder", "parse_mib"]
 
 
 @dataclass(frozen=True)
@@ -77,4 +77,4 @@ def parse_mib(value: str | None, *, default_unit: str = "MiB") -> int | None:
     mib = number * _FACTOR[unit]
     if not math.isfinite(mib) or mib > _MAX_PLAUSIBLE_MIB:
         return None
-    return int(round(mib))
+    return round(mib)
