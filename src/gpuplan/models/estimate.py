@@ -142,6 +142,7 @@ def estimate(
         assumptions.insert(
             0, f"weights: exact tensor bytes from {files} ({_mb(weights.total_bytes):,} MiB)"
         )
+        assumptions.extend(weights.notes)
         source: Literal["file", "architecture"] = "file"
     else:
         if weight_bytes is not None:

@@ -38,6 +38,7 @@ class WeightBytes(BaseModel):
     )
     quant: str | None = Field(default=None, description="Canonical quant the file is stored in.")
     files: tuple[str, ...] = Field(default=(), description="Files the bytes were read from.")
+    notes: tuple[str, ...] = Field(default=(), description="Oddities found reading the files.")
 
 
 @dataclass(frozen=True)
