@@ -44,6 +44,8 @@ class Explanation(BaseModel):
 
 
 def show_value(value: Any) -> str:
+    if value is None:
+        return "not set"
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False)
@@ -78,7 +80,9 @@ def explain(resolution: Resolution, host: Host) -> Explanation:
     return Explanation(
         title=f"{resolution.name} ({_HOW[selection.by]})",
         hardware=f"{host.summary()}, headroom {host.headroom_mb_per_gpu} MiB per GPU, "
-        f"{usable} MiB usable",
+        f"{usable} MiB usable"
+        if host.gpus
+        else "CPU only (no GPU memory to plan with)",
         why=tuple(why),
         rows=rows,
         warnings=resolution.warnings,
