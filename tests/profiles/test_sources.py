@@ -6,6 +6,8 @@ import json
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gpuplan.profiles import Locations, load_catalog, resolve
 from gpuplan.profiles.lines import json_key_lines, toml_key_lines, yaml_key_lines
@@ -280,3 +282,37 @@ def test_json_lines_tell_nested_keys_apart():
 def test_yaml_lines_are_exact():
     lines = yaml_key_lines("a: 1\nengine:\n  # comment\n  device: cpu\n")
     assert lines == {("a",): 1, ("engine",): 2, ("engine", "device"): 4}
+
+
+json_keys = st.text(min_size=1, max_size=6)
+json_values = st.recursive(
+    st.one_of(st.integers(), st.booleans(), st.none(), st.text(max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=2), st.dictionaries(json_keys, inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=200)
+@given(st.dictionaries(json_keys, json_values, max_size=4), st.sampled_from([None, 2]))
+def test_json_lines_find_every_key_of_any_document(data, indent):
+    text = json.dumps(data, indent=indent)
+    lines = json_key_lines(text)
+
+    def paths(node, prefix=()):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield (*prefix, key)
+                yield from paths(value, (*prefix, key))
+
+    for path in paths(data):
+        assert path in lines
+        assert json.dumps(path[-1]) in text.splitlines()[lines[path] - 1]
+
+
+@given(st.text(max_size=200))
+def test_line_scanners_never_raise(text):
+    toml_key_lines(text)
+    json_key_lines(text)
+    yaml_key_lines(text)

@@ -17,6 +17,7 @@ A path that cannot be found has no line; provenance then names only the file.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Literal
 
@@ -89,7 +90,7 @@ def json_key_lines(text: str) -> dict[KeyPath, int]:
             while k < n and text[k] in " \t\r\n":
                 k += 1
             if k < n and text[k] == ":" and (not stack or stack[-1] != "[]"):
-                key = raw.encode().decode("unicode_escape") if "\\" in raw else raw
+                key = _unescape(raw)
                 path = (*(s for s in stack if s is not None and s != "[]"), key)
                 lines.setdefault(path, start_line)
                 pending = key
@@ -108,6 +109,16 @@ def json_key_lines(text: str) -> dict[KeyPath, int]:
             pending = None
         i += 1
     return lines
+
+
+def _unescape(raw: str) -> str:
+    if "\\" not in raw:
+        return raw
+    try:
+        value = json.loads(f'"{raw}"')
+    except ValueError:
+        return raw
+    return value if isinstance(value, str) else raw
 
 
 def yaml_key_lines(text: str) -> dict[KeyPath, int]:
