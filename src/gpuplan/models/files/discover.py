@@ -39,7 +39,7 @@ def _is_split_tail(path: Path) -> bool:
     return match is not None and int(match[1]) != 1
 
 
-def _gguf_files(directory: Path) -> list[Path]:
+def gguf_model_files(directory: Path) -> list[Path]:
     """GGUF model files of a folder: split tails and vision projectors are not models."""
     return [
         p
@@ -76,7 +76,7 @@ def discover(path: str | Path) -> Discovery:
     elif (path / "config.json").is_file():
         attempt(partial(read_hf_model, path))
     elif path.is_dir():
-        for gguf in _gguf_files(path):
+        for gguf in gguf_model_files(path):
             attempt(partial(read_gguf, gguf))
     else:
         problems.append(f"{path}: no such file or directory")

@@ -1,0 +1,175 @@
+"""`gpuplan estimate`: how much GPU memory one model needs on one engine.
+
+SOURCE is read from headers only (a GGUF file, a HF model directory or its
+config.json, a local Ollama model); ``resolve_source`` is the hook where registry
+ids get resolved first once the registry is wired in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from gpuplan.cli._common import JsonOpt, console, emit_json, handle_errors
+from gpuplan.errors import ModelError, ModelNotFoundError
+from gpuplan.models.estimate import Estimate
+from gpuplan.models.estimate import estimate as estimate_memory
+from gpuplan.models.files import LocalModel
+from gpuplan.models.files.discover import gguf_model_files
+from gpuplan.models.files.gguf_model import read_gguf
+from gpuplan.models.files.hf_dir import read_hf_model
+from gpuplan.models.files.ollama_store import (
+    default_store,
+    is_ollama_store,
+    manifest_path,
+    read_ollama_model,
+)
+
+
+def resolve_source(source: str) -> LocalModel:
+    """SOURCE as a model read from disk: a .gguf file, a config.json, a HF model directory,
+    a folder holding one GGUF, or a model in the local Ollama store ('llama3.1:8b').
+
+    Raises ModelNotFoundError when it is none of these (registry ids are resolved by
+    the caller before this).
+    """
+    path = Path(source).expanduser()
+    if path.is_file():
+        if path.suffix == ".gguf":
+            return read_gguf(path)
+        if path.suffix == ".json":
+            return read_hf_model(path)
+        raise ModelError(
+            f"{path}: not a .gguf file or a config.json",
+            hint="pass a GGUF file, a HF model directory or its config.json",
+        )
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            return read_hf_model(path)
+        ggufs = gguf_model_files(path)
+        if len(ggufs) == 1:
+            return read_gguf(ggufs[0])
+        if ggufs:
+            raise ModelError(
+                f"{path} holds {len(ggufs)} GGUF models",
+                hint="pass one of: " + ", ".join(p.name for p in ggufs[:5]),
+            )
+    store = default_store()
+    if is_ollama_store(store) and manifest_path(store, source).is_file():
+        return read_ollama_model(store, source)
+    raise ModelNotFoundError(
+        f"no model file, model directory or Ollama model {source!r}",
+        hint="pass a .gguf file, a HF model directory, its config.json or a local Ollama name",
+    )
+
+
+def _default_engine(model: LocalModel) -> str:
+    if model.kind == "ollama":
+        return "ollama"
+    return "llama.cpp" if model.kind == "gguf" else "vllm"
+
+
+def render_estimate(model: LocalModel, result: Estimate) -> Group:
+    """The breakdown as a table, then every assumption, for a terminal."""
+    scope = f", per GPU of {result.tensor_parallel}" if result.per_gpu else ""
+    table = Table(
+        title=f"{model.id} on {result.engine} · {result.quant} · "
+        f"{result.context:,} tokens × {result.concurrency}{scope}",
+        title_justify="left",
+    )
+    table.add_column("memory")
+    table.add_column("MiB", justify="right")
+    table.add_column("GiB", justify="right")
+    rows = [
+        ("weights", result.weights_mb),
+        (f"KV cache ({result.kv_cache_dtype})", result.kv_cache_mb),
+        ("activations", result.activation_mb),
+        ("overhead", result.overhead_mb),
+    ]
+    for label, mib in rows:
+        table.add_row(label, f"{mib:,}", f"{mib / 1024:.2f}")
+    table.add_row(
+        Text("total", style="bold"),
+        Text(f"{result.total_mb:,}", style="bold"),
+        Text(f"{result.total_mb / 1024:.2f}", style="bold"),
+    )
+    notes = Text("\n".join(f"• {a}" for a in result.assumptions + list(model.notes)))
+    if result.host_mb:
+        notes.append(f"\n• host RAM for weights: {result.host_mb:,} MiB")
+    return Group(table, Text("Assumptions", style="bold"), notes)
+
+
+@handle_errors
+def estimate(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A .gguf file, a HF model directory or its config.json, or a local Ollama model.",
+            show_default=False,
+        ),
+    ],
+    quant: Annotated[
+        str | None,
+        typer.Option(
+            "--quant",
+            "-q",
+            help="Quantization to estimate (q4_k_m, awq, fp8, bf16…). Default: the files' own.",
+            show_default=False,
+        ),
+    ] = None,
+    context: Annotated[
+        int, typer.Option("--context", "-c", min=1, help="Tokens per sequence.")
+    ] = 8192,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-n", min=1, help="Sequences served at once.")
+    ] = 1,
+    kv_cache_dtype: Annotated[
+        str | None,
+        typer.Option(
+            "--kv-cache-dtype",
+            help="KV cache type: auto, fp16, bf16, fp8 (vLLM/SGLang), q8_0, q4_0 (llama.cpp).",
+            show_default=False,
+        ),
+    ] = None,
+    tensor_parallel: Annotated[
+        int,
+        typer.Option(
+            "--tensor-parallel", "--tp", min=1, help="GPUs to split over; figures become per GPU."
+        ),
+    ] = 1,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            "-e",
+            help="vllm, sglang, llama.cpp, ollama, tensorrt-llm, transformers, or auto "
+            "(llama.cpp for GGUF files, ollama for Ollama models, else vllm).",
+        ),
+    ] = "auto",
+    json: JsonOpt = False,
+) -> None:
+    """Estimate the GPU memory a model needs: weights, KV cache, activations, overhead.
+
+    Read from the model's own headers (never its weights), calibrated against real
+    engine logs so it does not underestimate; every assumption is listed.
+    """
+    model = resolve_source(source)
+    result = estimate_memory(
+        model.arch,
+        quant=quant,
+        engine=_default_engine(model) if engine == "auto" else engine,
+        context=context,
+        concurrency=concurrency,
+        kv_cache_dtype=kv_cache_dtype,
+        tensor_parallel=tensor_parallel,
+        weight_bytes=model.weights,
+    )
+    if json:
+        emit_json(result)
+    else:
+        console.print(render_estimate(model, result), soft_wrap=True)
