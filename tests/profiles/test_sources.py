@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -300,7 +302,7 @@ def test_json_lines_find_every_key_of_any_document(data, indent):
     text = json.dumps(data, indent=indent)
     lines = json_key_lines(text)
 
-    def paths(node, prefix=()):
+    def paths(node: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
         if isinstance(node, dict):
             for key, value in node.items():
                 yield (*prefix, key)
