@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpuplan.profiles import Locations, load_catalog, resolve
+from gpuplan.profiles.layers import merged_profile
 from gpuplan.profiles.lines import json_key_lines, toml_key_lines, yaml_key_lines
-from gpuplan.profiles.resolve import merged_profile
 from gpuplan.profiles.sources import read_profile_file, read_table_file
 
 SEED_000 = {

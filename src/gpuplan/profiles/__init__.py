@@ -9,6 +9,7 @@ provenance. ``resolve`` is pure; ``resolve_here`` reads this machine's files.
 
 from __future__ import annotations
 
+from gpuplan.profiles.auto import AutoDecision
 from gpuplan.profiles.catalog import Catalog, Locations, load_catalog
 from gpuplan.profiles.document import ProfileDocument, profile_document
 from gpuplan.profiles.env import build_request, discover, flag_overrides, resolve_here
@@ -18,7 +19,6 @@ from gpuplan.profiles.model import DeploymentProfile, EngineSettings, Issue, sem
 from gpuplan.profiles.provenance import FieldSource, Layer, Origin, merge_layers
 from gpuplan.profiles.resolve import (
     CHOICE_ORDER,
-    AutoDecision,
     Choice,
     Override,
     ProfileRequest,

@@ -16,9 +16,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuplan.hardware.model import GPU, Host
+from gpuplan.profiles.auto import AutoDecision
 from gpuplan.profiles.catalog import Catalog
+from gpuplan.profiles.layers import merged_profile
 from gpuplan.profiles.provenance import FieldSource
-from gpuplan.profiles.resolve import AutoDecision, Resolution, Selection, merged_profile
+from gpuplan.profiles.resolve import Resolution, Selection
 
 
 class _Doc(BaseModel):

@@ -12,7 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from gpuplan.hardware.model import Host
-from gpuplan.profiles.resolve import Resolution, explain_auto
+from gpuplan.profiles.auto import explain_auto
+from gpuplan.profiles.resolve import Resolution
 
 _HOW = {
     "flag": "chosen with --profile",

@@ -105,9 +105,6 @@ def load_rules() -> RuleSet:
     return RuleSet.model_validate(tomllib.loads(text))
 
 
-RULES_FILE = "gpuplan/profiles/data/rules.toml"
-
-
 @dataclass(frozen=True)
 class HostFacts:
     """The measurements the rules test, computed once from a ``Host`` (MiB)."""

@@ -16,9 +16,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gpuplan.hardware.model import Host
 from gpuplan.profiles.catalog import Catalog
+from gpuplan.profiles.checks import engine_warnings
+from gpuplan.profiles.layers import entry_layers, usable_with
 from gpuplan.profiles.model import DeploymentProfile, Issue
 from gpuplan.profiles.provenance import merge_layers
-from gpuplan.profiles.resolve import engine_warnings, entry_layers, usable_with
 from gpuplan.profiles.rules import load_rules, measure
 from gpuplan.profiles.sources import (
     PYPROJECT_TABLE,
