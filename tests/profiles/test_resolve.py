@@ -254,3 +254,22 @@ def test_catalog_of_nothing_still_resolves(host):
     resolution = resolve(host("RTX 4090"), Catalog())
     assert resolution.name == "balanced_24gb"
     assert resolution.profile.max_vram_mb == 24564 - 2048
+
+
+def test_broken_user_config_is_a_warning(tmp_path, host):
+    config = tmp_path / "home" / ".config" / "gpuplan"
+    config.mkdir(parents=True)
+    (config / "config.toml").write_text("deployment_profile = \n")
+    resolution = here(host)
+    assert resolution.selection.by == "auto"
+    assert any("config.toml" in w and "cannot read" in w for w in resolution.warnings)
+
+
+def test_config_path_is_relative_to_the_config_file(tmp_path, host):
+    config = tmp_path / "home" / ".config" / "gpuplan"
+    config.mkdir(parents=True)
+    (config / "lab.toml").write_text("max_vram_mb = 7000\n")
+    (config / "config.toml").write_text('deployment_profile = "./lab.toml"\n')
+    resolution = here(host)
+    assert (resolution.name, resolution.profile.max_vram_mb) == ("lab", 7000)
+    assert resolution.provenance["max_vram_mb"].origin.file == str(config / "lab.toml")
