@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gpuplan.errors import ModelError
 from gpuplan.models.quant import dtype_quant, normalize_quant
@@ -216,7 +216,15 @@ class ModelArch(_Frozen):
         Raises ModelError when the config lacks what any estimate needs (layers, width,
         heads, vocabulary), naming the missing keys.
         """
-        return _from_hf_config(config)
+        try:
+            return _from_hf_config(config)
+        except ValidationError as error:
+            problem = error.errors()[0]
+            where = ".".join(str(p) for p in problem["loc"])
+            raise ModelError(
+                f"config.json describes an impossible model ({where}: {problem['msg']})",
+                hint="check the config's sizes",
+            ) from None
 
 
 # --------------------------------------------------------------------------- config parsing

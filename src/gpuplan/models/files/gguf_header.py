@@ -79,6 +79,7 @@ class GGUFHeader:
     tensors: tuple[GGUFTensorInfo, ...]
     data_offset: int
     file_size: int
+    header_bytes: int
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -210,14 +211,16 @@ def _parse(buf: mmap.mmap | bytes, path: Path) -> GGUFHeader:
         raise cur.fail(f"general.alignment {alignment!r} is not a power of two")
     tensors = tuple(_tensor_info(cur, i, alignment) for i in range(n_tensors))
     data_offset = -(-cur.pos // alignment) * alignment
-    header = GGUFHeader(path, version, metadata, tensors, data_offset, cur.size)
+    header = GGUFHeader(path, version, metadata, tensors, data_offset, cur.size, cur.pos)
     if header.data_end > cur.size:
         missing = header.data_end - cur.size
         note = (
             f"{path.name} ends {missing / 2**20:,.0f} MiB before its tensor data does "
             "(incomplete download?): sizes are from the header"
         )
-        header = GGUFHeader(path, version, metadata, tensors, data_offset, cur.size, (note,))
+        header = GGUFHeader(
+            path, version, metadata, tensors, data_offset, cur.size, cur.pos, (note,)
+        )
     return header
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gguf import LlamaFileType
+from pydantic import ValidationError
 
 from gpuplan.errors import ModelError, ModelFileError
 from gpuplan.models.arch import HybridSpec, MixerKind, MLASpec, ModelArch, MoESpec, SlidingSpec
@@ -172,6 +173,29 @@ def gguf_arch(header: GGUFHeader, tensors: Sequence[GGUFTensorInfo] | None = Non
             "or a vocabulary",
             hint="the file may be a LoRA adapter, a vision projector (mmproj) or not a model",
         )
+    quant = file_quant(md, tensors)
+    try:
+        return _build(header, arch, md, tensors, roles, layers, hidden, vocab, quant)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"])
+        raise ModelFileError(
+            f"{header.path}: metadata describes an impossible model ({where}: {problem['msg']})",
+            hint="the header is corrupt; re-download or re-convert the file",
+        ) from None
+
+
+def _build(
+    header: GGUFHeader,
+    arch: str,
+    md: Mapping[str, Any],
+    tensors: Sequence[GGUFTensorInfo],
+    roles: dict[int, set[str]],
+    layers: int,
+    hidden: int,
+    vocab: int,
+    quant: str | None,
+) -> ModelArch:
     heads = metadata_int(md, f"{arch}.attention.head_count") or 1
     kv_raw = md.get(f"{arch}.attention.head_count_kv")
     kv_heads = metadata_int(md, f"{arch}.attention.head_count_kv") or heads
@@ -187,7 +211,6 @@ def gguf_arch(header: GGUFHeader, tensors: Sequence[GGUFTensorInfo] | None = Non
     dense_layers = sum(1 for r in roles.values() if "dense" in r)
     state_layers = sum(1 for r in roles.values() if "state" in r)
     hybrid = _hybrid(md, arch, state_layers)
-    quant = file_quant(md, tensors)
     return ModelArch(
         architecture=arch,
         model_type=arch,
