@@ -251,21 +251,52 @@ def _int(section: Mapping[str, Any], *keys: str) -> int | None:
     return None
 
 
+_CLASS_DEFAULTS: dict[str, dict[str, Any]] = {
+    # transformers' configuration classes: a saved config.json omits values equal to
+    # these defaults (google/gemma-3-27b-it's text_config has no vocab_size).
+    "gemma3_text": {
+        "vocab_size": 262208, "head_dim": 256, "sliding_window": 4096,
+        "sliding_window_pattern": 6, "max_position_embeddings": 131072,
+        "tie_word_embeddings": True,
+    },
+    "gemma2": {"vocab_size": 256000, "head_dim": 256, "sliding_window": 4096,
+               "tie_word_embeddings": True},
+    "gemma": {"vocab_size": 256000, "head_dim": 256, "tie_word_embeddings": True},
+    "llama": {"tie_word_embeddings": False},
+    "mistral": {"tie_word_embeddings": False},
+    "mixtral": {"tie_word_embeddings": False},
+    "qwen2": {"tie_word_embeddings": False},
+    "qwen3": {"tie_word_embeddings": False},
+    "qwen2_moe": {"tie_word_embeddings": False},
+    "qwen3_moe": {"tie_word_embeddings": False},
+    "phi3": {"tie_word_embeddings": False},
+    "gpt_oss": {"tie_word_embeddings": False},
+    "deepseek_v2": {"tie_word_embeddings": False},
+    "deepseek_v3": {"tie_word_embeddings": False},
+}  # fmt: skip
+
+
 def _text_section(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The language model's keys, falling back to the top level (multimodal nesting)."""
+    """The language model's keys, falling back to the top level (multimodal nesting),
+    then to the defaults of its transformers configuration class."""
     nested = _first(config, "text_config", "llm_config", "language_config", "thinker_config")
     merged = {k: v for k, v in config.items() if not isinstance(v, Mapping)}
     if isinstance(nested, Mapping):
         if "text_config" in nested and isinstance(nested["text_config"], Mapping):
             nested = nested["text_config"]  # Qwen-Omni: thinker_config.text_config
         merged.update(nested)
-    return merged
+    defaults = _CLASS_DEFAULTS.get(str(merged.get("model_type")), {})
+    return {**defaults, **{k: v for k, v in merged.items() if v is not None or k not in defaults}}
 
 
 _NON_GATED_TYPES = frozenset(
     {"gpt2", "gpt_neox", "gptj", "phi", "starcoder2", "gpt_bigcode", "falcon", "bloom", "opt",
      "mpt", "codegen", "nemotron", "nemotron_h", "stablelm_epoch"}
 )  # fmt: skip
+_QKV_BIAS_TYPES = frozenset(
+    {"qwen2", "qwen2_moe", "qwen2_vl", "qwen2_vl_text", "qwen2_5_vl", "qwen2_5_vl_text"}
+)
+"""Qwen2-family q/k/v projections carry biases without saying so in the config."""
 _HF_SLIDING_TYPES = frozenset({"mistral", "gemma2", "gemma3_text", "gemma3", "cohere2", "gpt_oss"})
 
 
@@ -346,7 +377,7 @@ def _from_hf_config(config: Mapping[str, Any]) -> ModelArch:
         attention_layers=attention_layers,
         dense_layers=dense_layers,
         gated_mlp=gated,
-        attention_bias=bool(text.get("attention_bias") or model_type in ("qwen2", "qwen2_5_vl")),
+        attention_bias=bool(text.get("attention_bias") or model_type in _QKV_BIAS_TYPES),
         moe=moe,
         sliding=sliding,
         mla=mla,

@@ -62,6 +62,8 @@ def _resolve_quant(
         name = "bf16"
         notes.append("checkpoint dtype unknown: weights counted as bf16")
     canonical = normalize_quant(name)
+    if not engine.ggml and canonical in _GGUF_TO_FLOAT:
+        canonical = _GGUF_TO_FLOAT[canonical]  # 'f16' typed for vLLM means fp16
     spec = QUANTS[canonical]
     if engine.ggml and spec.family == "checkpoint":
         raise ModelError(
