@@ -49,3 +49,53 @@ async def test_openapi_documents_the_routes(client_for: ClientFactory) -> None:
         spec = (await client.get("/openapi.json")).json()
         assert {"/health", "/v1/hardware", "/api/system/gpus"} <= set(spec["paths"])
         assert (await client.get("/docs")).status_code == 200
+
+
+async def test_config_profile_is_the_cli_document(client_for: ClientFactory) -> None:
+    async with client_for(hardware="RTX 4080") as client:
+        body = (await client.get("/v1/config/profile")).json()
+    assert {
+        "active_profile",
+        "detected_gpus",
+        "total_usable_vram_mb",
+        "available_profiles",
+        "manual_override",
+    } <= set(body)
+    assert body["active_profile"]["name"] == "constrained_16gb"
+    assert body["active_profile"]["max_vram_mb"] == 14000
+    assert body["detected_gpus"][0]["name"] == "NVIDIA GeForce RTX 4080"
+    assert body["manual_override"] is None
+    assert "development" in body["available_profiles"]
+
+
+async def test_config_profile_with_a_forced_profile(client_for: ClientFactory) -> None:
+    async with client_for(hardware="RTX 4080", profile="balanced_24gb") as client:
+        body = (await client.get("/v1/config/profile")).json()
+    assert body["active_profile"]["name"] == "balanced_24gb"
+    assert body["manual_override"] == "balanced_24gb"
+
+
+async def test_unknown_profile_is_503_with_the_reason(client_for: ClientFactory) -> None:
+    async with client_for(hardware="RTX 4080", profile="no_such_profile") as client:
+        response = await client.get("/v1/config/profile")
+        health = (await client.get("/health")).json()
+    assert response.status_code == 503
+    assert "profile management not initialized" in response.json()["detail"]
+    assert "no_such_profile" in response.json()["detail"]
+    assert health["status"] == "degraded"
+
+
+async def test_cli_profile_show_json_prints_the_same_document(client_for: ClientFactory) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from gpuplan.cli.main import app
+
+    result = CliRunner().invoke(app, ["profile", "show", "--json", "--hardware", "2x RTX 4080"])
+    assert result.exit_code == 0, result.output
+    cli_doc = json.loads(result.stdout)
+    async with client_for(hardware="2x RTX 4080") as client:
+        api_doc = (await client.get("/v1/config/profile")).json()
+    for key, value in api_doc.items():
+        assert cli_doc[key] == value, key

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,9 +10,8 @@ from fastapi import FastAPI
 
 from gpuplan import __version__
 from gpuplan.api import errors
-from gpuplan.api.routes import hardware
+from gpuplan.api.routes import hardware, profile
 from gpuplan.api.state import ServerSettings, ServerState, get_state
-from gpuplan.errors import GpuplanError
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
@@ -22,9 +20,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # A failure is kept in state.startup_errors; routes answer 503 with the reason.
-        with contextlib.suppress(GpuplanError):
-            state.load_hardware()
+        state.start()  # failures are kept; routes answer 503 with the reason
         yield
 
     app = FastAPI(
@@ -36,6 +32,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.gpuplan = state
     errors.install(app)
     app.include_router(hardware.router)
+    app.include_router(profile.router)
 
     @app.get("/health", tags=["service"], summary="Liveness and what is loaded")
     def health() -> dict[str, Any]:
@@ -44,6 +41,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             "status": "ok" if not current.startup_errors else "degraded",
             "version": __version__,
             "hardware_source": current.host.source if current.host else None,
+            "profile": current.resolution.name if current.resolution else None,
             "errors": current.startup_errors,
         }
 

@@ -14,6 +14,7 @@ from fastapi import HTTPException, Request
 
 from gpuplan.errors import GpuplanError
 from gpuplan.hardware import Host, load_host
+from gpuplan.profiles import Resolution, resolve_here
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,32 @@ class ServerSettings:
 class ServerState:
     settings: ServerSettings
     host: Host | None = None
+    resolution: Resolution | None = None
     startup_errors: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> None:
+        """Load hardware, then the profile; keep what fails for the 503 answers."""
+        try:
+            self.load_hardware()
+            self.load_profile()
+        except GpuplanError:
+            pass  # recorded in startup_errors by the loader that failed
+
+    def load_profile(self) -> Resolution:
+        """Resolve the active profile for the loaded host (flag > env > config > auto)."""
+        if self.host is None:
+            raise RuntimeError("load_hardware() must succeed before load_profile()")
+        try:
+            self.resolution, _catalog = resolve_here(self.host, self.settings.profile)
+            self.startup_errors.pop("profile", None)
+        except GpuplanError as error:
+            self.resolution = None
+            self.startup_errors["profile"] = str(error)
+            log.error("profile could not be resolved: %s", error)
+            raise
+        for warning in self.resolution.warnings:
+            log.warning(warning)
+        return self.resolution
 
     def load_hardware(self, *, refresh: bool = False) -> Host:
         try:
@@ -58,3 +84,13 @@ def require_host(request: Request) -> Host:
         reason = state.startup_errors.get("hardware", "hardware detection has not run")
         raise HTTPException(status_code=503, detail=f"hardware not initialized: {reason}")
     return state.host
+
+
+def require_resolution(request: Request) -> Resolution:
+    """The active profile, or 503 (seed 001: profile management not initialized)."""
+    state = get_state(request)
+    require_host(request)
+    if state.resolution is None:
+        reason = state.startup_errors.get("profile", "profile resolution has not run")
+        raise HTTPException(status_code=503, detail=f"profile management not initialized: {reason}")
+    return state.resolution

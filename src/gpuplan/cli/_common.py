@@ -16,6 +16,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 
 from gpuplan.errors import GpuplanError, ProfileNotFoundError
 
@@ -71,7 +72,7 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except GpuplanError as error:
-            err_console.print(f"[bold red]Error:[/] {error}", soft_wrap=True)
+            err_console.print(f"[bold red]Error:[/] {escape(str(error))}", soft_wrap=True)
             raise typer.Exit(exit_code_for(error)) from None
 
     return wrapper
