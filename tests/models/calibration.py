@@ -22,7 +22,7 @@ The measured requirement of a run at its own context is:
 * llama.cpp / Ollama: GPU model buffer + KV buffer + compute buffer (+ LoRA).
 
 Used by tests/models/test_estimate_measured.py and to render the calibration table
-in docs/estimator.md (``python -m tests.models.calibration``).
+in docs/estimator.md (``python -m tests.models.calibration --write``).
 """
 
 from __future__ import annotations
@@ -304,7 +304,7 @@ def markdown_table() -> str:
         model = row["model_key"].split("/")[-1].removesuffix(" (inferred)")
         source = f"[{row['source_group']}]({row['source_url']})"
         if not setup.checks:
-            reason = (setup.skipped or {}).get("all", "")
+            reason = (setup.skipped or {}).get("all", "no figure can be compared (see below)")
             lines.append(
                 f"| {row['id']} | {row['engine_family']} | {model} | – | – | – | "
                 f"not used: {reason} | | | | | {source} |"
@@ -325,5 +325,36 @@ def markdown_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def markdown_skips() -> str:
+    """Which checks each row cannot support, and why (docs/estimator.md)."""
+    lines = ["| row | check not made | why |", "|---|---|---|"]
+    for row in rows():
+        for check, reason in (SETUPS[row["id"]].skipped or {}).items():
+            lines.append(f"| {row['id']} | {check} | {reason} |")
+    return "\n".join(lines) + "\n"
+
+
+def _regions() -> dict[str, str]:
+    return {"calibration-table": markdown_table(), "calibration-skips": markdown_skips()}
+
+
+def render_doc(text: str) -> str:
+    """``text`` (docs/estimator.md) with its generated regions brought up to date."""
+    for name, body in _regions().items():
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        head, _, rest = text.partition(start)
+        _, _, tail = rest.partition(end)
+        text = f"{head}{start}\n{body}{end}{tail}"
+    return text
+
+
 if __name__ == "__main__":
-    print(markdown_table(), end="")
+    import sys
+    from pathlib import Path
+
+    if sys.argv[1:2] == ["--write"]:
+        doc = Path(sys.argv[2] if len(sys.argv) > 2 else "docs/estimator.md")
+        doc.write_text(render_doc(doc.read_text(encoding="utf-8")), encoding="utf-8")
+    else:
+        print(markdown_table())
+        print(markdown_skips(), end="")
