@@ -140,3 +140,14 @@ def test_exact_file_bytes_win_over_parameters() -> None:
     result = estimate(arch, engine="vllm", context=4096, weight_bytes=10 * 2**30, quant="bf16")
     assert result.weights_source == "file"
     assert 10 * 1024 <= result.weights_mb <= 10 * 1024 + 64  # + the rotary table
+
+
+def test_vllm_sizes_start_up_reserves_by_gpu() -> None:
+    arch = ARCHS["llama3"]
+    large = estimate(arch, engine="vllm", context=8192)
+    on_80gb = estimate(arch, engine="vllm", context=8192, gpu_memory_mb=81559)
+    on_24gb = estimate(arch, engine="vllm", context=8192, gpu_memory_mb=24564)
+    assert on_80gb == large  # None means the largest-GPU defaults
+    assert on_24gb.activation_mb < large.activation_mb
+    assert any("24,564 MiB GPU" in a for a in on_24gb.assumptions)
+    assert on_24gb.weights_mb == large.weights_mb and on_24gb.kv_cache_mb == large.kv_cache_mb

@@ -53,6 +53,16 @@ class EngineProfile(BaseModel):
         description="Tokens per forward pass (chunked prefill); None: the whole prompt at once."
     )
     sampler_rows: int = Field(description="Logit rows sized at start-up (max_num_seqs).")
+    small_gpu_below_mb: int | None = Field(
+        default=None,
+        description="Below this GPU memory the engine picks smaller start-up defaults.",
+    )
+    small_gpu_prefill_tokens: int | None = Field(
+        default=None, description="Prefill chunk on GPUs below small_gpu_below_mb."
+    )
+    small_gpu_sampler_rows: int | None = Field(
+        default=None, description="max_num_seqs on GPUs below small_gpu_below_mb."
+    )
     sampler_bytes_per_logit: int = Field(description="Bytes per logit across the sampler's copies.")
     ubatch_tokens: int = Field(default=512, description="llama.cpp n_ubatch (compute buffer).")
     flash_attention: bool = Field(
@@ -96,6 +106,9 @@ ENGINES: dict[Engine, EngineProfile] = {
         sliding_rule="window_plus_batch",
         prefill_chunk_tokens=8192,  # max_num_batched_tokens on >=70 GiB GPUs (V1 default)
         sampler_rows=1024,  # max_num_seqs on >=70 GiB GPUs (256 elsewhere)
+        small_gpu_below_mb=70 * 1024,  # vLLM's EngineArgs: smaller defaults below 70 GiB
+        small_gpu_prefill_tokens=2048,
+        small_gpu_sampler_rows=256,
         sampler_bytes_per_logit=16,  # fp32 logits + ~3 sampler copies
         flash_attention=True,
         rope_cache=True,  # +32 MiB for Llama 3.1 (131072 × 128 × 2 B), rows 050-064

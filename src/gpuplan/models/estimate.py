@@ -117,6 +117,7 @@ def estimate(
     tensor_parallel: int = 1,
     weight_bytes: WeightBytes | int | None = None,
     flash_attention: bool | None = None,
+    gpu_memory_mb: int | None = None,
 ) -> Estimate:
     """GPU memory to serve ``arch`` on ``engine``: ``concurrency`` sequences of ``context`` tokens.
 
@@ -124,6 +125,9 @@ def estimate(
     ``gpuplan.models.files``) makes the weights exact instead of parameters × bits;
     a bare int is taken as the total bytes of the checkpoint in ``quant``.
     ``flash_attention`` overrides the engine's default (llama.cpp / Ollama only).
+    ``gpu_memory_mb`` is the memory of the GPU it will run on: engines that size
+    start-up reservations by it (vLLM below 70 GiB) are estimated with those
+    defaults; None sizes them for the largest GPUs, which never underestimates.
     """
     if context < 1 or concurrency < 1 or tensor_parallel < 1:
         raise ModelError(
@@ -131,12 +135,31 @@ def estimate(
             f"({tensor_parallel}) must all be at least 1"
         )
     profile = engine_profile(engine)
+    scaled_down = ""
+    if (
+        gpu_memory_mb is not None
+        and profile.small_gpu_below_mb is not None
+        and gpu_memory_mb < profile.small_gpu_below_mb
+    ):
+        profile = profile.model_copy(
+            update={
+                "prefill_chunk_tokens": profile.small_gpu_prefill_tokens,
+                "sampler_rows": profile.small_gpu_sampler_rows,
+            }
+        )
+        scaled_down = (
+            f"{profile.label} defaults for a {gpu_memory_mb:,} MiB GPU (below "
+            f"{profile.small_gpu_below_mb:,}): {profile.prefill_chunk_tokens} batched tokens, "
+            f"{profile.sampler_rows} sequences; a launch that raises them needs more"
+        )
     if isinstance(weight_bytes, int):
         weight_bytes = WeightBytes(
             total_bytes=weight_bytes, parameters=arch.total_parameters, quant=quant
         )
     spec, assumptions = _resolve_quant(arch, profile, quant, weight_bytes)
     assumptions.extend(arch.notes)
+    if scaled_down:
+        assumptions.append(scaled_down)
 
     if weight_bytes is not None and _file_matches(weight_bytes, spec):
         weights = weight_bytes
