@@ -85,8 +85,10 @@ ROLES: tuple[Role, ...] = ("chat", "caption", "embedding", "reasoning")
 
 
 @st.composite
-def instances(draw: st.DrawFn) -> tuple[list[Candidate], list[Role], SelectionPolicy]:
-    models = draw(st.integers(1, 5))
+def instances(
+    draw: st.DrawFn, max_models: int = 5, max_roles: int = 3
+) -> tuple[list[Candidate], list[Role], SelectionPolicy]:
+    models = draw(st.integers(1, max_models))
     candidates: list[Candidate] = []
     for m in range(models):
         served = draw(st.lists(st.sampled_from(ROLES), min_size=1, max_size=3, unique=True))
@@ -104,7 +106,7 @@ def instances(draw: st.DrawFn) -> tuple[list[Candidate], list[Role], SelectionPo
                     parameters_b=params,
                 )
             )
-    roles = draw(st.lists(st.sampled_from(ROLES), min_size=1, max_size=3, unique=True))
+    roles = draw(st.lists(st.sampled_from(ROLES), min_size=1, max_size=max_roles, unique=True))
     policy = SelectionPolicy(
         max_vram_mb=draw(st.sampled_from((0, 2000, 5000, 9000, 14000, 30000))),
         max_concurrent_models=draw(st.integers(1, 3)),
@@ -130,6 +132,15 @@ def test_search_equals_brute_force(
     assert result.total_vram_mb <= policy.max_vram_mb
     assert len(result.models) <= policy.max_concurrent_models
     assert {u.role for u in result.unserved} == set(roles) - set(expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(instances(max_models=6, max_roles=4))
+def test_search_equals_brute_force_on_four_roles(
+    instance: tuple[list[Candidate], list[Role], SelectionPolicy],
+) -> None:
+    candidates, roles, policy = instance
+    assert picks(select_joint(candidates, roles, policy)) == brute_force(candidates, roles, policy)
 
 
 @settings(max_examples=200, deadline=None)

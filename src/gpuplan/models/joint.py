@@ -24,27 +24,30 @@ captions on this GPU". Here the roles are solved together, exactly:
   first in each role's own ranking, roles in the order asked. With one role
   the answer is exactly ``RoleSelector.select_for_role(role, 1)``.
 
-**Exact**, by depth-first branch and bound over roles: options per role are
-tried best first, so the first complete assignment is usually the greedy one,
-and a subtree is cut when an optimistic bound — each remaining role at its own
-best among what still fits, ignoring the others — cannot beat the best found.
-Bounds are lexicographic in the same components, so ties are cut too. Before
-the search, a candidate that serves only one of the requested roles is dropped
-when another such candidate of that role ranks higher and needs no more VRAM:
-swapping it in can never make a solution worse. Realistic sizes (10 roles x
-200 candidates) take milliseconds; ``node_limit`` bounds pathological inputs,
-and a result that hit it says ``optimal = False``.
+**Exact**, by branch and bound (``_joint_search``): candidates no optimal set
+can contain are dropped first (another candidate serves the same roles at least
+as well for no more VRAM); roles are then searched depth first, each role's
+options in its own ranking, and a subtree is cut as soon as an optimistic bound
+— each remaining role at its best among what fits now, and a knapsack over the
+budget and slots the remaining roles must share (``_joint_bounds``) — cannot
+beat the best set found, tie-break included. The registry's 54 models for all
+nine roles take ~10-20 ms; a 774-candidate registry-shaped stress set (fine-tune
+clones) under 0.7 s (``bench/bench_select.py``). Random instances with many
+roles, fewer slots than roles and near-identical priorities are the hard case
+(a set cover under a knapsack): ``node_limit`` bounds them, and a result that
+hit it is the best found, marked ``optimal = False``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuplan.errors import ModelError
+from gpuplan.models._joint_bounds import amortisation_unit
+from gpuplan.models._joint_search import Option, Search, dominated, objective, suffix_bounds
 from gpuplan.models.candidates import Candidate
 from gpuplan.models.policy import Bias, SelectionPolicy, quantization_rank, rank_key
 from gpuplan.models.registry import Backend, Role, parse_role
@@ -60,13 +63,11 @@ __all__ = [
     "select_joint",
 ]
 
-DEFAULT_NODE_LIMIT = 2_000_000
+DEFAULT_NODE_LIMIT = 1_000_000
 """Search nodes before giving up on proving optimality (never reached on real registries)."""
 
 ALTERNATIVES_PER_ROLE = 3
 """How many better-ranked models per role the explanation says were dropped, and why."""
-
-Objective = tuple[int, ...]
 
 
 class _Frozen(BaseModel):
@@ -146,178 +147,11 @@ class JointSelection(_Frozen):
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class _Option:
-    """One fitting candidate for one role, as the search sees it."""
-
-    index: int  # position in the role's own ranking (tie-break: smaller first)
-    load: int  # id of the loaded instance (one per candidate key)
-    priority: int
-    preference: int
-    quality: int
-    vram: int
-
-
-def objective(
-    bias: Bias, served: int, priority: int, preference: int, quality: int, vram: int
-) -> Objective:
-    """The tuple a joint selection maximises (see the module docstring)."""
-    if bias == "vram_efficient":
-        return (served, priority, -preference, -vram, quality)
-    if bias == "quality":
-        return (served, priority, quality, -preference, -vram)
-    return (served, priority, -preference, quality, -vram)
-
-
 def _ranked_fitting(
     candidates: Sequence[Candidate], role: Role, policy: SelectionPolicy
 ) -> list[Candidate]:
     fitting = [c for c in candidates if c.serves(role) and c.vram_estimate_mb <= policy.max_vram_mb]
     return sorted(fitting, key=lambda c: rank_key(c, role, policy))
-
-
-def _prune_exclusive(
-    options: list[_Option], exclusive: set[int], keep_all: bool = False
-) -> list[_Option]:
-    """Drop exclusive options dominated by a better-ranked exclusive one needing no more VRAM."""
-    if keep_all:
-        return options
-    kept: list[_Option] = []
-    cheapest: int | None = None
-    for option in options:
-        if option.load not in exclusive:
-            kept.append(option)
-        elif cheapest is None or option.vram < cheapest:
-            kept.append(option)
-            cheapest = option.vram
-    return kept
-
-
-class _Search:
-    """Depth-first branch and bound over roles; state kept in mutable arrays for speed."""
-
-    def __init__(
-        self,
-        options: list[list[_Option]],
-        load_vram: list[int],
-        policy: SelectionPolicy,
-        node_limit: int,
-    ) -> None:
-        self.options = options
-        self.load_vram = load_vram
-        self.budget = policy.max_vram_mb
-        self.slots = policy.max_concurrent_models
-        self.bias: Bias = policy.model_selection_bias
-        self.node_limit = node_limit
-        self.refcount = [0] * len(load_vram)
-        self.loaded = 0
-        self.used = 0
-        self.nodes = 0
-        self.complete = True
-        self.best: Objective | None = None
-        self.best_choice: list[_Option | None] = []
-        self.choice: list[_Option | None] = [None] * len(options)
-
-    def _feasible(self, option: _Option) -> bool:
-        if self.refcount[option.load]:
-            return True
-        return self.loaded < self.slots and self.used + option.vram <= self.budget
-
-    def _extra(self, option: _Option) -> int:
-        return 0 if self.refcount[option.load] else option.vram
-
-    def _bound(self, depth: int, acc: tuple[int, int, int, int]) -> Objective:
-        """Optimistic objective of any completion: each remaining role at its own best."""
-        served, priority, preference, quality = acc
-        tiers: list[list[_Option]] = []
-        for role_options in self.options[depth:]:
-            best_priority: int | None = None
-            tier: list[_Option] = []
-            for option in role_options:  # sorted by priority, highest first
-                if best_priority is not None and option.priority < best_priority:
-                    break
-                if self._feasible(option):
-                    best_priority = option.priority
-                    tier.append(option)
-            if tier:
-                served += 1
-                priority += tier[0].priority
-                tiers.append(tier)
-        # Later components only matter when the earlier ones tie, i.e. when every
-        # remaining role takes an option of its tier; narrow the tiers as we go.
-        used = self.used
-        parts: dict[str, int] = {}
-        order = {
-            "vram_efficient": ("preference", "vram", "quality"),
-            "balanced": ("preference", "quality", "vram"),
-            "quality": ("quality", "preference", "vram"),
-        }[self.bias]
-        for part in order:
-            if part == "preference":
-                best = [min(o.preference for o in tier) for tier in tiers]
-                parts[part] = -(preference + sum(best))
-                tiers = [
-                    [o for o in tier if o.preference == b]
-                    for tier, b in zip(tiers, best, strict=True)
-                ]
-            elif part == "quality":
-                best = [max(o.quality for o in tier) for tier in tiers]
-                parts[part] = quality + sum(best)
-                tiers = [
-                    [o for o in tier if o.quality == b] for tier, b in zip(tiers, best, strict=True)
-                ]
-            else:
-                extra = max((min(self._extra(o) for o in tier) for tier in tiers), default=0)
-                parts[part] = -(used + extra)
-        return (served, priority, *(parts[p] for p in order))
-
-    def _value(self, acc: tuple[int, int, int, int]) -> Objective:
-        served, priority, preference, quality = acc
-        return objective(self.bias, served, priority, preference, quality, self.used)
-
-    def run(self) -> None:
-        self._visit(0, (0, 0, 0, 0))
-
-    def _visit(self, depth: int, acc: tuple[int, int, int, int]) -> None:
-        self.nodes += 1
-        if self.nodes > self.node_limit:
-            self.complete = False
-            return
-        if depth == len(self.options):
-            value = self._value(acc)
-            if self.best is None or value > self.best:
-                self.best = value
-                self.best_choice = list(self.choice)
-            return
-        if self.best is not None and self._bound(depth, acc) <= self.best:
-            return
-        served, priority, preference, quality = acc
-        for option in self.options[depth]:
-            if not self._feasible(option):
-                continue
-            fresh = self.refcount[option.load] == 0
-            if fresh:
-                self.loaded += 1
-                self.used += option.vram
-            self.refcount[option.load] += 1
-            self.choice[depth] = option
-            self._visit(
-                depth + 1,
-                (
-                    served + 1,
-                    priority + option.priority,
-                    preference + option.preference,
-                    quality + option.quality,
-                ),
-            )
-            self.refcount[option.load] -= 1
-            if fresh:
-                self.loaded -= 1
-                self.used -= option.vram
-            if not self.complete:
-                return
-        self.choice[depth] = None
-        self._visit(depth + 1, acc)
 
 
 def select_joint(
@@ -330,8 +164,8 @@ def select_joint(
 ) -> JointSelection:
     """The best set of models serving ``roles`` together under ``policy`` (exact).
 
-    ``prune=False`` switches the dominance pre-filter off (for testing that it
-    never changes the answer).
+    ``prune=False`` switches the dominance pre-filter and the knapsack bounds
+    off (for testing that they never change the answer).
     """
     checked = _check_roles(roles)
     unique = _unique(candidates)
@@ -345,29 +179,39 @@ def select_joint(
                 loads[candidate.key] = len(load_vram)
                 load_vram.append(candidate.vram_estimate_mb)
                 load_candidate.append(candidate)
-    role_count = [sum(c.serves(r) for r in checked) for c in load_candidate]
-    exclusive = {load for load, count in enumerate(role_count) if count == 1}
-    options: list[list[_Option]] = []
+    shares = [sum(c.serves(r) for r in checked) for c in load_candidate]
+    unit = amortisation_unit(sorted(set(shares)))
+    dropped = dominated(load_candidate, checked, policy) if prune else set()
+    options: list[list[Option]] = []
     for role in checked:
-        role_options = [
-            _Option(
-                index=index,
-                load=loads[c.key],
-                priority=c.role_priority[role],
-                preference=quantization_rank(c.quantization, policy.preferred_quantizations),
-                quality=c.quality,
-                vram=c.vram_estimate_mb,
-            )
-            for index, c in enumerate(ranked[role])
-        ]
-        options.append(_prune_exclusive(role_options, exclusive, keep_all=not prune))
+        options.append(
+            [
+                Option(
+                    index=index,
+                    load=loads[c.key],
+                    priority=c.role_priority[role],
+                    preference=quantization_rank(c.quantization, policy.preferred_quantizations),
+                    quality=c.quality,
+                    vram=c.vram_estimate_mb,
+                    charge=c.vram_estimate_mb * (unit // shares[loads[c.key]]),
+                    slot_charge=unit // shares[loads[c.key]],
+                )
+                for index, c in enumerate(ranked[role])
+                if loads[c.key] not in dropped
+            ]
+        )
 
-    search = _Search(options, load_vram, policy, node_limit)
+    # Roles with the fewest options first: a narrow top of the tree. The tie-break
+    # does not depend on this order (it compares pick ranks in request order).
+    order = sorted(range(len(checked)), key=lambda i: len(options[i]))
+    searched = [options[i] for i in order]
+    suffix = suffix_bounds(searched, policy, unit) if prune else None
+    search = Search(searched, load_vram, policy, node_limit, suffix, order)
     search.run()
-    chosen: list[Candidate | None] = [
-        None if option is None else load_candidate[option.load]
-        for option in (search.best_choice or [None] * len(checked))
-    ]
+    chosen: list[Candidate | None] = [None] * len(checked)
+    for depth, option in enumerate(search.best_choice):
+        if option is not None:
+            chosen[order[depth]] = load_candidate[option.load]
     return _explain(checked, chosen, ranked, unique, policy, search)
 
 
@@ -405,7 +249,7 @@ def _explain(
     ranked: dict[Role, list[Candidate]],
     candidates: list[Candidate],
     policy: SelectionPolicy,
-    search: _Search,
+    search: Search,
 ) -> JointSelection:
     loads: dict[str, tuple[Candidate, list[Role]]] = {}
     for role, candidate in zip(roles, chosen, strict=True):

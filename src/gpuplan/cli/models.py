@@ -1,0 +1,233 @@
+"""`gpuplan fit` and `gpuplan select`: which models fit, and which to serve per role.
+
+The logic lives in ``gpuplan.models`` (fit, select, joint); this module reads
+flags, resolves the hardware and the active profile, and prints.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from gpuplan.cli._common import (
+    HardwareOpt,
+    HeadroomOpt,
+    JsonOpt,
+    console,
+    emit_json,
+    err_console,
+    handle_errors,
+)
+from gpuplan.errors import ModelError
+from gpuplan.hardware import load_host
+from gpuplan.hardware.model import Host
+from gpuplan.models.candidates import DEFAULT_CONTEXT, build_candidates
+from gpuplan.models.fit import fit_registry
+from gpuplan.models.joint import select_joint
+from gpuplan.models.policy import SelectionPolicy
+from gpuplan.models.registry import ROLES, Registry, load_registry, parse_role
+from gpuplan.models.select import DEFAULT_TOP_N, RoleSelector, select_by_role_response
+from gpuplan.render.models import render_explanation, render_fit, render_joint, render_selection
+
+__all__ = ["fit", "select"]
+
+RegistryOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--registry",
+        help="Extra registry file or directory (TOML/YAML); repeatable; later files win by id. "
+        "Also read: $XDG_CONFIG_HOME/gpuplan/models/ and $GPUPLAN_REGISTRY.",
+        show_default=False,
+    ),
+]
+ContextOpt = Annotated[
+    int,
+    typer.Option(
+        "--context", min=1, help="Tokens of context each model is costed at (capped per model)."
+    ),
+]
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        "-p",
+        help="Profile name or file; default: $GPUPLAN_DEPLOYMENT_PROFILE, the project's "
+        "setting, else auto-selection from the hardware.",
+        show_default=False,
+    ),
+]
+
+
+def _registry(paths: list[Path] | None) -> Registry:
+    return load_registry(paths or ())
+
+
+def _budgets(host: Host) -> list[int]:
+    return [host.usable_vram_mb(gpu) for gpu in host.gpus]
+
+
+@handle_errors
+def fit(
+    hardware: HardwareOpt = None,
+    headroom_mb: HeadroomOpt = None,
+    context: ContextOpt = DEFAULT_CONTEXT,
+    role: Annotated[
+        str | None,
+        typer.Option("--role", help=f"Only models serving this role ({', '.join(ROLES)})."),
+    ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Also list variants that do not fit, with the reason.")
+    ] = False,
+    registry: RegistryOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Which registry models and quantizations fit these GPUs, and the longest context each holds.
+
+    A variant fits on one GPU, or split with tensor parallelism over the 2, 4 or 8
+    largest; "max context" is the longest context that still fits (capped at the
+    model's own). Models without a KV cache show n/a.
+    """
+    host = load_host(hardware, headroom_mb=headroom_mb)
+    entries = list(_registry(registry))
+    if role is not None:
+        wanted = parse_role(role)
+        entries = [e for e in entries if wanted in e.role_priority]
+    budgets = _budgets(host)
+    rows = fit_registry(entries, budgets, context=context)
+    if json:
+        emit_json(
+            {
+                "hardware": host.summary(),
+                "usable_vram_mb": budgets,
+                "context": context,
+                "role": role,
+                "models": [row.model_dump(mode="json") for row in rows if row.fits or show_all],
+            }
+        )
+        return
+    title = f"Models for {host.summary()} at {context:,} tokens"
+    console.print(render_fit(rows, title=title, show_all=show_all))
+    if show_all:
+        for row in rows:
+            if not row.fits:
+                console.print(
+                    f"[dim]✗ {row.model_id} {row.quantization}: {escape(row.reason)}[/]",
+                    soft_wrap=True,
+                )
+
+
+def resolve_policy(
+    host: Host, profile: str | None, overrides: dict[str, Any]
+) -> tuple[SelectionPolicy, tuple[str, ...]]:
+    """The active profile's selection policy (with flag overrides) and its warnings."""
+    from gpuplan.profiles import flag_overrides, resolve_here
+
+    resolution, _ = resolve_here(host, profile, flag_overrides(overrides))
+    policy = SelectionPolicy.from_profile(
+        resolution.profile, name=resolution.name, max_vram_mb=host.total_usable_vram_mb
+    )
+    return policy, resolution.warnings
+
+
+@handle_errors
+def select(
+    role: Annotated[
+        str | None,
+        typer.Option("--role", "-r", help=f"Role to choose for: {', '.join(ROLES)}."),
+    ] = None,
+    roles: Annotated[
+        str | None,
+        typer.Option(
+            "--roles",
+            help="Several roles, comma-separated (chat,embedding,caption): one model per role, "
+            "chosen so the whole set fits the profile's budget together.",
+        ),
+    ] = None,
+    top_n: Annotated[
+        int, typer.Option("--top-n", "-n", min=1, help="How many models to list for --role.")
+    ] = DEFAULT_TOP_N,
+    explain: Annotated[
+        str | None,
+        typer.Option(
+            "--explain",
+            help="Explain one model for --role: eligible, rejected (and why), "
+            "no role support or not found.",
+        ),
+    ] = None,
+    profile: ProfileOpt = None,
+    max_vram_mb: Annotated[
+        int | None, typer.Option("--max-vram-mb", min=0, help="Override the budget, MiB.")
+    ] = None,
+    max_concurrent_models: Annotated[
+        int | None,
+        typer.Option("--max-concurrent-models", min=1, help="Override models loaded at once."),
+    ] = None,
+    prefer: Annotated[
+        str | None,
+        typer.Option(
+            "--prefer", help="Override preferred quantizations, comma-separated: fp8,awq,q4_k_m."
+        ),
+    ] = None,
+    bias: Annotated[
+        str | None,
+        typer.Option(
+            "--bias", help="Override the selection bias: vram_efficient, balanced, quality."
+        ),
+    ] = None,
+    context: ContextOpt = DEFAULT_CONTEXT,
+    hardware: HardwareOpt = None,
+    headroom_mb: HeadroomOpt = None,
+    registry: RegistryOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Choose models by role under the active profile (seed 001's role selection).
+
+    --role R lists the best --top-n models for R; --explain MODEL says why MODEL is
+    or is not among them. --roles R1,R2,… chooses one model per role so that the
+    set fits the budget and max_concurrent_models together (one model may serve
+    several roles), maximising the summed priority, and says what it dropped.
+    """
+    if (role is None) == (roles is None):
+        raise ModelError("give exactly one of --role and --roles", hint="e.g. --role caption")
+    if explain is not None and role is None:
+        raise ModelError("--explain needs --role", hint="e.g. --role caption --explain MODEL")
+    host = load_host(hardware, headroom_mb=headroom_mb)
+    overrides: dict[str, Any] = {
+        "max_vram_mb": max_vram_mb,
+        "max_concurrent_models": max_concurrent_models,
+        "preferred_quantizations": [q.strip() for q in prefer.split(",") if q.strip()]
+        if prefer
+        else None,
+        "model_selection_bias": bias,
+    }
+    policy, warnings = resolve_policy(host, profile, overrides)
+    for warning in warnings:
+        err_console.print(f"[yellow]Warning:[/] {escape(warning)}", soft_wrap=True)
+    candidates = build_candidates(_registry(registry), context=context)
+
+    if roles is not None:
+        wanted = [r for r in (part.strip() for part in roles.split(",")) if r]
+        result = select_joint(candidates, wanted, policy)
+        if json:
+            emit_json(result)
+        else:
+            console.print(render_joint(result, policy))
+        return
+
+    assert role is not None
+    selector = RoleSelector(candidates, policy)
+    if explain is not None:
+        explanation = selector.explain_selection(role, explain)
+        if json:
+            emit_json(explanation)
+        else:
+            console.print(render_explanation(explanation))
+        return
+    if json:
+        emit_json(select_by_role_response(selector, role, top_n))
+        return
+    checked = parse_role(role)
+    console.print(render_selection(checked, selector.select_for_role(checked, top_n), policy))

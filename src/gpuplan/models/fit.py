@@ -1,0 +1,211 @@
+"""Which registry variants fit these GPUs, and the longest context each can hold.
+
+For every variant: the fewest GPUs it fits on (one, else tensor parallel over
+the 2, 4 or 8 largest, whose smallest sets the per-GPU budget), then a binary
+search for the longest context that still fits, capped at what the model
+supports. A variant *fits* when it holds at least the planning context
+(``DEFAULT_CONTEXT`` tokens, or the model's own limit when smaller); one that
+only holds less is listed with how much, so nobody buys a GPU on a false "no".
+
+Models without a KV cache and fixed registry figures do not depend on context
+and are not split: they fit when they fit on the largest GPU.
+
+Pure: the caller passes the usable MiB of each GPU (``Host.usable_vram_mb``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gpuplan.models.candidates import DEFAULT_CONTEXT, VramSource, planning_context
+from gpuplan.models.registry import Backend, ModelEntry, Role, Variant
+from gpuplan.models.vram import arch_of, estimate_variant, variant_vram
+
+__all__ = [
+    "CONTEXT_STEP",
+    "FALLBACK_CONTEXT_LIMIT",
+    "TENSOR_PARALLEL_SIZES",
+    "FitRow",
+    "fit_registry",
+    "fit_variant",
+]
+
+TENSOR_PARALLEL_SIZES = (1, 2, 4, 8)
+"""GPU counts a model may be split over (engines want powers of two)."""
+CONTEXT_STEP = 256
+"""Granularity of the longest-context search, tokens (llama.cpp's KV block)."""
+FALLBACK_CONTEXT_LIMIT = 131072
+"""Search limit for a decoder whose context length nobody recorded."""
+
+
+class FitRow(BaseModel):
+    """One variant on these GPUs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model_id: str
+    name: str
+    backend: Backend
+    quantization: str
+    roles: tuple[Role, ...] = Field(description="Roles the model serves, best first.")
+    fits: bool = Field(description="Holds at least the planning context on these GPUs.")
+    gpus: int = Field(description="GPUs the variant is split over (1: a single GPU).")
+    vram_estimate_mb: int = Field(
+        description="MiB per GPU at the planning context (or its fixed figure)."
+    )
+    budget_mb: int = Field(description="Usable MiB per GPU it was checked against.")
+    context: int | None = Field(description="Planning context, tokens; None without KV cache.")
+    max_context: int | None = Field(
+        description="Longest context that fits, tokens; None without KV cache or when nothing fits."
+    )
+    context_length: int | None = Field(description="Longest context the model supports.")
+    vram_source: VramSource
+    reason: str = Field(description="Why it fits, or why not, in words.")
+
+
+Cost = Callable[[int, int], int]
+"""(context, GPUs) → MiB per GPU."""
+
+
+def _roles(entry: ModelEntry) -> tuple[Role, ...]:
+    ranked = sorted(entry.role_priority.items(), key=lambda item: -item[1])
+    return tuple(role for role, _ in ranked)
+
+
+def _longest(cost: Cost, gpus: int, budget: int, limit: int) -> int | None:
+    """Largest context ≤ limit (a multiple of CONTEXT_STEP, or limit itself) that fits."""
+    if cost(min(CONTEXT_STEP, limit), gpus) > budget:
+        return None
+    if cost(limit, gpus) <= budget:
+        return limit
+    low, high = 1, limit // CONTEXT_STEP  # in steps: low fits, high + 1 may not
+    while low < high:
+        middle = (low + high + 1) // 2
+        if cost(middle * CONTEXT_STEP, gpus) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return low * CONTEXT_STEP
+
+
+def fit_variant(
+    entry: ModelEntry,
+    variant: Variant,
+    budgets_mb: Sequence[int],
+    *,
+    context: int = DEFAULT_CONTEXT,
+) -> FitRow:
+    """How ``variant`` fits GPUs with ``budgets_mb`` usable MiB each."""
+    budgets = sorted(budgets_mb, reverse=True)
+    tokens = planning_context(entry, context)
+    base = {
+        "model_id": entry.id,
+        "name": entry.name,
+        "backend": entry.backend_for(variant),
+        "quantization": variant.quantization,
+        "roles": _roles(entry),
+        "context_length": entry.context_length,
+        "context": tokens,
+    }
+    uses_estimator = (
+        tokens is not None and entry.hf_config is not None and variant.vram_estimate_mb is None
+    )
+    if not uses_estimator:
+        figure = variant_vram(entry, variant, tokens)
+        largest = budgets[0] if budgets else 0
+        fits = figure.vram_mb <= largest
+        return FitRow(
+            **base,
+            fits=fits,
+            gpus=1,
+            vram_estimate_mb=figure.vram_mb,
+            budget_mb=largest,
+            max_context=None,
+            vram_source=figure.source,
+            reason=_fixed_reason(figure.vram_mb, largest, fits),
+        )
+    assert tokens is not None
+    limit = entry.context_length or arch_of(entry).max_position_embeddings or FALLBACK_CONTEXT_LIMIT
+
+    def cost(length: int, gpus: int) -> int:
+        return estimate_variant(entry, variant, context=length, tensor_parallel=gpus).total_mb
+
+    best: tuple[int, int, int] | None = None  # (gpus, budget, max context) of the longest reach
+    for gpus in TENSOR_PARALLEL_SIZES:
+        if gpus > len(budgets):
+            break
+        budget = budgets[gpus - 1]
+        longest = _longest(cost, gpus, budget, limit)
+        if longest is not None and longest >= tokens:
+            return FitRow(
+                **base,
+                fits=True,
+                gpus=gpus,
+                vram_estimate_mb=cost(tokens, gpus),
+                budget_mb=budget,
+                max_context=longest,
+                vram_source="estimator",
+                reason=(
+                    f"{cost(tokens, gpus):,} MiB per GPU at {tokens:,} tokens on {gpus} GPU(s) "
+                    f"of {budget:,} MiB; up to {longest:,} tokens fit"
+                ),
+            )
+        if longest is not None and (best is None or longest > best[2]):
+            best = (gpus, budget, longest)
+    one_gpu = budgets[0] if budgets else 0
+    needed = cost(tokens, 1)
+    if best is not None:
+        gpus, budget, longest = best
+        reason = f"holds only {longest:,} tokens (< {tokens:,}) on {gpus} GPU(s) of {budget:,} MiB"
+        return FitRow(
+            **base,
+            fits=False,
+            gpus=gpus,
+            vram_estimate_mb=cost(tokens, gpus),
+            budget_mb=budget,
+            max_context=longest,
+            vram_source="estimator",
+            reason=reason,
+        )
+    reason = (
+        f"needs {needed:,} MiB at {tokens:,} tokens; the largest GPU has {one_gpu:,} MiB usable"
+        if budgets
+        else "no GPU to run on"
+    )
+    if len(budgets) > 1:
+        widest = min(len(budgets), max(TENSOR_PARALLEL_SIZES))
+        widest = max(g for g in TENSOR_PARALLEL_SIZES if g <= widest)
+        reason += f"; split over {widest} GPUs it needs {cost(tokens, widest):,} MiB each"
+    return FitRow(
+        **base,
+        fits=False,
+        gpus=1,
+        vram_estimate_mb=needed,
+        budget_mb=one_gpu,
+        max_context=None,
+        vram_source="estimator",
+        reason=reason,
+    )
+
+
+def _fixed_reason(needed: int, budget: int, fits: bool) -> str:
+    if budget == 0:
+        return "no GPU to run on"
+    relation = "<=" if fits else ">"
+    return f"{needed:,} MiB {relation} {budget:,} MiB usable on the largest GPU"
+
+
+def fit_registry(
+    entries: Iterable[ModelEntry],
+    budgets_mb: Sequence[int],
+    *,
+    context: int = DEFAULT_CONTEXT,
+) -> list[FitRow]:
+    """Every variant of every entry, in registry order."""
+    return [
+        fit_variant(entry, variant, budgets_mb, context=context)
+        for entry in entries
+        for variant in entry.variants
+    ]
