@@ -134,8 +134,11 @@ def main(argv: list[str] | None = None) -> int:
             args.repeat,
         )
         print(f"  select_for_role, top 3, each of 9 roles {ms(per_role / len(ROLES))} per role")
+        chat_model = next(
+            c.model_id for c in candidates[len(candidates) // 2 :] if c.serves("chat")
+        )
         explain, why = timed(
-            partial(selector.explain_selection, "chat", "gen-0500"),
+            partial(selector.explain_selection, "chat", chat_model),
             args.repeat,
         )
         print(f"  explain_selection                       {ms(explain)} ({why.status})")

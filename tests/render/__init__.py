@@ -1,0 +1,1 @@
+"""Tests of the terminal renderers, on a fixed-width console."""
