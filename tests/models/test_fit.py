@@ -108,3 +108,11 @@ def test_estimator_errors_name_the_model() -> None:
     )
     with pytest.raises(ModelError, match=r"model 'broken'.*lacks"):
         variant_vram(entry, entry.variants[0], 4096)
+
+
+def test_gpu_size_lets_vllm_use_its_small_gpu_defaults(registry: Registry) -> None:
+    entry = registry.get("qwen3-vl-8b")
+    largest = fit_variant(entry, entry.variant("FP8"), [RTX_4090])
+    sized = fit_variant(entry, entry.variant("FP8"), [RTX_4090], gpu_memory_mb=[24564])
+    assert sized.vram_estimate_mb < largest.vram_estimate_mb
+    assert (sized.max_context or 0) > (largest.max_context or 0)

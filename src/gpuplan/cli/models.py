@@ -96,7 +96,14 @@ def fit(
         wanted = parse_role(role)
         entries = [e for e in entries if wanted in e.role_priority]
     budgets = _budgets(host)
-    rows = fit_registry(entries, budgets, context=context)
+    totals = [gpu.vram_total_mb for gpu in host.gpus]
+    known = [t for t in totals if t is not None]
+    rows = fit_registry(
+        entries,
+        budgets,
+        context=context,
+        gpu_memory_mb=known if len(known) == len(totals) else None,
+    )
     if json:
         emit_json(
             {

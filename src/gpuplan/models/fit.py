@@ -96,9 +96,17 @@ def fit_variant(
     budgets_mb: Sequence[int],
     *,
     context: int = DEFAULT_CONTEXT,
+    gpu_memory_mb: Sequence[int] | None = None,
 ) -> FitRow:
-    """How ``variant`` fits GPUs with ``budgets_mb`` usable MiB each."""
-    budgets = sorted(budgets_mb, reverse=True)
+    """How ``variant`` fits GPUs with ``budgets_mb`` usable MiB each.
+
+    ``gpu_memory_mb`` (each GPU's total, aligned with ``budgets_mb``) lets the
+    estimator use an engine's small-GPU start-up defaults; without it the
+    largest-GPU defaults are assumed, which never underestimates.
+    """
+    totals = list(gpu_memory_mb) if gpu_memory_mb is not None else [None] * len(budgets_mb)
+    gpus_by_size = sorted(zip(budgets_mb, totals, strict=True), key=lambda g: -g[0])
+    budgets = [usable for usable, _ in gpus_by_size]
     tokens = planning_context(entry, context)
     base = {
         "model_id": entry.id,
@@ -130,7 +138,14 @@ def fit_variant(
     limit = entry.context_length or arch_of(entry).max_position_embeddings or FALLBACK_CONTEXT_LIMIT
 
     def cost(length: int, gpus: int) -> int:
-        return estimate_variant(entry, variant, context=length, tensor_parallel=gpus).total_mb
+        sizes = [total for _, total in gpus_by_size[:gpus] if total is not None]
+        return estimate_variant(
+            entry,
+            variant,
+            context=length,
+            tensor_parallel=gpus,
+            gpu_memory_mb=min(sizes) if len(sizes) == gpus and sizes else None,
+        ).total_mb
 
     best: tuple[int, int, int] | None = None  # (gpus, budget, max context) of the longest reach
     for gpus in TENSOR_PARALLEL_SIZES:
@@ -202,10 +217,11 @@ def fit_registry(
     budgets_mb: Sequence[int],
     *,
     context: int = DEFAULT_CONTEXT,
+    gpu_memory_mb: Sequence[int] | None = None,
 ) -> list[FitRow]:
     """Every variant of every entry, in registry order."""
     return [
-        fit_variant(entry, variant, budgets_mb, context=context)
+        fit_variant(entry, variant, budgets_mb, context=context, gpu_memory_mb=gpu_memory_mb)
         for entry in entries
         for variant in entry.variants
     ]

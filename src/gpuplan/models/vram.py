@@ -74,8 +74,13 @@ def estimate_variant(
     concurrency: int = 1,
     tensor_parallel: int = 1,
     kv_cache_dtype: str | None = None,
+    gpu_memory_mb: int | None = None,
 ) -> Estimate:
-    """The estimator's figure for one decoder variant on its own engine."""
+    """The estimator's figure for one decoder variant on its own engine.
+
+    ``gpu_memory_mb`` (the GPU's total memory) lets engines that size start-up
+    buffers by the GPU use their small-GPU defaults; None assumes the largest.
+    """
     engine = engine_for(entry.backend_for(variant))
     try:
         return estimate(
@@ -87,6 +92,7 @@ def estimate_variant(
             tensor_parallel=tensor_parallel,
             kv_cache_dtype=kv_cache_dtype,
             weight_bytes=variant.weights_mb * MIB if variant.weights_mb else None,
+            gpu_memory_mb=gpu_memory_mb,
         )
     except GpuplanError as error:
         raise ModelError(
