@@ -15,6 +15,7 @@ non-zero instead of showing a traceback. Anything else is a bug in gpuplan.
     │   └── ProfileValidationError a profile file is malformed
     └── ModelError
         ├── ModelNotFoundError     no model of that id
+        ├── UnknownRoleError       a role name that is not one of the roles
         └── ModelFileError         a model file or header is unreadable
 """
 
@@ -79,6 +80,10 @@ class ModelError(GpuplanError):
 
 class ModelNotFoundError(ModelError):
     """No model of the requested id."""
+
+
+class UnknownRoleError(ModelError):
+    """A task role that gpuplan does not know (seed 001: 400 Bad Request)."""
 
 
 class ModelFileError(ModelError):

@@ -17,6 +17,7 @@ from gpuplan.errors import (
     ModelNotFoundError,
     ProfileNotFoundError,
     ProfileValidationError,
+    UnknownRoleError,
 )
 
 
@@ -28,7 +29,7 @@ def status_for(error: GpuplanError) -> int:
     """404 for a name that does not exist, 400 for bad input, 500 otherwise."""
     if isinstance(error, ProfileNotFoundError | ModelNotFoundError):
         return 404
-    if isinstance(error, HardwareSpecError | ProfileValidationError):
+    if isinstance(error, HardwareSpecError | ProfileValidationError | UnknownRoleError):
         return 400
     return 500
 

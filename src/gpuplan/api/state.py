@@ -14,6 +14,10 @@ from fastapi import HTTPException, Request
 
 from gpuplan.errors import GpuplanError
 from gpuplan.hardware import Host, load_host
+from gpuplan.models.candidates import Candidate
+from gpuplan.models.registry import load_registry
+from gpuplan.models.select import RoleSelector
+from gpuplan.planning import host_candidates, selection_policy
 from gpuplan.profiles import Resolution, resolve_here
 
 log = logging.getLogger(__name__)
@@ -33,6 +37,7 @@ class ServerState:
     settings: ServerSettings
     host: Host | None = None
     resolution: Resolution | None = None
+    candidates: tuple[Candidate, ...] | None = None
     startup_errors: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> None:
@@ -40,8 +45,24 @@ class ServerState:
         try:
             self.load_hardware()
             self.load_profile()
+            self.load_models()
         except GpuplanError:
             pass  # recorded in startup_errors by the loader that failed
+
+    def load_models(self) -> tuple[Candidate, ...]:
+        """Registry variants costed for the host's largest GPU (seed 001 loads them once)."""
+        if self.host is None:
+            raise RuntimeError("load_hardware() must succeed before load_models()")
+        try:
+            self.candidates = host_candidates(self.host, load_registry())
+            self.startup_errors.pop("models", None)
+        except GpuplanError as error:
+            self.candidates = None
+            self.startup_errors["models"] = str(error)
+            log.error("model registry could not be loaded: %s", error)
+            raise
+        log.info("Loaded %d model variants from the registry", len(self.candidates))
+        return self.candidates
 
     def load_profile(self) -> Resolution:
         """Resolve the active profile for the loaded host (flag > env > config > auto)."""
@@ -94,3 +115,14 @@ def require_resolution(request: Request) -> Resolution:
         reason = state.startup_errors.get("profile", "profile resolution has not run")
         raise HTTPException(status_code=503, detail=f"profile management not initialized: {reason}")
     return state.resolution
+
+
+def require_selector(request: Request) -> RoleSelector:
+    """A role selector under the active profile, or 503 saying what is missing."""
+    state = get_state(request)
+    host = require_host(request)
+    resolution = require_resolution(request)
+    if state.candidates is None:
+        reason = state.startup_errors.get("models", "the model registry has not been loaded")
+        raise HTTPException(status_code=503, detail=f"model registry not initialized: {reason}")
+    return RoleSelector(state.candidates, selection_policy(resolution, host))

@@ -10,6 +10,7 @@ from gpuplan import __version__
 from gpuplan.cli import detect as detect_cmd
 from gpuplan.cli import estimate as estimate_cmd
 from gpuplan.cli import hardware as hardware_cmd
+from gpuplan.cli import models as models_cmd
 from gpuplan.cli import profile as profile_cmd
 from gpuplan.cli import serve as serve_cmd
 from gpuplan.cli._common import setup_logging
@@ -50,6 +51,8 @@ def root(
 
 app.command("detect")(detect_cmd.detect)
 app.command("estimate")(estimate_cmd.estimate)
+app.command("fit")(models_cmd.fit)
+app.command("select")(models_cmd.select)
 app.command("serve")(serve_cmd.serve)
 app.add_typer(hardware_cmd.app, name="hardware")
 app.add_typer(profile_cmd.app, name="profile")

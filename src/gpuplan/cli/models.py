@@ -24,12 +24,13 @@ from gpuplan.cli._common import (
 from gpuplan.errors import ModelError
 from gpuplan.hardware import load_host
 from gpuplan.hardware.model import Host
-from gpuplan.models.candidates import DEFAULT_CONTEXT, build_candidates
+from gpuplan.models.candidates import DEFAULT_CONTEXT
 from gpuplan.models.fit import fit_registry
 from gpuplan.models.joint import select_joint
 from gpuplan.models.policy import SelectionPolicy
 from gpuplan.models.registry import ROLES, Registry, load_registry, parse_role
 from gpuplan.models.select import DEFAULT_TOP_N, RoleSelector, select_by_role_response
+from gpuplan.planning import host_candidates, selection_policy
 from gpuplan.render.models import render_explanation, render_fit, render_joint, render_selection
 
 __all__ = ["fit", "select"]
@@ -133,10 +134,7 @@ def resolve_policy(
     from gpuplan.profiles import flag_overrides, resolve_here
 
     resolution, _ = resolve_here(host, profile, flag_overrides(overrides))
-    policy = SelectionPolicy.from_profile(
-        resolution.profile, name=resolution.name, max_vram_mb=host.total_usable_vram_mb
-    )
-    return policy, resolution.warnings
+    return selection_policy(resolution, host), resolution.warnings
 
 
 @handle_errors
@@ -213,7 +211,7 @@ def select(
     policy, warnings = resolve_policy(host, profile, overrides)
     for warning in warnings:
         err_console.print(f"[yellow]Warning:[/] {escape(warning)}", soft_wrap=True)
-    candidates = build_candidates(_registry(registry), context=context)
+    candidates = host_candidates(host, _registry(registry), context=context)
 
     if roles is not None:
         wanted = [r for r in (part.strip() for part in roles.split(",")) if r]

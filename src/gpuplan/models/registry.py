@@ -47,7 +47,7 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from gpuplan.errors import GpuplanError, ModelError, ModelNotFoundError
+from gpuplan.errors import GpuplanError, ModelError, ModelNotFoundError, UnknownRoleError
 from gpuplan.models.quant import normalize_quant
 
 __all__ = [
@@ -284,7 +284,7 @@ def parse_role(value: str) -> Role:
             return role
     close = difflib.get_close_matches(normal, ROLES, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    raise ModelError(f"unknown role {value!r}", hint=hint + "roles: " + ", ".join(ROLES))
+    raise UnknownRoleError(f"unknown role {value!r}", hint=hint + "roles: " + ", ".join(ROLES))
 
 
 # --- pure: document → entries, layers → registry ---------------------------------

@@ -20,7 +20,7 @@ import math
 
 from gpuplan.errors import GpuplanError, ModelError
 from gpuplan.models.arch import ModelArch
-from gpuplan.models.candidates import DEFAULT_CONTEXT, VramFigure
+from gpuplan.models.candidates import DEFAULT_CONTEXT, VariantCoster, VramFigure
 from gpuplan.models.engines import Engine, engine_profile, normalize_engine
 from gpuplan.models.estimate import Estimate, estimate
 from gpuplan.models.quant import quant_spec
@@ -129,8 +129,14 @@ def weights_only_mb(entry: ModelEntry, variant: Variant) -> tuple[int, tuple[str
     )
 
 
-def variant_vram(entry: ModelEntry, variant: Variant, context: int | None) -> VramFigure:
-    """The candidate builder's default coster (see the module docstring for the paths)."""
+def variant_vram(
+    entry: ModelEntry, variant: Variant, context: int | None, *, gpu_memory_mb: int | None = None
+) -> VramFigure:
+    """The candidate builder's default coster (see the module docstring for the paths).
+
+    ``gpu_memory_mb`` is the memory of the GPU the model would run on; None costs
+    it for the largest GPUs, whose engine start-up reserves are the biggest.
+    """
     if variant.vram_estimate_mb is not None:
         return VramFigure(
             variant.vram_estimate_mb,
@@ -138,7 +144,18 @@ def variant_vram(entry: ModelEntry, variant: Variant, context: int | None) -> Vr
             (f"fixed figure from the registry: {variant.vram_estimate_source}",),
         )
     if entry.kv_cache and entry.hf_config is not None:
-        result = estimate_variant(entry, variant, context=context or DEFAULT_CONTEXT)
+        result = estimate_variant(
+            entry, variant, context=context or DEFAULT_CONTEXT, gpu_memory_mb=gpu_memory_mb
+        )
         return VramFigure(result.total_mb, "estimator", tuple(result.assumptions))
     total, assumptions = weights_only_mb(entry, variant)
     return VramFigure(total, "weights_only", assumptions)
+
+
+def coster_for_gpu(gpu_memory_mb: int | None) -> VariantCoster:
+    """A coster that sizes each variant for a GPU of ``gpu_memory_mb`` MiB.
+
+    Selection plans one model per GPU, so the host's largest GPU is the one to
+    cost for: it is where any model that fits at all would go.
+    """
+    return functools.partial(variant_vram, gpu_memory_mb=gpu_memory_mb)
