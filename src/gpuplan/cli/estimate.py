@@ -62,13 +62,42 @@ def resolve_source(source: str) -> LocalModel:
     store = default_store()
     if is_ollama_store(store) and manifest_path(store, source).is_file():
         return read_ollama_model(store, source)
-    raise ModelNotFoundError(
-        f"no model file, model directory or Ollama model {source!r}",
-        hint="pass a .gguf file, a HF model directory, its config.json or a local Ollama name",
+    return registry_model(source)
+
+
+def registry_model(model_id: str) -> LocalModel:
+    """A registry id as a model: its config.json facts, at its first variant's quantization.
+
+    Unknown ids raise ModelNotFoundError naming the closest registry ids.
+    """
+    from gpuplan.models.registry import load_registry
+    from gpuplan.models.vram import arch_of
+
+    try:
+        entry = load_registry().get(model_id)
+    except ModelNotFoundError as error:
+        raise ModelNotFoundError(
+            f"{model_id!r} is no model file, model directory, Ollama model or registry id",
+            hint=error.hint,
+        ) from None
+    variant = entry.variants[0]
+    return LocalModel(
+        id=entry.id,
+        kind="registry",
+        path=entry.source,
+        arch=arch_of(entry),
+        quant=variant.quantization,
+        notes=(f"registry entry {entry.id!r}; default quantization {variant.quantization}",),
     )
 
 
 def _default_engine(model: LocalModel) -> str:
+    if model.kind == "registry":
+        from gpuplan.models.registry import load_registry
+        from gpuplan.models.vram import engine_for
+
+        entry = load_registry().get(model.id)
+        return engine_for(entry.backend_for(entry.variants[0]))
     if model.kind == "ollama":
         return "ollama"
     return "llama.cpp" if model.kind == "gguf" else "vllm"
@@ -109,7 +138,8 @@ def estimate(
     source: Annotated[
         str,
         typer.Argument(
-            help="A .gguf file, a HF model directory or its config.json, or a local Ollama model.",
+            help="A registry id (see `gpuplan fit`), a .gguf file, a HF model directory or its "
+            "config.json, or a local Ollama model.",
             show_default=False,
         ),
     ],
@@ -161,7 +191,7 @@ def estimate(
     model = resolve_source(source)
     result = estimate_memory(
         model.arch,
-        quant=quant,
+        quant=quant or (model.quant if model.kind == "registry" else None),
         engine=_default_engine(model) if engine == "auto" else engine,
         context=context,
         concurrency=concurrency,

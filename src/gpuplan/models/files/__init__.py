@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gpuplan.models.arch import ModelArch
 from gpuplan.models.weights import WeightBytes
 
-SourceKind = Literal["gguf", "hf", "ollama"]
+SourceKind = Literal["gguf", "hf", "ollama", "registry"]
 
 
 class LocalModel(BaseModel):
