@@ -11,6 +11,7 @@ from gpuplan.cli import detect as detect_cmd
 from gpuplan.cli import estimate as estimate_cmd
 from gpuplan.cli import hardware as hardware_cmd
 from gpuplan.cli import models as models_cmd
+from gpuplan.cli import plan as plan_cmd
 from gpuplan.cli import profile as profile_cmd
 from gpuplan.cli import serve as serve_cmd
 from gpuplan.cli._common import setup_logging
@@ -49,6 +50,7 @@ def root(
     setup_logging(verbose)
 
 
+app.command("plan")(plan_cmd.plan)
 app.command("detect")(detect_cmd.detect)
 app.command("estimate")(estimate_cmd.estimate)
 app.command("fit")(models_cmd.fit)

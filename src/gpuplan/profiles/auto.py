@@ -124,8 +124,10 @@ def explain_auto(auto: AutoDecision) -> str:
                 f", so gpuplan derives {auto.profile} from the real usable VRAM, with "
                 f"preferences borrowed from {auto.borrowed_from}."
             )
-        else:
+        elif not auto.fit.reason.endswith("as written"):
             text += f", so {auto.profile} is kept."
+        else:
+            text += "."
     if auto.engine_profile is not None:
         text += (
             f" Engine settings come from {auto.engine_profile} (seed 002 heuristic "
