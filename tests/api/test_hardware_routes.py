@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.api.conftest import ClientFactory
@@ -99,3 +101,22 @@ async def test_cli_profile_show_json_prints_the_same_document(client_for: Client
         api_doc = (await client.get("/v1/config/profile")).json()
     for key, value in api_doc.items():
         assert cli_doc[key] == value, key
+
+
+async def test_redetect_reloads_profile_and_models(
+    client_for: ClientFactory, tmp_path: Path
+) -> None:
+    from gpuplan.hardware import load_host
+
+    box = tmp_path / "box.json"
+    box.write_text(load_host("RTX 4080").model_dump_json())
+    async with client_for(hardware=str(box)) as client:
+        before = (await client.get("/v1/config/profile")).json()["active_profile"]["name"]
+        box.write_text(load_host("RTX 4090").model_dump_json())
+        response = await client.post("/v1/hardware/detect")
+        after = (await client.get("/v1/config/profile")).json()["active_profile"]["name"]
+        chosen = await client.get("/v1/models/select_by_role", params={"role": "chat"})
+    assert response.status_code == 200
+    assert response.json()["gpus"][0]["name"] == "NVIDIA GeForce RTX 4090"
+    assert (before, after) == ("constrained_16gb", "balanced_24gb")
+    assert chosen.json()["max_vram_mb"] == 22000

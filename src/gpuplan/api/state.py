@@ -8,7 +8,9 @@ kept and every route that needs the missing piece answers 503 with the reason
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from fastapi import HTTPException, Request
 
@@ -21,6 +23,8 @@ from gpuplan.planning import host_candidates, selection_policy
 from gpuplan.profiles import Resolution, resolve_here
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -40,57 +44,42 @@ class ServerState:
     candidates: tuple[Candidate, ...] | None = None
     startup_errors: dict[str, str] = field(default_factory=dict)
 
-    def start(self) -> None:
-        """Load hardware, then the profile; keep what fails for the 503 answers."""
-        try:
-            self.load_hardware()
-            self.load_profile()
-            self.load_models()
-        except GpuplanError:
-            pass  # recorded in startup_errors by the loader that failed
+    def start(self, *, refresh: bool = False) -> None:
+        """(Re)load hardware, then the profile, then the models, each needing the last.
 
-    def load_models(self) -> tuple[Candidate, ...]:
-        """Registry variants costed for the host's largest GPU (seed 001 loads them once)."""
-        if self.host is None:
-            raise RuntimeError("load_hardware() must succeed before load_models()")
-        try:
-            self.candidates = host_candidates(self.host, load_registry())
-            self.startup_errors.pop("models", None)
-        except GpuplanError as error:
-            self.candidates = None
-            self.startup_errors["models"] = str(error)
-            log.error("model registry could not be loaded: %s", error)
-            raise
-        log.info("Loaded %d model variants from the registry", len(self.candidates))
-        return self.candidates
-
-    def load_profile(self) -> Resolution:
-        """Resolve the active profile for the loaded host (flag > env > config > auto)."""
-        if self.host is None:
-            raise RuntimeError("load_hardware() must succeed before load_profile()")
-        try:
-            self.resolution, _catalog = resolve_here(self.host, self.settings.profile)
-            self.startup_errors.pop("profile", None)
-        except GpuplanError as error:
-            self.resolution = None
-            self.startup_errors["profile"] = str(error)
-            log.error("profile could not be resolved: %s", error)
-            raise
+        A step that fails leaves its field None and its reason in
+        ``startup_errors``, and the steps after it are skipped; routes that need
+        a missing piece answer 503 with that reason.
+        """
+        self.resolution = self.candidates = None
+        self.host = self._step(
+            "hardware",
+            lambda: load_host(
+                self.settings.hardware, refresh=refresh, headroom_mb=self.settings.headroom_mb
+            ),
+        )
+        host = self.host
+        if host is None:
+            return
+        resolved = self._step("profile", lambda: resolve_here(host, self.settings.profile))
+        if resolved is None:
+            return
+        self.resolution = resolved[0]
         for warning in self.resolution.warnings:
             log.warning(warning)
-        return self.resolution
+        self.candidates = self._step("models", lambda: host_candidates(host, load_registry()))
+        if self.candidates is not None:
+            log.info("Loaded %d model variants from the registry", len(self.candidates))
 
-    def load_hardware(self, *, refresh: bool = False) -> Host:
+    def _step(self, name: str, load: Callable[[], T]) -> T | None:
         try:
-            self.host = load_host(
-                self.settings.hardware, refresh=refresh, headroom_mb=self.settings.headroom_mb
-            )
-            self.startup_errors.pop("hardware", None)
+            value = load()
         except GpuplanError as error:
-            self.startup_errors["hardware"] = str(error)
-            log.error("hardware could not be loaded: %s", error)
-            raise
-        return self.host
+            self.startup_errors[name] = str(error)
+            log.error("%s could not be loaded: %s", name, error)
+            return None
+        self.startup_errors.pop(name, None)
+        return value
 
 
 def get_state(request: Request) -> ServerState:

@@ -17,9 +17,13 @@ def hardware(host: Annotated[Host, Depends(require_host)]) -> dict[str, Any]:
     return host.model_dump(mode="json")
 
 
-@router.post("/v1/hardware/detect", summary="Detect again (re-scan the GPUs)")
+@router.post(
+    "/v1/hardware/detect",
+    summary="Detect again (re-scan the GPUs), then re-resolve the profile and model costs",
+)
 def redetect(request: Request) -> dict[str, Any]:
-    return get_state(request).load_hardware(refresh=True).model_dump(mode="json")
+    get_state(request).start(refresh=True)
+    return require_host(request).model_dump(mode="json")
 
 
 @router.get("/api/system/gpus", summary="Detected GPUs in seed 004's shape")
