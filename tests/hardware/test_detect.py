@@ -175,3 +175,21 @@ def _detect_with(bindir: Path, sources: str) -> Host:
         patch.setenv("PATH", str(bindir))
         patch.setenv(detect.SOURCES_ENV, sources)
         return detect.run_probes(detect.selected_probes(), timeout_s=detect._timeout_from_env())
+
+
+@pytest.mark.parametrize("raw", ["nan", "inf", "-1", "0", "abc", "99999"])
+def test_absurd_timeouts_are_a_clear_error(raw: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gpuplan.errors import HardwareSpecError
+
+    monkeypatch.setenv(detect.TIMEOUT_ENV, raw)
+    with pytest.raises(HardwareSpecError, match="not a number of seconds"):
+        detect._timeout_from_env()
+
+
+def test_absurd_headroom_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gpuplan.errors import HardwareSpecError
+    from gpuplan.hardware import headroom_from_env
+
+    monkeypatch.setenv("GPUPLAN_HEADROOM_MB", "99999999999999999999999")
+    with pytest.raises(HardwareSpecError, match="out of range"):
+        headroom_from_env()

@@ -45,6 +45,7 @@ HeadroomOpt = Annotated[
     typer.Option(
         "--headroom-mb",
         min=0,
+        max=1 << 20,
         help="MiB kept free on every GPU (default $GPUPLAN_HEADROOM_MB, else 2048).",
         show_default=False,
     ),

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import os
 
-from gpuplan.hardware.model import DEFAULT_HEADROOM_MB, GPU, Host, MigDevice, Source, Vendor
+from gpuplan.hardware.model import (
+    DEFAULT_HEADROOM_MB,
+    GPU,
+    MAX_HEADROOM_MB,
+    Host,
+    MigDevice,
+    Source,
+    Vendor,
+)
 
 __all__ = [
     "DEFAULT_HEADROOM_MB",
@@ -42,8 +50,10 @@ def headroom_from_env(explicit: int | None = None) -> int:
             f"{HEADROOM_ENV}={raw!r} is not a whole number of MiB",
             hint=f"set it like {HEADROOM_ENV}=2048 or unset it",
         ) from None
-    if value < 0:
-        raise HardwareSpecError(f"{HEADROOM_ENV}={raw!r} is negative", hint="use 0 or more MiB")
+    if not 0 <= value <= MAX_HEADROOM_MB:
+        raise HardwareSpecError(
+            f"{HEADROOM_ENV}={raw!r} is out of range", hint=f"use 0 to {MAX_HEADROOM_MB} MiB"
+        )
     return value
 
 

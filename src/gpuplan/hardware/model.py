@@ -22,6 +22,9 @@ Source = Literal[
 DEFAULT_HEADROOM_MB = 2048
 """Seed 000: keep 2 GB per GPU for the driver, display and fragmentation."""
 
+MAX_HEADROOM_MB = 1 << 20
+"""A headroom above 1 TiB per GPU is a typo, not a plan."""
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -90,6 +93,7 @@ class Host(_Frozen):
     headroom_mb_per_gpu: int = Field(
         default=DEFAULT_HEADROOM_MB,
         ge=0,
+        le=MAX_HEADROOM_MB,
         description="MiB kept free on each GPU for driver, display and fragmentation.",
     )
     driver_version: str | None = Field(default=None, description="GPU driver version.")
@@ -100,10 +104,30 @@ class Host(_Frozen):
         default=(), description="Detection sources tried, in order, with what each found."
     )
 
+    def device_usable_mb(self, gpu: GPU) -> tuple[int, ...]:
+        """Usable MiB of each device ``gpu`` offers an engine: the GPU, or its MIG slices.
+
+        With MIG on, an engine sees a slice, never the whole card, so a plan
+        must fit each slice (total − headroom). Compute instances of one GPU
+        instance ('1c.3g.71gb' twice) share its memory and count once.
+        """
+        if gpu.mig_mode and gpu.mig_devices:
+            pools: dict[object, int] = {}
+            for mig in gpu.mig_devices:
+                key = (
+                    mig.gpu_instance_id if mig.gpu_instance_id is not None else ("slot", mig.index)
+                )
+                pools[key] = max(pools.get(key, 0), mig.vram_total_mb or 0)
+            return tuple(max(0, mib - self.headroom_mb_per_gpu) for mib in pools.values())
+        return (max(0, (gpu.vram_total_mb or 0) - self.headroom_mb_per_gpu),)
+
+    def device_budgets_mb(self) -> tuple[int, ...]:
+        """Usable MiB of every device on the host, GPUs and MIG slices, in GPU order."""
+        return tuple(mib for gpu in self.gpus for mib in self.device_usable_mb(gpu))
+
     def usable_vram_mb(self, gpu: GPU) -> int:
-        """Memory a plan may use on ``gpu``: total − headroom, never negative."""
-        total = gpu.vram_total_mb or 0
-        return max(0, total - self.headroom_mb_per_gpu)
+        """Memory a plan may use on ``gpu``: total − headroom (per MIG slice when MIG is on)."""
+        return sum(self.device_usable_mb(gpu))
 
     @computed_field(description="Sum over GPUs of total − headroom, MiB.")  # type: ignore[prop-decorator]
     @property

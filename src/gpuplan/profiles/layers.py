@@ -86,7 +86,8 @@ def headroom_of(layers: Sequence[Layer], host: Host) -> int:
 
 
 def usable_with(host: Host, headroom_mb: int) -> int:
-    return sum(max(0, (g.vram_total_mb or 0) - headroom_mb) for g in host.gpus)
+    """The host's usable VRAM under another headroom (the host's own rule: MIG, floors)."""
+    return host.model_copy(update={"headroom_mb_per_gpu": headroom_mb}).total_usable_vram_mb
 
 
 def hardware_layer(host: Host, headroom: int) -> list[Layer]:
