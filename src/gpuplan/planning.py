@@ -7,6 +7,7 @@ themselves, so `gpuplan select`, `gpuplan plan` and
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +25,7 @@ __all__ = [
     "CPU_BACKENDS",
     "DEFAULT_ROLES",
     "Plan",
+    "fit_rows",
     "host_candidates",
     "largest_gpu_mb",
     "make_plan",
@@ -43,26 +45,61 @@ def largest_gpu_mb(host: Host) -> int | None:
     return max(sizes) if sizes else None
 
 
-def host_candidates(
-    host: Host, entries: Iterable[ModelEntry], *, context: int = DEFAULT_CONTEXT
-) -> tuple[Candidate, ...]:
-    """Every registry variant costed for this host's largest GPU, at ``context`` tokens.
+def fit_rows(host: Host, entries: Sequence[ModelEntry], *, context: int) -> list[FitRow]:
+    """How every registry variant fits this host's devices (GPUs or MIG slices)."""
+    budgets = host.device_budgets_mb()
+    if not budgets:
+        return []
+    sizes = [mib + host.headroom_mb_per_gpu for mib in budgets]  # each device's memory
+    return fit_registry(entries, budgets, context=context, gpu_memory_mb=sizes)
 
-    A CPU-only host keeps only variants whose engine runs on a CPU.
+
+def host_candidates(
+    host: Host,
+    entries: Iterable[ModelEntry],
+    *,
+    context: int = DEFAULT_CONTEXT,
+    rows: Sequence[FitRow] | None = None,
+) -> tuple[Candidate, ...]:
+    """Every registry variant costed as it would run on this host, at ``context`` tokens.
+
+    A variant that fits one GPU is costed for it; one that needs tensor
+    parallelism carries its per-GPU figure and GPU count (``fit``'s answer), so
+    selection charges what it really takes and placement can check it. A
+    CPU-only host keeps only variants whose engine runs on a CPU.
     """
+    entries = list(entries)
     candidates = build_candidates(
         entries, context=context, coster=coster_for_gpu(largest_gpu_mb(host))
     )
-    if host.gpus:
-        return candidates
-    return tuple(c for c in candidates if c.backend in CPU_BACKENDS)
+    if not host.gpus:
+        return tuple(c for c in candidates if c.backend in CPU_BACKENDS)
+    if rows is None:
+        rows = fit_rows(host, entries, context=context)
+    shapes = {(row.model_id, row.quantization): row for row in rows if row.fits}
+    return tuple(_as_fitted(c, shapes.get((c.model_id, c.quantization))) for c in candidates)
+
+
+def _as_fitted(candidate: Candidate, row: FitRow | None) -> Candidate:
+    if row is None:  # fits no device: keep its one-GPU cost; placement will reject it
+        return candidate
+    return candidate.model_copy(
+        update={
+            "gpus": row.gpus,
+            "vram_per_gpu_mb": row.vram_estimate_mb,
+            "vram_estimate_mb": row.vram_estimate_mb * row.gpus,
+        }
+    )
 
 
 def selection_policy(resolution: Resolution, host: Host) -> SelectionPolicy:
     """The active profile as a selection policy; an unset budget means all usable VRAM."""
-    return SelectionPolicy.from_profile(
+    policy = SelectionPolicy.from_profile(
         resolution.profile, name=resolution.name, max_vram_mb=host.total_usable_vram_mb
     )
+    if not host.gpus:
+        return policy
+    return dataclasses.replace(policy, device_budgets_mb=host.device_budgets_mb())
 
 
 class Plan(BaseModel):
@@ -89,21 +126,10 @@ def make_plan(
     context: int = DEFAULT_CONTEXT,
 ) -> Plan:
     """Fit every registry variant to the GPUs and choose a set for ``roles``."""
-    budgets = [host.usable_vram_mb(gpu) for gpu in host.gpus]
-    sizes = [gpu.vram_total_mb for gpu in host.gpus]
-    known = [size for size in sizes if size is not None]
-    rows = (
-        fit_registry(
-            entries,
-            budgets,
-            context=context,
-            gpu_memory_mb=known if len(known) == len(sizes) else None,
-        )
-        if host.gpus
-        else []
-    )
+    rows = fit_rows(host, entries, context=context)
     policy = selection_policy(resolution, host)
-    selection = select_joint(host_candidates(host, entries, context=context), roles, policy)
+    candidates = host_candidates(host, entries, context=context, rows=rows)
+    selection = select_joint(candidates, roles, policy)
     notes: list[str] = []
     if not host.gpus:
         notes.append(

@@ -13,7 +13,7 @@ set can contain.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,16 +75,21 @@ def dominated(
         [[c.role_priority.get(r, -1) for r in roles] for c in loads], dtype=np.int64
     )
     vram = np.array([c.vram_estimate_mb for c in loads], dtype=np.int64)
+    # With placement, less VRAM is only "no harder to place" between single-GPU loads:
+    # a 2 x 10 GB split needs two roomy GPUs where one 19 GB model needs one.
+    single = np.array([c.gpus == 1 for c in loads], dtype=bool)
     order = sorted(range(len(loads)), key=lambda i: rank_key(loads[i], roles[0], policy)[1:])
     tail = np.empty(len(loads), dtype=np.int64)
     tail[order] = np.arange(len(loads))
     dominated: set[int] = set()
     for c in range(len(loads)):
+        if not single[c]:
+            continue
         served = priority[c] >= 0
         mine = priority[c][served]
         theirs = priority[:, served]
         at_least = np.all(theirs >= mine, axis=1)
-        beats = at_least & (vram <= vram[c])
+        beats = at_least & (vram <= vram[c]) & single
         beats &= np.all(theirs > mine, axis=1) | (tail < tail[c])
         beats[c] = False
         if beats.any():
@@ -107,7 +112,9 @@ class Search:
         node_limit: int,
         suffix: tuple[SuffixBounds, Packing] | None,
         order: list[int],
+        placeable: Callable[[frozenset[int]], bool] | None = None,
     ) -> None:
+        self.placeable = placeable  # can these loads share the GPUs? (None: no check)
         self.options = options
         self.order = order  # search depth -> position of the role in the request
         self.load_vram = load_vram
@@ -134,7 +141,12 @@ class Search:
     def _feasible(self, option: Option) -> bool:
         if self.refcount[option.load]:
             return True
-        return self.loaded < self.slots and self.used + option.vram <= self.budget
+        if not (self.loaded < self.slots and self.used + option.vram <= self.budget):
+            return False
+        if self.placeable is None:
+            return True
+        loaded = frozenset(i for i, count in enumerate(self.refcount) if count)
+        return self.placeable(loaded | {option.load})
 
     def _extra(self, option: Option) -> int:
         return 0 if self.refcount[option.load] else option.vram

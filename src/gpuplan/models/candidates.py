@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gpuplan.errors import ModelError
 from gpuplan.models.quant import quant_spec
 from gpuplan.models.registry import Backend, ModelEntry, Role, Variant
+from gpuplan.placement import Demand
 
 __all__ = [
     "DEFAULT_CONTEXT",
@@ -73,7 +74,17 @@ class Candidate(BaseModel):
     quantization: str = Field(
         description="Quantization of this variant, as the registry spells it."
     )
-    vram_estimate_mb: int = Field(ge=0, description="VRAM needed to serve this variant, MiB.")
+    vram_estimate_mb: int = Field(
+        ge=0, description="VRAM needed to serve this variant, MiB (summed over its GPUs)."
+    )
+    gpus: int = Field(
+        default=1, ge=1, description="GPUs the variant is split over (tensor parallel)."
+    )
+    vram_per_gpu_mb: int | None = Field(
+        default=None,
+        ge=0,
+        description="MiB on each of its GPUs; None: all of vram_estimate_mb on one GPU.",
+    )
     vram_source: VramSource = Field(
         default="registry", description="Where vram_estimate_mb comes from."
     )
@@ -92,6 +103,14 @@ class Candidate(BaseModel):
     def key(self) -> str:
         """'model-id@QUANT': unique among candidates, stable across runs."""
         return f"{self.model_id}@{self.quantization}"
+
+    @property
+    def demand(self) -> Demand:
+        """What placing it takes: MiB on each of ``gpus`` distinct devices."""
+        per_gpu = (
+            self.vram_per_gpu_mb if self.vram_per_gpu_mb is not None else self.vram_estimate_mb
+        )
+        return Demand(per_gpu, self.gpus)
 
     @property
     def bits_per_weight(self) -> float:

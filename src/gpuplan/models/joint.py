@@ -40,7 +40,7 @@ hit it is the best found, marked ``optimal = False``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -107,8 +107,9 @@ class Dropped(_Frozen):
     quantization: str
     vram_estimate_mb: int = Field(description="MiB.")
     role_priority: int
-    why: Literal["budget", "concurrency", "score"] = Field(
+    why: Literal["budget", "concurrency", "placement", "score"] = Field(
         description="budget: the set would not fit max_vram_mb; concurrency: too many models; "
+        "placement: the set fits the budget but not on the GPUs; "
         "score: it fits, but the chosen set ranks higher overall."
     )
     reason: str
@@ -150,7 +151,7 @@ class JointSelection(_Frozen):
 def _ranked_fitting(
     candidates: Sequence[Candidate], role: Role, policy: SelectionPolicy
 ) -> list[Candidate]:
-    fitting = [c for c in candidates if c.serves(role) and c.vram_estimate_mb <= policy.max_vram_mb]
+    fitting = [c for c in candidates if c.serves(role) and policy.admits(c)]
     return sorted(fitting, key=lambda c: rank_key(c, role, policy))
 
 
@@ -206,13 +207,34 @@ def select_joint(
     order = sorted(range(len(checked)), key=lambda i: len(options[i]))
     searched = [options[i] for i in order]
     suffix = suffix_bounds(searched, policy, unit) if prune else None
-    search = Search(searched, load_vram, policy, node_limit, suffix, order)
+    placeable = _placement_check(load_candidate, policy)
+    search = Search(searched, load_vram, policy, node_limit, suffix, order, placeable)
     search.run()
     chosen: list[Candidate | None] = [None] * len(checked)
     for depth, option in enumerate(search.best_choice):
         if option is not None:
             chosen[order[depth]] = load_candidate[option.load]
     return _explain(checked, chosen, ranked, unique, policy, search)
+
+
+def _placement_check(
+    loads: Sequence[Candidate], policy: SelectionPolicy
+) -> Callable[[frozenset[int]], bool] | None:
+    """Whether a set of loads (by id) can be placed on the devices; memoised per set.
+
+    Placeability only shrinks as loads are added, so the search may prune on it
+    at every step without losing the optimum.
+    """
+    if policy.device_budgets_mb is None:
+        return None
+    known: dict[frozenset[int], bool] = {}
+
+    def check(ids: frozenset[int]) -> bool:
+        if ids not in known:
+            known[ids] = policy.places(loads[i] for i in ids)
+        return known[ids]
+
+    return check
 
 
 def _check_roles(roles: Sequence[Role | str]) -> tuple[Role, ...]:
@@ -365,7 +387,7 @@ def _dropped(
     head = f"{'higher' if priority > pick.role_priority[role] else 'better-ranked'} " + _describe(
         alternative
     )
-    why: Literal["budget", "concurrency", "score"]
+    why: Literal["budget", "concurrency", "placement", "score"]
     if len(after) > policy.max_concurrent_models:
         why = "concurrency"
         reason = (
@@ -377,6 +399,13 @@ def _dropped(
         reason = (
             f"{head} does not fit with the other roles: {vram} MiB > "
             f"{policy.max_vram_mb} MiB budget"
+        )
+    elif not policy.places(after.values()):
+        why = "placement"
+        reason = (
+            f"{head} fits the {policy.max_vram_mb} MiB budget with the other roles ({vram} MiB) "
+            "but the set cannot be placed on the GPUs: some model would not fit on any GPU "
+            "left"
         )
     else:
         why = "score"
@@ -422,6 +451,11 @@ def _unserved_reason(
             f"and none of them serves {role!r}; the best alternative is {_describe(best)}"
         )
     cheapest = min(ranked, key=lambda c: c.vram_estimate_mb)
+    if total_vram + cheapest.vram_estimate_mb <= policy.max_vram_mb:
+        return (
+            f"no model serving {role!r} can be placed beside the others: even the smallest, "
+            f"{_describe(cheapest)}, fits the budget but no GPU has that much left"
+        )
     return (
         f"no model serving {role!r} fits beside the others: the smallest, "
         f"{_describe(cheapest)}, would bring the total to "

@@ -26,7 +26,7 @@ rank after all listed ones, equal among themselves.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, get_args
 
@@ -34,6 +34,7 @@ from gpuplan.errors import ModelError
 from gpuplan.models.candidates import Candidate
 from gpuplan.models.quant import normalize_quant
 from gpuplan.models.registry import Role
+from gpuplan.placement import packs
 
 __all__ = [
     "BIASES",
@@ -94,6 +95,20 @@ class SelectionPolicy:
     """How many models a joint selection may load at once."""
     name: str = "custom"
     """Profile name, echoed in responses."""
+    device_budgets_mb: tuple[int, ...] | None = None
+    """Usable MiB of each device (GPU or MIG slice) a model can be placed on; None when
+    selection plans on the budget alone (no hardware known). With it, a set must also
+    be placeable: the budget is a total, but every model lives on real GPUs."""
+
+    def places(self, candidates: Iterable[Candidate]) -> bool:
+        """True when these candidates can all be placed on the devices at once."""
+        if self.device_budgets_mb is None:
+            return True
+        return packs([c.demand for c in candidates], self.device_budgets_mb)
+
+    def admits(self, candidate: Candidate) -> bool:
+        """Within the budget on its own, and placeable on some device(s)."""
+        return candidate.vram_estimate_mb <= self.max_vram_mb and self.places((candidate,))
 
     def __post_init__(self) -> None:
         if self.max_vram_mb < 0:

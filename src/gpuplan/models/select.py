@@ -51,7 +51,9 @@ class VariantVerdict(_Frozen):
     quantization: str
     vram_estimate_mb: int = Field(description="VRAM the variant needs, MiB.")
     vram_source: VramSource
-    fits: bool = Field(description="vram_estimate_mb <= the policy's max_vram_mb.")
+    fits: bool = Field(
+        description="vram_estimate_mb <= the policy's max_vram_mb, and placeable on the GPUs."
+    )
     preference: int | None = Field(
         description="0-based position in preferred_quantizations; None when unlisted."
     )
@@ -129,7 +131,8 @@ class RoleSelector:
         return found
 
     def fits(self, candidate: Candidate) -> bool:
-        return candidate.vram_estimate_mb <= self.policy.max_vram_mb
+        """Within the budget and placeable on the host's GPUs (when they are known)."""
+        return self.policy.admits(candidate)
 
     def ranked(self, role: Role | str) -> list[Candidate]:
         """Every eligible variant for ``role`` (serves it, fits the budget), best first."""
@@ -213,14 +216,24 @@ class RoleSelector:
                 )
         smallest = min(variants, key=lambda c: c.vram_estimate_mb)
         sizes = ", ".join(f"{c.quantization} {c.vram_estimate_mb} MiB" for c in variants)
+        if smallest.vram_estimate_mb > budget:
+            reason = (
+                f"exceeds the VRAM budget: smallest variant {smallest.quantization} needs "
+                f"{smallest.vram_estimate_mb} MiB > max_vram_mb {budget} MiB ({sizes})"
+            )
+        else:
+            devices = self.policy.device_budgets_mb or ()
+            per_gpu, gpus = smallest.demand
+            reason = (
+                f"does not fit on these GPUs: {smallest.quantization} needs {per_gpu} MiB on "
+                f"each of {gpus} GPU(s); usable per GPU: "
+                + (", ".join(f"{mib} MiB" for mib in devices) or "none")
+            )
         return Explanation(
             role=checked,
             model_id=model_id,
             status="rejected",
-            reason=(
-                f"exceeds the VRAM budget: smallest variant {smallest.quantization} needs "
-                f"{smallest.vram_estimate_mb} MiB > max_vram_mb {budget} MiB ({sizes})"
-            ),
+            reason=reason,
             eligible_models=len(models),
             role_priority=priority,
             max_vram_mb=budget,

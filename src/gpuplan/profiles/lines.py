@@ -73,7 +73,9 @@ def toml_key_lines(text: str) -> dict[KeyPath, int]:
 
 def json_key_lines(text: str) -> dict[KeyPath, int]:
     lines: dict[KeyPath, int] = {}
-    stack: list[str | None] = []  # key of each open object/array (None for array items)
+    # Each open container: (is_array, key it is the value of). A key may be any
+    # string, even "[]", so arrays are marked by the flag, never by a key value.
+    stack: list[tuple[bool, str | None]] = []
     pending: str | None = None  # last key read, waiting for its value
     line, i, n = 1, 0, len(text)
     while i < n:
@@ -89,17 +91,20 @@ def json_key_lines(text: str) -> dict[KeyPath, int]:
             k = j + 1
             while k < n and text[k] in " \t\r\n":
                 k += 1
-            if k < n and text[k] == ":" and (not stack or stack[-1] != "[]"):
+            if k < n and text[k] == ":" and (not stack or not stack[-1][0]):
                 key = _unescape(raw)
-                path = (*(s for s in stack if s is not None and s != "[]"), key)
+                path = (
+                    *(name for is_array, name in stack if not is_array and name is not None),
+                    key,
+                )
                 lines.setdefault(path, start_line)
                 pending = key
             i = j
         elif ch == "{":
-            stack.append(pending)
+            stack.append((False, pending))
             pending = None
         elif ch == "[":
-            stack.append("[]")
+            stack.append((True, None))
             pending = None
         elif ch in "}]":
             if stack:

@@ -1,0 +1,123 @@
+"""Selection on real GPUs: every answer can be placed, per GPU and per MIG slice.
+
+These are the reviewer's out-of-memory cases: the budget is a total over GPUs,
+but each model lives on real devices, so the sum alone let `select` and `plan`
+choose sets that no GPU assignment could hold.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from gpuplan.hardware import GPU, Host, MigDevice, load_host
+from gpuplan.models.joint import select_joint
+from gpuplan.models.registry import Role, load_registry
+from gpuplan.models.select import RoleSelector
+from gpuplan.placement import assign
+from gpuplan.planning import Plan, fit_rows, host_candidates, make_plan, selection_policy
+from gpuplan.profiles import resolve_here
+
+SPECS = ["2x RTX 4090", "2x RTX 4080", "4x RTX 3060 12GB", "RTX A5500, RTX A400", "RTX 4090"]
+
+
+def plan_for(host: Host, roles: tuple[str, ...], profile: str | None = None) -> Plan:
+    resolution, _ = resolve_here(host, profile)
+    return make_plan(host, resolution, list(load_registry()), roles=roles)
+
+
+@pytest.mark.parametrize("spec", SPECS)
+@pytest.mark.parametrize(
+    "roles", [("chat", "embedding", "caption"), ("chat",), ("reasoning", "description")]
+)
+def test_every_plan_has_a_gpu_assignment(spec: str, roles: tuple[str, ...]) -> None:
+    host = load_host(spec)
+    result = plan_for(host, roles)
+    chosen = {(p.model_id, p.quantization) for p in result.selection.picks}
+    candidates = {
+        (c.model_id, c.quantization): c for c in host_candidates(host, list(load_registry()))
+    }
+    demands = [candidates[key].demand for key in chosen]
+    assert assign(demands, host.device_budgets_mb()) is not None, (spec, roles, chosen)
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_select_never_offers_what_fit_rejects(spec: str) -> None:
+    host = load_host(spec)
+    entries = list(load_registry())
+    rows = fit_rows(host, entries, context=4096)
+    rejected = {(r.model_id, r.quantization) for r in rows if not r.fits}
+    resolution, _ = resolve_here(host)
+    selector = RoleSelector(
+        host_candidates(host, entries, rows=rows), selection_policy(resolution, host)
+    )
+    for role in ("chat", "reasoning", "embedding", "caption"):
+        for candidate in selector.ranked(role):
+            assert (candidate.model_id, candidate.quantization) not in rejected
+
+
+def test_a_split_model_is_charged_on_every_gpu_it_uses() -> None:
+    host = load_host("2x RTX 4080")
+    entries = list(load_registry())
+    split = [c for c in host_candidates(host, entries) if c.gpus == 2]
+    assert split, "some registry model needs both 16 GB GPUs"
+    for candidate in split:
+        assert candidate.vram_per_gpu_mb is not None
+        assert candidate.vram_estimate_mb == 2 * candidate.vram_per_gpu_mb
+        assert candidate.vram_per_gpu_mb <= 16376 - 2048
+
+
+def test_a_profile_larger_than_the_gpu_still_picks_what_the_gpu_holds() -> None:
+    host = load_host("RTX 4090")
+    result = plan_for(host, ("chat",), profile="generous_96gb")
+    assert result.profile.active_profile.max_vram_mb == 90000
+    (pick,) = result.selection.picks
+    assert pick.vram_estimate_mb <= 24564 - 2048
+
+
+def test_mig_slices_are_the_devices() -> None:
+    """An A100 80GB carved into 3g.40gb + 2 x 1g.10gb: no model larger than a slice."""
+    slices = (
+        MigDevice(index=0, profile="3g.40gb", vram_total_mb=40192, gpu_instance_id=1),
+        MigDevice(index=1, profile="1g.10gb", vram_total_mb=9984, gpu_instance_id=2),
+        MigDevice(index=2, profile="1g.10gb", vram_total_mb=9984, gpu_instance_id=3),
+    )
+    gpu = GPU(
+        index=0,
+        name="NVIDIA A100-SXM4-80GB",
+        vendor="nvidia",
+        vram_total_mb=81920,
+        compute_capability="8.0",
+        mig_mode=True,
+        mig_devices=slices,
+    )
+    host = Host(source="declared", gpus=(gpu,))
+    assert host.device_budgets_mb() == (38144, 7936, 7936)
+    assert host.total_usable_vram_mb == 38144 + 2 * 7936
+    result = plan_for(host, ("chat", "embedding"))
+    for pick in result.selection.picks:
+        assert pick.vram_estimate_mb <= 38144
+
+
+def test_joint_selection_prunes_unplaceable_sets_exactly() -> None:
+    """With placement on, the result equals the best placeable set found by brute force."""
+    from itertools import product
+
+    host = load_host("2x RTX 4090")
+    resolution, _ = resolve_here(host)
+    policy = selection_policy(resolution, host)
+    candidates = [c for c in host_candidates(host, list(load_registry())) if policy.admits(c)]
+    roles: tuple[Role, ...] = ("chat", "embedding")
+    per_role = [[c for c in candidates if c.serves(r)] for r in roles]
+    best = None
+    for combo in product(*per_role):
+        loaded = {c.key: c for c in combo}
+        if len(loaded) > policy.max_concurrent_models:
+            continue
+        if sum(c.vram_estimate_mb for c in loaded.values()) > policy.max_vram_mb:
+            continue
+        if not policy.places(loaded.values()):
+            continue
+        score = sum(c.role_priority[r] for c, r in zip(combo, roles, strict=True))
+        best = score if best is None else max(best, score)
+    result = select_joint(candidates, roles, policy)
+    assert result.total_priority == best
