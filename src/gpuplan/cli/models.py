@@ -21,6 +21,7 @@ from gpuplan.cli._common import (
     err_console,
     handle_errors,
 )
+from gpuplan.cli.discover import DiscoverOpt, with_discovered
 from gpuplan.errors import ModelError
 from gpuplan.hardware import load_host
 from gpuplan.hardware.model import Host
@@ -28,7 +29,7 @@ from gpuplan.models.candidates import DEFAULT_CONTEXT
 from gpuplan.models.fit import fit_registry
 from gpuplan.models.joint import select_joint
 from gpuplan.models.policy import SelectionPolicy
-from gpuplan.models.registry import ROLES, Registry, load_registry, parse_role
+from gpuplan.models.registry import ROLES, ModelEntry, load_registry, parse_role
 from gpuplan.models.select import DEFAULT_TOP_N, RoleSelector, select_by_role_response
 from gpuplan.planning import host_candidates, selection_policy
 from gpuplan.render.models import render_explanation, render_fit, render_joint, render_selection
@@ -62,8 +63,8 @@ ProfileOpt = Annotated[
 ]
 
 
-def _registry(paths: list[Path] | None) -> Registry:
-    return load_registry(paths or ())
+def _entries(paths: list[Path] | None, discover: list[Path] | None) -> list[ModelEntry]:
+    return with_discovered(load_registry(paths or ()), discover)
 
 
 def _budgets(host: Host) -> list[int]:
@@ -83,6 +84,7 @@ def fit(
         bool, typer.Option("--all", help="Also list variants that do not fit, with the reason.")
     ] = False,
     registry: RegistryOpt = None,
+    discover: DiscoverOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Which registry models and quantizations fit these GPUs, and the longest context each holds.
@@ -92,7 +94,7 @@ def fit(
     model's own). Models without a KV cache show n/a.
     """
     host = load_host(hardware, headroom_mb=headroom_mb)
-    entries = list(_registry(registry))
+    entries = _entries(registry, discover)
     if role is not None:
         wanted = parse_role(role)
         entries = [e for e in entries if wanted in e.role_priority]
@@ -186,6 +188,7 @@ def select(
     hardware: HardwareOpt = None,
     headroom_mb: HeadroomOpt = None,
     registry: RegistryOpt = None,
+    discover: DiscoverOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Choose models by role under the active profile (seed 001's role selection).
@@ -211,7 +214,7 @@ def select(
     policy, warnings = resolve_policy(host, profile, overrides)
     for warning in warnings:
         err_console.print(f"[yellow]Warning:[/] {escape(warning)}", soft_wrap=True)
-    candidates = host_candidates(host, _registry(registry), context=context)
+    candidates = host_candidates(host, _entries(registry, discover), context=context)
 
     if roles is not None:
         wanted = [r for r in (part.strip() for part in roles.split(",")) if r]

@@ -16,6 +16,7 @@ from gpuplan.cli._common import (
     err_console,
     handle_errors,
 )
+from gpuplan.cli.discover import DiscoverOpt, with_discovered
 from gpuplan.hardware import load_host
 from gpuplan.models.candidates import DEFAULT_CONTEXT
 from gpuplan.models.registry import load_registry
@@ -45,6 +46,7 @@ def plan(
         int, typer.Option("--context", min=1, help="Tokens of context each model is costed at.")
     ] = DEFAULT_CONTEXT,
     headroom_mb: HeadroomOpt = None,
+    discover: DiscoverOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """The whole answer: the GPUs, the deployment profile and why, what fits, what to serve.
@@ -55,7 +57,9 @@ def plan(
     host = load_host(hardware, headroom_mb=headroom_mb)
     resolution, _catalog = resolve_here(host, profile)
     wanted = [role.strip() for role in roles.split(",") if role.strip()]
-    result = make_plan(host, resolution, list(load_registry()), roles=wanted, context=context)
+    result = make_plan(
+        host, resolution, with_discovered(load_registry(), discover), roles=wanted, context=context
+    )
     if json:
         emit_json(result)
         return

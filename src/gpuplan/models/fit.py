@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gpuplan.models.candidates import DEFAULT_CONTEXT, VramSource, planning_context
 from gpuplan.models.registry import Backend, ModelEntry, Role, Variant
-from gpuplan.models.vram import arch_of, estimate_variant, variant_vram
+from gpuplan.models.vram import arch_of, estimate_variant, has_arch, variant_vram
 
 __all__ = [
     "CONTEXT_STEP",
@@ -117,9 +117,7 @@ def fit_variant(
         "context_length": entry.context_length,
         "context": tokens,
     }
-    uses_estimator = (
-        tokens is not None and entry.hf_config is not None and variant.vram_estimate_mb is None
-    )
+    uses_estimator = tokens is not None and has_arch(entry) and variant.vram_estimate_mb is None
     if not uses_estimator:
         figure = variant_vram(entry, variant, tokens)
         largest = budgets[0] if budgets else 0

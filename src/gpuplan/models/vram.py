@@ -10,6 +10,11 @@ Three paths, named in the candidate's ``vram_source``:
   engine's CUDA context and runtime pools, plus an activation allowance of a
   quarter of the weights (at least 256 MiB). No KV cache, so no context;
 * ``registry`` — a fixed figure the registry cites (``vram_estimate_mb``).
+
+A model found on disk (``gpuplan.models.discovered``) takes the same paths with its
+own header facts instead of the registry's: its ``ModelArch`` stands in for
+``hf_config`` and its variant's exact ``WeightBytes`` for ``weights_mb`` (which is
+rounded to MiB and loses what llama.cpp keeps in host RAM).
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ import math
 from gpuplan.errors import GpuplanError, ModelError
 from gpuplan.models.arch import ModelArch
 from gpuplan.models.candidates import DEFAULT_CONTEXT, VariantCoster, VramFigure
+from gpuplan.models.discovered import DiscoveredEntry, DiscoveredVariant
 from gpuplan.models.engines import Engine, engine_profile, normalize_engine
 from gpuplan.models.estimate import Estimate, estimate
 from gpuplan.models.quant import quant_spec
 from gpuplan.models.registry import Backend, ModelEntry, Variant
+from gpuplan.models.weights import WeightBytes
 
 __all__ = [
     "ACTIVATION_FLOOR_MB",
@@ -32,6 +39,7 @@ __all__ = [
     "arch_of",
     "engine_for",
     "estimate_variant",
+    "has_arch",
     "variant_vram",
     "weights_only_mb",
 ]
@@ -53,8 +61,19 @@ def _arch_cached(config_json: str) -> ModelArch:
     return ModelArch.from_hf_config(json.loads(config_json))
 
 
+def has_arch(entry: ModelEntry) -> bool:
+    """The estimator can read this entry's architecture (``hf_config`` or headers)."""
+    return isinstance(entry, DiscoveredEntry) or entry.hf_config is not None
+
+
+def _exact_weights(variant: Variant) -> WeightBytes | None:
+    return variant.weight_bytes if isinstance(variant, DiscoveredVariant) else None
+
+
 def arch_of(entry: ModelEntry) -> ModelArch:
     """The entry's architecture as the estimator reads it; errors name the entry."""
+    if isinstance(entry, DiscoveredEntry):
+        return entry.arch
     if entry.hf_config is None:
         raise ModelError(
             f"model {entry.id!r} has no hf_config",
@@ -82,6 +101,9 @@ def estimate_variant(
     buffers by the GPU use their small-GPU defaults; None assumes the largest.
     """
     engine = engine_for(entry.backend_for(variant))
+    weight_bytes: WeightBytes | int | None = _exact_weights(variant)
+    if weight_bytes is None and variant.weights_mb:
+        weight_bytes = variant.weights_mb * MIB
     try:
         return estimate(
             arch_of(entry),
@@ -91,7 +113,7 @@ def estimate_variant(
             concurrency=concurrency,
             tensor_parallel=tensor_parallel,
             kv_cache_dtype=kv_cache_dtype,
-            weight_bytes=variant.weights_mb * MIB if variant.weights_mb else None,
+            weight_bytes=weight_bytes,
             gpu_memory_mb=gpu_memory_mb,
         )
     except GpuplanError as error:
@@ -109,7 +131,11 @@ def weights_only_mb(entry: ModelEntry, variant: Variant) -> tuple[int, tuple[str
             f"model {entry.id!r} {variant.quantization}: {error.message}", hint=error.hint
         ) from None
     profile = engine_profile(engine_for(entry.backend_for(variant)))
-    if variant.weights_mb is not None:
+    exact = _exact_weights(variant)
+    if exact is not None:
+        weights = math.ceil(exact.total_bytes / MIB)
+        how = f"weights: exact tensor bytes from the files' headers ({weights:,} MiB)"
+    elif variant.weights_mb is not None:
         weights = variant.weights_mb
         how = f"weights: {weights:,} MiB as listed in the registry"
     else:
@@ -143,7 +169,7 @@ def variant_vram(
             "registry",
             (f"fixed figure from the registry: {variant.vram_estimate_source}",),
         )
-    if entry.kv_cache and entry.hf_config is not None:
+    if entry.kv_cache and has_arch(entry):
         result = estimate_variant(
             entry, variant, context=context or DEFAULT_CONTEXT, gpu_memory_mb=gpu_memory_mb
         )
