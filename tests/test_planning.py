@@ -7,6 +7,8 @@ choose sets that no GPU assignment could hold.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gpuplan.hardware import GPU, Host, MigDevice, load_host
@@ -121,3 +123,27 @@ def test_joint_selection_prunes_unplaceable_sets_exactly() -> None:
         best = score if best is None else max(best, score)
     result = select_joint(candidates, roles, policy)
     assert result.total_priority == best
+
+
+def test_memory_held_by_other_processes_is_said() -> None:
+    """Seed 004's GPU 0 of 24564 MiB with 19304 MiB in use (its /api/system/gpus example)."""
+    busy = GPU(
+        index=0,
+        name="NVIDIA RTX A5500",
+        vendor="nvidia",
+        vram_total_mb=24564,
+        vram_used_mb=19304,
+        vram_free_mb=24564 - 19304,
+        compute_capability="8.6",
+    )
+    result = plan_for(Host(source="declared", gpus=(busy,)), ("chat",))
+    assert any("GPU 0 has only 5260 MiB free now" in note for note in result.notes)
+
+
+def test_negative_memory_in_a_hardware_file_is_refused(tmp_path: Path) -> None:
+    from gpuplan.errors import HardwareSpecError
+
+    box = tmp_path / "box.json"
+    box.write_text('{"source": "file", "gpus": [{"index": 0, "name": "x", "vram_total_mb": -5}]}')
+    with pytest.raises(HardwareSpecError, match="vram_total_mb"):
+        load_host(str(box))

@@ -102,6 +102,24 @@ def selection_policy(resolution: Resolution, host: Host) -> SelectionPolicy:
     return dataclasses.replace(policy, device_budgets_mb=host.device_budgets_mb())
 
 
+def busy_gpu_notes(host: Host) -> list[str]:
+    """A note for each GPU whose free memory now is below what the plan counts as usable.
+
+    Plans assume the GPUs are the models' alone (a service is restarted onto
+    them); memory other processes hold right now is said, not subtracted.
+    """
+    notes = []
+    for gpu in host.gpus:
+        usable = host.usable_vram_mb(gpu)
+        if gpu.vram_free_mb is not None and not gpu.mig_mode and gpu.vram_free_mb < usable:
+            notes.append(
+                f"GPU {gpu.index} has only {gpu.vram_free_mb} MiB free now, below the "
+                f"{usable} MiB this plan uses: stop what holds it before launching, or "
+                "plan with a larger --headroom-mb."
+            )
+    return notes
+
+
 class Plan(BaseModel):
     """The whole answer for one host: hardware, profile and why, what fits, what to serve."""
 
@@ -130,7 +148,7 @@ def make_plan(
     policy = selection_policy(resolution, host)
     candidates = host_candidates(host, entries, context=context, rows=rows)
     selection = select_joint(candidates, roles, policy)
-    notes: list[str] = []
+    notes = busy_gpu_notes(host)
     if not host.gpus:
         notes.append(
             "No GPU: the selection keeps engines that run on a CPU (llama.cpp, Ollama, "

@@ -40,8 +40,10 @@ class MigDevice(_Frozen):
     uuid: str | None = Field(
         default=None, description="MIG-… UUID, usable in CUDA_VISIBLE_DEVICES."
     )
-    vram_total_mb: int | None = Field(default=None, description="Memory of this slice, MiB.")
-    vram_free_mb: int | None = Field(default=None, description="Free memory of this slice, MiB.")
+    vram_total_mb: int | None = Field(default=None, ge=0, description="Memory of this slice, MiB.")
+    vram_free_mb: int | None = Field(
+        default=None, ge=0, description="Free memory of this slice, MiB."
+    )
     gpu_instance_id: int | None = Field(default=None, description="GPU instance id (GI).")
     compute_instance_id: int | None = Field(default=None, description="Compute instance id (CI).")
 
@@ -54,10 +56,10 @@ class GPU(_Frozen):
     vendor: Vendor = Field(default="unknown", description="GPU vendor.")
     uuid: str | None = Field(default=None, description="Stable device id (GPU-… on NVIDIA).")
     vram_total_mb: int | None = Field(
-        default=None, description="Total memory, MiB; None when the tool does not say."
+        default=None, ge=0, description="Total memory, MiB; None when the tool does not say."
     )
-    vram_free_mb: int | None = Field(default=None, description="Free memory now, MiB.")
-    vram_used_mb: int | None = Field(default=None, description="Used memory now, MiB.")
+    vram_free_mb: int | None = Field(default=None, ge=0, description="Free memory now, MiB.")
+    vram_used_mb: int | None = Field(default=None, ge=0, description="Used memory now, MiB.")
     compute_capability: str | None = Field(
         default=None, description="CUDA compute capability as 'major.minor', e.g. '8.9'."
     )
