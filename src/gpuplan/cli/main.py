@@ -8,6 +8,7 @@ import typer
 
 from gpuplan import __version__
 from gpuplan.cli import detect as detect_cmd
+from gpuplan.cli import discover as discover_cmd
 from gpuplan.cli import estimate as estimate_cmd
 from gpuplan.cli import hardware as hardware_cmd
 from gpuplan.cli import models as models_cmd
@@ -53,6 +54,7 @@ def root(
 app.command("plan")(plan_cmd.plan)
 app.command("detect")(detect_cmd.detect)
 app.command("estimate")(estimate_cmd.estimate)
+app.command("discover")(discover_cmd.discover)
 app.command("fit")(models_cmd.fit)
 app.command("select")(models_cmd.select)
 app.command("serve")(serve_cmd.serve)
