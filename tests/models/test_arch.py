@@ -467,3 +467,23 @@ def test_impossible_sizes_are_a_model_error() -> None:
 def test_checkpoint_quantization(qcfg: dict[str, Any], quant: str) -> None:
     arch = ModelArch.from_hf_config({**LLAMA3_8B, "quantization_config": qcfg})
     assert arch.checkpoint_quant == quant
+
+
+def test_a_non_boolean_tie_flag_never_saves_the_lm_head() -> None:
+    """A string "yes" must not shrink the estimate (the reviewer's underestimate case)."""
+    from gpuplan.models.arch import ModelArch
+
+    base = {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "hidden_size": 4096,
+        "intermediate_size": 14336,
+        "num_hidden_layers": 32,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "vocab_size": 128256,
+    }
+    untied = ModelArch.from_hf_config({**base, "tie_word_embeddings": False})
+    odd = ModelArch.from_hf_config({**base, "tie_word_embeddings": "yes"})
+    assert odd.tied_embeddings is False
+    assert odd.total_parameters == untied.total_parameters

@@ -154,6 +154,10 @@ def _from_hf_config(config: Mapping[str, Any]) -> ModelArch:
     if tied is None:
         tied = False
         notes.append("config does not say whether embeddings are tied: counted an lm_head")
+    elif not isinstance(tied, bool):
+        # Only a real true saves the lm_head; anything else is counted (never underestimate).
+        notes.append(f"tie_word_embeddings is {tied!r}, not true/false: counted an lm_head")
+        tied = False
     gated = model_type not in _NON_GATED_TYPES
 
     mla = _mla_spec(text)
