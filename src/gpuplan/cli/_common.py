@@ -39,6 +39,16 @@ HardwareOpt = Annotated[
         show_default=False,
     ),
 ]
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        "-p",
+        help="Profile name or file; default: $GPUPLAN_DEPLOYMENT_PROFILE, the project's "
+        "setting, else auto-selection from the hardware.",
+        show_default=False,
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 HeadroomOpt = Annotated[
     int | None,

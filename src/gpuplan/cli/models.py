@@ -16,6 +16,7 @@ from gpuplan.cli._common import (
     HardwareOpt,
     HeadroomOpt,
     JsonOpt,
+    ProfileOpt,
     console,
     emit_json,
     err_console,
@@ -49,16 +50,6 @@ ContextOpt = Annotated[
     int,
     typer.Option(
         "--context", min=1, help="Tokens of context each model is costed at (capped per model)."
-    ),
-]
-ProfileOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--profile",
-        "-p",
-        help="Profile name or file; default: $GPUPLAN_DEPLOYMENT_PROFILE, the project's "
-        "setting, else auto-selection from the hardware.",
-        show_default=False,
     ),
 ]
 

@@ -11,6 +11,7 @@ from gpuplan.cli._common import (
     HardwareOpt,
     HeadroomOpt,
     JsonOpt,
+    ProfileOpt,
     console,
     emit_json,
     err_console,
@@ -28,16 +29,7 @@ from gpuplan.render.plan import render_plan
 @handle_errors
 def plan(
     hardware: HardwareOpt = None,
-    profile: Annotated[
-        str | None,
-        typer.Option(
-            "--profile",
-            "-p",
-            help="Profile name or file; default: $GPUPLAN_DEPLOYMENT_PROFILE, the project's "
-            "setting, else auto-selection from the hardware.",
-            show_default=False,
-        ),
-    ] = None,
+    profile: ProfileOpt = None,
     roles: Annotated[
         str,
         typer.Option("--roles", help="Roles to choose one model each for, comma-separated."),

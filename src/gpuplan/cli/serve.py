@@ -6,16 +6,13 @@ from typing import Annotated
 
 import typer
 
-from gpuplan.cli._common import HardwareOpt, HeadroomOpt, console, handle_errors
+from gpuplan.cli._common import HardwareOpt, HeadroomOpt, ProfileOpt, console, handle_errors
 
 
 @handle_errors
 def serve(
     hardware: HardwareOpt = None,
-    profile: Annotated[
-        str | None,
-        typer.Option("--profile", "-p", help="Deployment profile name or file path."),
-    ] = None,
+    profile: ProfileOpt = None,
     headroom_mb: HeadroomOpt = None,
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on; 0.0.0.0 exposes it to the network.")
