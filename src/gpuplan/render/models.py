@@ -39,10 +39,10 @@ def policy_line(policy: SelectionPolicy) -> str:
 def render_fit(rows: Sequence[FitRow], *, title: str, show_all: bool) -> RenderableType:
     """One row per variant: fits or not, VRAM, GPUs, the longest context it holds."""
     table = Table(title=title, title_justify="left")
-    table.add_column("model", overflow="fold", min_width=16)
+    table.add_column("model", overflow="fold", min_width=12)
     table.add_column("quant", no_wrap=True, min_width=6)
     table.add_column("engine", overflow="fold")
-    table.add_column("best role", overflow="fold")
+    table.add_column("best role", overflow="fold", max_width=10)
     table.add_column("MiB/GPU", justify="right", no_wrap=True, min_width=7)
     table.add_column("GPUs", justify="right", no_wrap=True, min_width=4)
     table.add_column("max ctx", justify="right", no_wrap=True, min_width=7)
@@ -123,9 +123,13 @@ def render_explanation(explanation: Explanation) -> RenderableType:
 def render_joint(result: JointSelection, policy: SelectionPolicy) -> RenderableType:
     """The set chosen for several roles, what it costs, and what was dropped and why."""
     table = Table(title=f"One model per role: {', '.join(result.roles)}", title_justify="left")
-    for column in ("role", "model", "quant", "engine", "MiB", "priority", "rank", "shared with"):
+    widths = {"role": 9, "model": 12}  # 'embedding'; ids fold rather than end in '…'
+    for column in ("role", "model", "quant", "engine", "MiB", "prio", "shared"):
         table.add_column(
-            column, justify="right" if column in ("MiB", "priority", "rank") else "left"
+            column,
+            justify="right" if column in ("MiB", "prio") else "left",
+            overflow="fold",
+            min_width=widths.get(column),
         )
     for pick in result.picks:
         table.add_row(
@@ -135,7 +139,6 @@ def render_joint(result: JointSelection, policy: SelectionPolicy) -> RenderableT
             pick.backend,
             f"{pick.vram_estimate_mb:,}",
             str(pick.role_priority),
-            str(pick.rank),
             ", ".join(pick.shared_with) or "-",
         )
     parts: list[RenderableType] = [Text(policy_line(policy), style="dim"), table]
