@@ -147,3 +147,71 @@ def test_negative_memory_in_a_hardware_file_is_refused(tmp_path: Path) -> None:
     box.write_text('{"source": "file", "gpus": [{"index": 0, "name": "x", "vram_total_mb": -5}]}')
     with pytest.raises(HardwareSpecError, match="vram_total_mb"):
         load_host(str(box))
+
+
+def mig_h100(slices: int) -> Host:
+    """An H100 with ``slices`` 1g.10gb instances (NVML's exact 9984 MiB each)."""
+    devices = tuple(
+        MigDevice(index=i, profile="1g.10gb", vram_total_mb=9984, gpu_instance_id=i + 7)
+        for i in range(slices)
+    )
+    gpu = GPU(
+        index=0,
+        name="NVIDIA H100 80GB HBM3",
+        vendor="nvidia",
+        vram_total_mb=81559,
+        compute_capability="9.0",
+        mig_mode=True,
+        mig_devices=devices,
+    )
+    return Host(source="declared", gpus=(gpu,))
+
+
+def test_no_model_is_split_across_mig_slices() -> None:
+    host = mig_h100(7)
+    result = plan_for(host, ("chat", "embedding"))
+    assert all(row.gpus == 1 for row in result.fitting)
+    assert all(row.vram_estimate_mb <= 9984 - 2048 for row in result.fitting)
+    for pick in result.selection.picks:
+        assert pick.gpus == 1 and pick.vram_estimate_mb <= 9984 - 2048
+
+
+def test_mig_on_without_instances_offers_nothing_and_says_so() -> None:
+    host = mig_h100(0)
+    assert host.device_budgets_mb() == ()
+    result = plan_for(host, ("chat",))
+    assert result.selection.picks == ()
+    assert any("MIG on but no MIG instances" in note for note in result.notes)
+
+
+def test_fit_cli_on_a_mig_host_uses_the_slices(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from gpuplan.cli.main import app
+
+    box = tmp_path / "mig.json"
+    box.write_text(mig_h100(7).model_dump_json())
+    result = CliRunner().invoke(app, ["fit", "--hardware", str(box), "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["usable_vram_mb"] == [9984 - 2048] * 7
+    assert all(m["gpus"] == 1 and m["vram_estimate_mb"] <= 7936 for m in body["models"])
+
+
+def test_split_picks_say_how_many_gpus() -> None:
+    result = plan_for(load_host("3x RTX 3090"), ("chat",))
+    (pick,) = result.selection.picks
+    assert pick.gpus > 1, "the best chat model needs more than one 24 GB GPU"
+    assert pick.vram_estimate_mb == pick.gpus * pick.vram_per_gpu_mb
+    assert pick.vram_per_gpu_mb <= 24576 - 2048
+
+
+def test_a_fifo_named_gguf_does_not_hang_discovery(tmp_path: Path) -> None:
+    import os
+
+    from gpuplan.models.files.discover import discover
+
+    os.mkfifo(tmp_path / "trap.gguf")
+    assert discover(tmp_path).models == ()

@@ -51,7 +51,15 @@ def fit_rows(host: Host, entries: Sequence[ModelEntry], *, context: int) -> list
     if not budgets:
         return []
     sizes = [mib + host.headroom_mb_per_gpu for mib in budgets]  # each device's memory
-    return fit_registry(entries, budgets, context=context, gpu_memory_mb=sizes)
+    # A process sees one MIG slice; tensor parallelism cannot span slices.
+    mig = any(gpu.mig_mode for gpu in host.gpus)
+    return fit_registry(
+        entries,
+        budgets,
+        context=context,
+        gpu_memory_mb=sizes,
+        **({"max_split": 1} if mig else {}),
+    )
 
 
 def host_candidates(
@@ -110,6 +118,12 @@ def busy_gpu_notes(host: Host) -> list[str]:
     """
     notes = []
     for gpu in host.gpus:
+        if gpu.mig_mode and not gpu.mig_devices:
+            notes.append(
+                f"GPU {gpu.index} has MIG on but no MIG instances: engines see nothing there, "
+                "so this plan puts nothing on it (create instances or turn MIG off)."
+            )
+            continue
         usable = host.usable_vram_mb(gpu)
         if gpu.vram_free_mb is not None and not gpu.mig_mode and gpu.vram_free_mb < usable:
             notes.append(

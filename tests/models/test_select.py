@@ -84,6 +84,9 @@ def test_select_by_role_response_is_seed_document(candidates: tuple[Candidate, .
     body = doc.model_dump(mode="json")
     for model in body["models"]:
         assert model.pop("vram_source") == "registry"
+        # gpuplan's additions: a single-GPU model, its whole figure on that GPU
+        assert model.pop("gpus") == 1
+        assert model.pop("vram_per_gpu_mb") == model["vram_estimate_mb"]
     assert body == {
         "role": "keywords",
         "profile": "constrained_16gb",

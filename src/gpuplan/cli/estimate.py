@@ -91,13 +91,18 @@ def registry_model(model_id: str) -> LocalModel:
     )
 
 
-def _default_engine(model: LocalModel) -> str:
+def _default_engine(model: LocalModel, quant: str | None) -> str:
     if model.kind == "registry":
         from gpuplan.models.registry import load_registry
         from gpuplan.models.vram import engine_for
 
         entry = load_registry().get(model.id)
-        return engine_for(entry.backend_for(entry.variants[0]))
+        variant = entry.variants[0]
+        if quant is not None:  # the engine that variant ships for, if the registry has it
+            variant = next(
+                (v for v in entry.variants if v.quantization.lower() == quant.lower()), variant
+            )
+        return engine_for(entry.backend_for(variant))
     if model.kind == "ollama":
         return "ollama"
     return "llama.cpp" if model.kind == "gguf" else "vllm"
@@ -192,7 +197,7 @@ def estimate(
     result = estimate_memory(
         model.arch,
         quant=quant or (model.quant if model.kind == "registry" else None),
-        engine=_default_engine(model) if engine == "auto" else engine,
+        engine=_default_engine(model, quant) if engine == "auto" else engine,
         context=context,
         concurrency=concurrency,
         kv_cache_dtype=kv_cache_dtype,

@@ -27,12 +27,11 @@ from gpuplan.errors import ModelError
 from gpuplan.hardware import load_host
 from gpuplan.hardware.model import Host
 from gpuplan.models.candidates import DEFAULT_CONTEXT
-from gpuplan.models.fit import fit_registry
 from gpuplan.models.joint import select_joint
 from gpuplan.models.policy import SelectionPolicy
 from gpuplan.models.registry import ROLES, ModelEntry, load_registry, parse_role
 from gpuplan.models.select import DEFAULT_TOP_N, RoleSelector, select_by_role_response
-from gpuplan.planning import host_candidates, selection_policy
+from gpuplan.planning import fit_rows, host_candidates, selection_policy
 from gpuplan.render.models import render_explanation, render_fit, render_joint, render_selection
 
 __all__ = ["fit", "select"]
@@ -56,10 +55,6 @@ ContextOpt = Annotated[
 
 def _entries(paths: list[Path] | None, discover: list[Path] | None) -> list[ModelEntry]:
     return with_discovered(load_registry(paths or ()), discover)
-
-
-def _budgets(host: Host) -> list[int]:
-    return [host.usable_vram_mb(gpu) for gpu in host.gpus]
 
 
 @handle_errors
@@ -89,20 +84,12 @@ def fit(
     if role is not None:
         wanted = parse_role(role)
         entries = [e for e in entries if wanted in e.role_priority]
-    budgets = _budgets(host)
-    totals = [gpu.vram_total_mb for gpu in host.gpus]
-    known = [t for t in totals if t is not None]
-    rows = fit_registry(
-        entries,
-        budgets,
-        context=context,
-        gpu_memory_mb=known if len(known) == len(totals) else None,
-    )
+    rows = fit_rows(host, entries, context=context)
     if json:
         emit_json(
             {
                 "hardware": host.summary(),
-                "usable_vram_mb": budgets,
+                "usable_vram_mb": list(host.device_budgets_mb()),
                 "context": context,
                 "role": role,
                 "models": [row.model_dump(mode="json") for row in rows if row.fits or show_all],

@@ -111,9 +111,12 @@ class Host(_Frozen):
 
         With MIG on, an engine sees a slice, never the whole card, so a plan
         must fit each slice (total − headroom). Compute instances of one GPU
-        instance ('1c.3g.71gb' twice) share its memory and count once.
+        instance ('1c.3g.71gb' twice) share its memory and count once. MIG on
+        with no instances offers nothing.
         """
-        if gpu.mig_mode and gpu.mig_devices:
+        if gpu.mig_mode and not gpu.mig_devices:
+            return ()  # MIG on without instances: CUDA exposes no device here
+        if gpu.mig_mode:
             pools: dict[object, int] = {}
             for mig in gpu.mig_devices:
                 key = (

@@ -97,6 +97,7 @@ def fit_variant(
     *,
     context: int = DEFAULT_CONTEXT,
     gpu_memory_mb: Sequence[int] | None = None,
+    max_split: int = max(TENSOR_PARALLEL_SIZES),
 ) -> FitRow:
     """How ``variant`` fits GPUs with ``budgets_mb`` usable MiB each.
 
@@ -134,6 +135,8 @@ def fit_variant(
         )
     assert tokens is not None
     limit = entry.context_length or arch_of(entry).max_position_embeddings or FALLBACK_CONTEXT_LIMIT
+    if limit < 1:  # a broken config.json must not abort the whole listing
+        limit = FALLBACK_CONTEXT_LIMIT
 
     def cost(length: int, gpus: int) -> int:
         sizes = [total for _, total in gpus_by_size[:gpus] if total is not None]
@@ -147,7 +150,7 @@ def fit_variant(
 
     best: tuple[int, int, int] | None = None  # (gpus, budget, max context) of the longest reach
     for gpus in TENSOR_PARALLEL_SIZES:
-        if gpus > len(budgets):
+        if gpus > len(budgets) or gpus > max_split:
             break
         budget = budgets[gpus - 1]
         longest = _longest(cost, gpus, budget, limit)
@@ -187,8 +190,8 @@ def fit_variant(
         if budgets
         else "no GPU to run on"
     )
-    if len(budgets) > 1:
-        widest = min(len(budgets), max(TENSOR_PARALLEL_SIZES))
+    if len(budgets) > 1 and max_split > 1:
+        widest = min(len(budgets), max_split)
         widest = max(g for g in TENSOR_PARALLEL_SIZES if g <= widest)
         reason += f"; split over {widest} GPUs it needs {cost(tokens, widest):,} MiB each"
     return FitRow(
@@ -216,10 +219,22 @@ def fit_registry(
     *,
     context: int = DEFAULT_CONTEXT,
     gpu_memory_mb: Sequence[int] | None = None,
+    max_split: int = max(TENSOR_PARALLEL_SIZES),
 ) -> list[FitRow]:
-    """Every variant of every entry, in registry order."""
+    """Every variant of every entry, in registry order.
+
+    ``max_split`` caps tensor parallelism: 1 where devices are MIG slices, which no
+    engine can split a model across.
+    """
     return [
-        fit_variant(entry, variant, budgets_mb, context=context, gpu_memory_mb=gpu_memory_mb)
+        fit_variant(
+            entry,
+            variant,
+            budgets_mb,
+            context=context,
+            gpu_memory_mb=gpu_memory_mb,
+            max_split=max_split,
+        )
         for entry in entries
         for variant in entry.variants
     ]

@@ -82,7 +82,9 @@ class RolePick(_Frozen):
     name: str
     backend: Backend
     quantization: str
-    vram_estimate_mb: int = Field(description="VRAM of the chosen variant, MiB.")
+    vram_estimate_mb: int = Field(description="VRAM of the chosen variant, MiB (all its GPUs).")
+    gpus: int = Field(default=1, description="GPUs it is split over (tensor parallel).")
+    vram_per_gpu_mb: int = Field(default=0, description="MiB on each of those GPUs.")
     role_priority: int
     rank: int = Field(description="1-based rank of this model in the role's own ranking.")
     shared_with: tuple[Role, ...] = Field(
@@ -96,6 +98,8 @@ class LoadedModel(_Frozen):
     model_id: str
     quantization: str
     vram_estimate_mb: int = Field(description="MiB, counted once however many roles it serves.")
+    gpus: int = Field(default=1, description="GPUs it is split over (tensor parallel).")
+    vram_per_gpu_mb: int = Field(default=0, description="MiB on each of those GPUs.")
     roles: tuple[Role, ...]
 
 
@@ -302,6 +306,8 @@ def _explain(
                 backend=candidate.backend,
                 quantization=candidate.quantization,
                 vram_estimate_mb=candidate.vram_estimate_mb,
+                gpus=candidate.gpus,
+                vram_per_gpu_mb=candidate.demand.per_gpu_mb,
                 role_priority=candidate.role_priority[role],
                 rank=rank,
                 shared_with=tuple(r for r in loads[candidate.key][1] if r != role),
@@ -321,6 +327,8 @@ def _explain(
                 model_id=c.model_id,
                 quantization=c.quantization,
                 vram_estimate_mb=c.vram_estimate_mb,
+                gpus=c.gpus,
+                vram_per_gpu_mb=c.demand.per_gpu_mb,
                 roles=tuple(served),
             )
             for c, served in loads.values()

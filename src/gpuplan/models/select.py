@@ -84,9 +84,11 @@ class RoleModel(_Frozen):
     name: str
     backend: Backend
     quantization: str
-    vram_estimate_mb: int = Field(description="MiB.")
+    vram_estimate_mb: int = Field(description="MiB, summed over the GPUs it is split over.")
     role_priority: int = Field(description="The model's priority for the requested role.")
     vram_source: VramSource = Field(description="Where vram_estimate_mb comes from.")
+    gpus: int = Field(default=1, description="GPUs it is split over (tensor parallel).")
+    vram_per_gpu_mb: int = Field(default=0, description="MiB on each of those GPUs.")
 
 
 class SelectByRoleResponse(_Frozen):
@@ -311,6 +313,8 @@ def select_by_role_response(
                 vram_estimate_mb=c.vram_estimate_mb,
                 role_priority=c.role_priority[checked],
                 vram_source=c.vram_source,
+                gpus=c.gpus,
+                vram_per_gpu_mb=c.demand.per_gpu_mb,
             )
             for c in chosen
         ),

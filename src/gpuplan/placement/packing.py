@@ -4,14 +4,14 @@ Summing VRAM over GPUs is not enough: two 20 GB models do not fit two 24 GB
 GPUs plus a 4 GB one in the gaps, and a model split over k GPUs needs k
 *different* GPUs with room for its per-GPU share. Sets are small (a profile
 loads a handful of models on at most a few dozen devices), so a depth-first
-search over devices, largest demand first, is exact and fast. Identical free
-capacities are tried once, which keeps eight equal GPUs from exploding.
+search over devices, largest demand first, is exact and fast. Devices with equal
+free capacity are interchangeable, so each multiset of capacities is tried once,
+which keeps sixteen equal GPUs from exploding.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from itertools import combinations
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 
@@ -36,13 +36,7 @@ def assign(
         demand = demands[order[position]]
         if demand.gpus < 1 or demand.gpus > len(free):
             return False
-        roomy = [d for d in range(len(free)) if free[d] >= demand.per_gpu_mb]
-        tried: set[tuple[int, ...]] = set()
-        for devices in combinations(roomy, demand.gpus):
-            shape = tuple(sorted(free[d] for d in devices))
-            if shape in tried:  # same free capacities: same outcome
-                continue
-            tried.add(shape)
+        for devices in _distinct_choices(free, demand.per_gpu_mb, demand.gpus):
             for d in devices:
                 free[d] -= demand.per_gpu_mb
             if place(position + 1):
@@ -53,6 +47,32 @@ def assign(
         return False
 
     return tuple(placed) if place(0) else None
+
+
+def _distinct_choices(free: list[int], need: int, count: int) -> Iterator[tuple[int, ...]]:
+    """Sets of ``count`` devices with at least ``need`` free, one per multiset of capacities.
+
+    Devices with the same free capacity are interchangeable for the rest of the
+    search (nothing else tells them apart), so only how many are taken from each
+    capacity matters: C(16, 8) device sets on sixteen equal GPUs become one.
+    """
+    groups: dict[int, list[int]] = {}
+    for device, room in enumerate(free):
+        if room >= need:
+            groups.setdefault(room, []).append(device)
+    levels = sorted(groups, reverse=True)
+
+    def pick(level: int, left: int, chosen: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
+        if left == 0:
+            yield chosen
+            return
+        if level == len(levels):
+            return
+        devices = groups[levels[level]]
+        for take in range(min(left, len(devices)), -1, -1):
+            yield from pick(level + 1, left - take, chosen + tuple(devices[:take]))
+
+    yield from pick(0, count, ())
 
 
 def packs(demands: Sequence[Demand], capacities_mb: Sequence[int]) -> bool:

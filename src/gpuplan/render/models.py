@@ -27,6 +27,11 @@ def _tokens(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
+def _mib(total: int, gpus: int, per_gpu: int) -> str:
+    """'22,432' on one GPU, '2×22,432' for a model split over two (the per-GPU share)."""
+    return f"{total:,}" if gpus <= 1 else f"{gpus}×{per_gpu:,}"
+
+
 def policy_line(policy: SelectionPolicy) -> str:
     prefs = ", ".join(policy.preferred_quantizations) or "none"
     return (
@@ -78,7 +83,7 @@ def render_selection(
             escape(candidate.name) + f" ({candidate.model_id})",
             candidate.quantization,
             candidate.backend,
-            f"{candidate.vram_estimate_mb:,}",
+            _mib(candidate.vram_estimate_mb, candidate.gpus, candidate.demand.per_gpu_mb),
             str(candidate.role_priority[role]),
             candidate.vram_source,
         )
@@ -137,7 +142,7 @@ def render_joint(result: JointSelection, policy: SelectionPolicy) -> RenderableT
             pick.model_id,
             pick.quantization,
             pick.backend,
-            f"{pick.vram_estimate_mb:,}",
+            _mib(pick.vram_estimate_mb, pick.gpus, pick.vram_per_gpu_mb),
             str(pick.role_priority),
             ", ".join(pick.shared_with) or "-",
         )

@@ -44,7 +44,8 @@ def gguf_model_files(directory: Path) -> list[Path]:
     return [
         p
         for p in sorted(directory.glob("*.gguf"))
-        if not _is_split_tail(p) and "mmproj" not in p.name.lower()
+        # is_file: a FIFO or socket named *.gguf would block the reader forever
+        if p.is_file() and not _is_split_tail(p) and "mmproj" not in p.name.lower()
     ]
 
 
