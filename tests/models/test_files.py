@@ -416,6 +416,16 @@ def test_hf_cache_discovery(tmp_path: Path) -> None:
     assert found.models[0].path.endswith("abc123") and found.problems == ()
 
 
+def test_a_folder_of_model_directories_is_discovered(tmp_path: Path) -> None:
+    """The `--local-dir` layout: /models/<name>/config.json, one model per folder."""
+    _hf_dir(tmp_path / "models" / "tiny-a")
+    _hf_dir(tmp_path / "models" / "tiny-b")
+    (tmp_path / "models" / "notes").mkdir()
+    found = discover(tmp_path / "models")
+    assert sorted(m.id for m in found.models) == ["tiny-a", "tiny-b"]
+    assert found.problems == ()
+
+
 def test_default_cache_locations() -> None:
     assert default_hf_cache({"HF_HUB_CACHE": "/x/hub"}) == Path("/x/hub")
     assert default_hf_cache({"HF_HOME": "/h"}) == Path("/h/hub")

@@ -79,6 +79,10 @@ def discover(path: str | Path) -> Discovery:
     elif path.is_dir():
         for gguf in gguf_model_files(path):
             attempt(partial(read_gguf, gguf))
+        # A models folder of `--local-dir` downloads: one HF model directory each.
+        for child in sorted(path.iterdir()):
+            if child.is_dir() and (child / "config.json").is_file():
+                attempt(partial(read_hf_model, child))
     else:
         problems.append(f"{path}: no such file or directory")
     return Discovery(models=tuple(found), problems=tuple(problems))
