@@ -215,3 +215,17 @@ def test_a_fifo_named_gguf_does_not_hang_discovery(tmp_path: Path) -> None:
 
     os.mkfifo(tmp_path / "trap.gguf")
     assert discover(tmp_path).models == ()
+
+
+def test_fit_never_proposes_a_tensor_parallel_size_the_engine_refuses() -> None:
+    from gpuplan.models.engines import engine_profile
+    from gpuplan.models.estimate import splits_heads
+    from gpuplan.models.vram import arch_of, engine_for
+
+    host = load_host("8x RTX 3060 12GB")
+    registry = load_registry()
+    for row in fit_rows(host, list(registry), context=4096):
+        if row.fits and row.gpus > 1:
+            entry = registry.get(row.model_id)
+            engine = engine_profile(engine_for(row.backend))
+            assert splits_heads(arch_of(entry), engine, row.gpus), row

@@ -106,6 +106,15 @@ def _mb(value: float) -> int:
     return max(0, math.ceil(value / MIB))
 
 
+def splits_heads(arch: ModelArch, profile: EngineProfile, tensor_parallel: int) -> bool:
+    """Whether the engine can shard attention over ``tensor_parallel`` GPUs.
+
+    vLLM, SGLang and TensorRT-LLM shard attention heads and refuse a size that
+    does not divide them; llama.cpp and Ollama split whole layers, so any size works.
+    """
+    return profile.ggml or arch.num_attention_heads % tensor_parallel == 0
+
+
 def estimate(
     arch: ModelArch,
     *,
@@ -216,6 +225,11 @@ def estimate(
         )
     if tensor_parallel > 1:
         assumptions.append(f"figures are per GPU for {tensor_parallel} GPUs")
+        if not splits_heads(arch, profile, tensor_parallel):
+            assumptions.append(
+                f"{profile.label} cannot split {arch.num_attention_heads} attention heads "
+                f"over {tensor_parallel} GPUs: it refuses this tensor parallel size"
+            )
 
     weights_mb, kv_mb, act_mb = _mb(placed.gpu_bytes), _mb(kv.gpu_bytes), _mb(act.gpu_bytes)
     return Estimate(

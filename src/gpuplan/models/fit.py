@@ -20,8 +20,10 @@ from collections.abc import Callable, Iterable, Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuplan.models.candidates import DEFAULT_CONTEXT, VramSource, planning_context
+from gpuplan.models.engines import engine_profile
+from gpuplan.models.estimate import splits_heads
 from gpuplan.models.registry import Backend, ModelEntry, Role, Variant
-from gpuplan.models.vram import arch_of, estimate_variant, has_arch, variant_vram
+from gpuplan.models.vram import arch_of, engine_for, estimate_variant, has_arch, variant_vram
 
 __all__ = [
     "CONTEXT_STEP",
@@ -149,9 +151,12 @@ def fit_variant(
         ).total_mb
 
     best: tuple[int, int, int] | None = None  # (gpus, budget, max context) of the longest reach
+    engine = engine_profile(engine_for(entry.backend_for(variant)))
     for gpus in TENSOR_PARALLEL_SIZES:
         if gpus > len(budgets) or gpus > max_split:
             break
+        if not splits_heads(arch_of(entry), engine, gpus):
+            continue  # the engine refuses this tensor parallel size
         budget = budgets[gpus - 1]
         longest = _longest(cost, gpus, budget, limit)
         if longest is not None and longest >= tokens:
