@@ -475,3 +475,12 @@ def test_environment_declares_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_explicit_spec_beats_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GPUPLAN_HARDWARE", "2x RTX 4090")
     assert load_host("cpu").gpus == ()
+
+
+def test_memory_in_parentheses_means_at_memory() -> None:
+    """'RTX 4090 (48GB)' was silently the catalog's 24 GB; it now means '@ 48GB'."""
+    from gpuplan.hardware import load_host
+
+    host = load_host("2x RTX 4090 (48GB)")
+    assert [g.vram_total_mb for g in host.gpus] == [49152, 49152]
+    assert load_host("RTX 4090 (24564 MiB)").gpus[0].vram_total_mb == 24564

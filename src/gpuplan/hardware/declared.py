@@ -231,6 +231,10 @@ def _parse_item(item: str) -> tuple[int, str, int | None]:
     if match:
         count = _parse_count(match["count"], item)
         name = match["rest"].strip()
+    if not at:  # 'RTX 4090 (48GB)' means '@ 48GB', as detect's summary writes memory
+        paren = re.fullmatch(r"(?P<name>.*?)\s*\((?P<memory>[^()]*)\)\s*", name)
+        if paren and _MEMORY.match(paren["memory"].strip()):
+            name, memory, at = paren["name"], paren["memory"], "@"
     if not name:
         raise HardwareSpecError(
             f"{_quote(item)} has no GPU name", hint="write it like '2x RTX 4090'"
