@@ -288,6 +288,16 @@ def test_bad_id(tmp_path: Path) -> None:
     assert "models[0] (Big Model).id" in message and "lowercase" in message
 
 
+def test_a_json_registry_file_works_like_toml(tmp_path: Path) -> None:
+    import json
+    import tomllib
+
+    data = tomllib.loads(model_toml("tiny-json"))
+    path = write(tmp_path, json.dumps(data), "extra.json")
+    registry = load_registry([path], packaged=False, user=False, env={})
+    assert [e.id for e in registry] == ["tiny-json"]
+
+
 def test_syntax_errors(tmp_path: Path) -> None:
     assert "not valid TOML" in load_error(write(tmp_path, "[[models]\n"))
     assert "not valid YAML at line" in load_error(write(tmp_path, "models: [\n", "bad.yaml"))
@@ -297,7 +307,8 @@ def test_wrong_shapes(tmp_path: Path) -> None:
     assert "'models' must be a list" in load_error(write(tmp_path, "models = 3\n"))
     assert "unknown top-level key" in load_error(write(tmp_path, "model = []\n"))
     assert "must be a table" in load_error(write(tmp_path, "- 1\n", "list.yaml"))
-    assert "neither TOML nor YAML" in load_error(write(tmp_path, "{}", "x.json"))
+    assert "not TOML, YAML or JSON" in load_error(write(tmp_path, "{}", "x.txt"))
+    assert "not valid JSON at line 1" in load_error(write(tmp_path, "{", "x.json"))
     assert "does not exist" in load_error(tmp_path / "missing.toml")
 
 

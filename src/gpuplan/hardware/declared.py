@@ -29,16 +29,14 @@ headroom fills in only where the file has none, unless the caller passes
 
 from __future__ import annotations
 
-import json
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from gpuplan.documents import DocumentSyntaxError, format_of, parse_document
 from gpuplan.errors import HardwareSpecError
 from gpuplan.hardware.catalog import Catalog, load_catalog, to_gpu
 from gpuplan.hardware.model import GPU, Host
@@ -337,58 +335,20 @@ def _read_document(path: Path) -> object:
         raise HardwareSpecError(
             f"hardware file {path} is not UTF-8 text", hint="save it again as UTF-8 JSON"
         ) from None
-    suffix = path.suffix.casefold()
-    if suffix == ".toml":
-        return _load_toml(text, path)
-    if suffix in {".yaml", ".yml"}:
-        return _load_yaml(text, path)
-    if suffix == ".json" or text.lstrip().startswith(("{", "[")):
-        return _load_json(text, path)
-    return _load_yaml(text, path)
-
-
-def _load_json(text: str, path: Path) -> object:
+    fmt = format_of(path) or ("json" if text.lstrip().startswith(("{", "[")) else "yaml")
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        return parse_document(text, fmt)
+    except DocumentSyntaxError as error:
         raise HardwareSpecError(
-            f"hardware file {path} is not valid JSON: {exc.msg} at line {exc.lineno} "
-            f"column {exc.colno}",
-            hint="save it again with `gpuplan detect --json > host.json`",
-        ) from None
-    except RecursionError:
-        raise HardwareSpecError(
-            f"hardware file {path} nests too deeply to be an inventory",
-            hint="save it again with `gpuplan detect --json > host.json`",
+            f"hardware file {path} is {error}", hint=_SYNTAX_HINTS[fmt]
         ) from None
 
 
-def _load_yaml(text: str, path: Path) -> object:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        raise HardwareSpecError(
-            f"hardware file {path} is not valid YAML{where}",
-            hint="check the indentation, or save the inventory as JSON with "
-            "`gpuplan detect --json`",
-        ) from None
-    except RecursionError:
-        raise HardwareSpecError(
-            f"hardware file {path} nests too deeply to be an inventory",
-            hint="save it again with `gpuplan detect --json > host.json`",
-        ) from None
-
-
-def _load_toml(text: str, path: Path) -> object:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise HardwareSpecError(
-            f"hardware file {path} is not valid TOML: {exc}",
-            hint="fix the line named, or save the inventory as JSON with `gpuplan detect --json`",
-        ) from None
+_SYNTAX_HINTS = {
+    "json": "save it again with `gpuplan detect --json > host.json`",
+    "yaml": "check the indentation, or save the inventory as JSON with `gpuplan detect --json`",
+    "toml": "fix the line named, or save the inventory as JSON with `gpuplan detect --json`",
+}
 
 
 def _is_compact(fields: Mapping[str, Any]) -> bool:

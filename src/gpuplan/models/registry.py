@@ -44,9 +44,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gpuplan.documents import DocumentSyntaxError, format_of, parse_document
 from gpuplan.errors import GpuplanError, ModelError, ModelNotFoundError, UnknownRoleError
 from gpuplan.models.quant import normalize_quant
 
@@ -94,7 +94,6 @@ PACKAGED_REGISTRY = "packaged"
 """The origin name of entries that come from the packaged registry file."""
 
 _ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
-_SUFFIXES = (".toml", ".yaml", ".yml")
 
 HFConfigValue = str | int | float | bool | None | list[Any] | dict[str, Any]
 
@@ -388,7 +387,7 @@ def user_registry_dir(env: Mapping[str, str] | None = None) -> Path:
 
 def _files_in(path: Path) -> list[Path]:
     if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.suffix.lower() in _SUFFIXES and p.is_file())
+        return sorted(p for p in path.iterdir() if format_of(p) is not None and p.is_file())
     return [path]
 
 
@@ -414,30 +413,25 @@ def registry_files(
 
 
 def _read_document(path: Path) -> object:
+    fmt = format_of(path)
+    if fmt is None:
+        raise ModelError(
+            f"registry file {path} is not TOML, YAML or JSON",
+            hint="name it *.toml, *.yaml, *.yml or *.json",
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ModelError(
             f"registry file {path} does not exist", hint="check the path you gave"
         ) from None
-    except OSError as error:
-        raise ModelError(f"cannot read registry file {path}: {error.strerror}") from None
-    if path.suffix.lower() == ".toml":
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            raise ModelError(f"{path}: not valid TOML: {error}", hint="fix the syntax") from None
-    if path.suffix.lower() in (".yaml", ".yml"):
-        try:
-            return yaml.safe_load(text) or {}
-        except yaml.YAMLError as error:
-            where = getattr(error, "problem_mark", None)
-            line = f" at line {where.line + 1}" if where is not None else ""
-            raise ModelError(f"{path}: not valid YAML{line}", hint="fix the syntax") from None
-    raise ModelError(
-        f"registry file {path} is neither TOML nor YAML",
-        hint="name it *.toml, *.yaml or *.yml",
-    )
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise ModelError(f"cannot read registry file {path}: {reason}") from None
+    try:
+        return parse_document(text, fmt) or {}
+    except DocumentSyntaxError as error:
+        raise ModelError(f"{path}: {error}", hint="fix the syntax on that line") from None
 
 
 def read_registry_file(path: Path) -> tuple[ModelEntry, ...]:

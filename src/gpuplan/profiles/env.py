@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gpuplan.documents import format_of
 from gpuplan.hardware.model import Host
 from gpuplan.profiles.catalog import Catalog, Locations, load_catalog
 from gpuplan.profiles.lines import toml_key_lines
@@ -28,7 +29,7 @@ from gpuplan.profiles.resolve import (
     Resolution,
     resolve,
 )
-from gpuplan.profiles.sources import FORMATS, ProfileEntry, read_profile_file
+from gpuplan.profiles.sources import ProfileEntry, read_profile_file
 
 PROJECT_PROFILES_DIR = Path("configs") / "deployment"
 SETTING = "deployment_profile"
@@ -73,7 +74,7 @@ def looks_like_path(value: str) -> bool:
         "/" in value
         or os.sep in value
         or value.startswith("~")
-        or Path(value).suffix.lower() in FORMATS
+        or format_of(Path(value)) is not None
     )
 
 

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Literal
 
 import yaml
 
+from gpuplan.documents import Format
+
 KeyPath = tuple[str, ...]
-Format = Literal["toml", "json", "yaml"]
 
 _BARE = r"[A-Za-z0-9_-]+"
 _KEY = rf'(?:{_BARE}|"[^"]*"|\'[^\']*\')'

@@ -13,19 +13,17 @@ value of a built-in, and only the merged profile can be judged as a whole.
 from __future__ import annotations
 
 import difflib
-import json
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import ValidationError
 
-from gpuplan.profiles.lines import Format, KeyPath, key_lines
+from gpuplan.documents import DocumentSyntaxError, Format, format_of, parse_document
+from gpuplan.profiles.lines import KeyPath, key_lines
 from gpuplan.profiles.model import (
     ENGINE_FIELDS,
     PROFILE_FIELDS,
@@ -50,7 +48,6 @@ SOURCE_LABELS: dict[SourceKind, str] = {
     "path": "profile file",
 }
 
-FORMATS: dict[str, Format] = {".json": "json", ".toml": "toml", ".yaml": "yaml", ".yml": "yaml"}
 PYPROJECT_TABLE: KeyPath = ("tool", "gpuplan", "deployment_profiles")
 BUILTIN_PREFIX = "gpuplan/profiles/data"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -84,31 +81,12 @@ class ProfileEntry:
         return None
 
 
-def format_of(path: Path) -> Format | None:
-    return FORMATS.get(path.suffix.lower())
-
-
 def parse_text(text: str, fmt: Format, file: str) -> tuple[Any, Issue | None]:
     """Parse ``text``; a syntax error becomes an ``Issue`` with its line, never an exception."""
     try:
-        if fmt == "json":
-            return json.loads(text), None
-        if fmt == "toml":
-            return tomllib.loads(text), None
-        return yaml.safe_load(text), None
-    except json.JSONDecodeError as error:
-        return None, _syntax_issue(file, "JSON", error.msg, error.lineno, error.colno)
-    except tomllib.TOMLDecodeError as error:
-        match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
-        line, col = (int(match.group(1)), int(match.group(2))) if match else (None, None)
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
-        return None, _syntax_issue(file, "TOML", message, line, col)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        problem = getattr(error, "problem", None) or str(error)
-        line = mark.line + 1 if mark is not None else None
-        col = mark.column + 1 if mark is not None else None
-        return None, _syntax_issue(file, "YAML", str(problem), line, col)
+        return parse_document(text, fmt), None
+    except DocumentSyntaxError as error:
+        return None, _syntax_issue(file, error.kind, error.message, error.line, error.column)
 
 
 def _syntax_issue(file: str, kind: str, message: str, line: int | None, col: int | None) -> Issue:
