@@ -40,8 +40,8 @@ RegistryOpt = Annotated[
     list[Path] | None,
     typer.Option(
         "--registry",
-        help="Extra registry file or directory (TOML/YAML); repeatable; later files win by id. "
-        "Also read: $XDG_CONFIG_HOME/gpuplan/models/ and $GPUPLAN_REGISTRY.",
+        help="Extra registry file or directory (TOML, YAML or JSON); repeatable; later "
+        "files win by id. Also read: $XDG_CONFIG_HOME/gpuplan/models/ and $GPUPLAN_REGISTRY.",
         show_default=False,
     ),
 ]
