@@ -435,7 +435,7 @@ def _read_document(path: Path) -> object:
 
 
 def read_registry_file(path: Path) -> tuple[ModelEntry, ...]:
-    """Entries of one TOML or YAML registry file."""
+    """Entries of one TOML, YAML or JSON registry file."""
     return parse_registry_document(_read_document(path), origin=str(path))
 
 
