@@ -2,8 +2,8 @@
 
 A registry is data, not code (DESIGN.md principle 2). The packaged file
 ``data/registry.toml`` holds the seeds' models and popular open models; users
-add or replace entries with their own TOML or YAML files. Files are layered in
-order — packaged, then ``$XDG_CONFIG_HOME/gpuplan/models/*.toml|yaml`` (sorted
+add or replace entries with their own TOML, YAML or JSON files. Files are layered in
+order — packaged, then ``$XDG_CONFIG_HOME/gpuplan/models/*.toml|yaml|json`` (sorted
 by name), then ``$GPUPLAN_REGISTRY`` (paths separated by ``os.pathsep``), then
 paths given explicitly — and a later entry *replaces* an earlier one with the
 same id, whole: a partial merge would silently combine one file's variants
