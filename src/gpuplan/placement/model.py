@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["STRATEGIES", "Assignment", "GpuFill", "Strategy"]
+__all__ = ["STRATEGIES", "Assignment", "GpuFill", "Placement", "Service", "Strategy"]
 
 Strategy = Literal["manual", "vram_based", "latency_optimized", "isolation_first", "balanced"]
 """Seed 004's five assignment strategies."""
@@ -63,3 +63,36 @@ class GpuFill(_Frozen):
     used_mb: int = Field(ge=0, description="MiB the assigned services' budgets add up to here.")
     usable_mb: int = Field(ge=0, description="Total (or free, with --on free) minus headroom.")
     services: tuple[str, ...] = Field(default=(), description="Services on this device.")
+
+
+class Service(_Frozen):
+    """One service to place, its VRAM demand already resolved (estimator or ``vram_mb``)."""
+
+    name: str = Field(description="Service name; unique within a services file.")
+    model: str | None = Field(default=None, description="Registry id or discovered file id.")
+    models: tuple[str, ...] = Field(
+        default=(), description="A model zoo sharing one budget (seed 004's ai-enrichment)."
+    )
+    vram_mb: int = Field(ge=0, description="MiB the service needs in all (over its GPUs).")
+    gpus_needed: int = Field(
+        default=1, ge=1, description="Devices it must span (tensor parallel); 1 = one device."
+    )
+    role: str | None = Field(default=None, description="Role such as 'llm', 'chat', 'embedding'.")
+    latency_sensitive: bool = Field(default=False, description="On the critical request path.")
+    gpu: int | None = Field(default=None, description="Pinned GPU index; None = auto-assign.")
+    engine: str | None = Field(default=None, description="Serving engine, when known.")
+    vram_budget_override_mb: int | None = Field(
+        default=None, ge=0, description="Budget the user set; it wins over vram_mb."
+    )
+
+
+class Placement(_Frozen):
+    """A strategy's answer for a set of services on one host."""
+
+    strategy: Strategy
+    assignments: tuple[Assignment, ...] = Field(description="One per service, in input order.")
+    gpus: tuple[GpuFill, ...] = Field(description="Every device, after placement.")
+    warnings: tuple[str, ...] = Field(default=(), description="Seed 004's non-blocking warnings.")
+    solver: str | None = Field(
+        default=None, description="Which algorithm ran (e.g. 'highs milp, optimal', 'greedy')."
+    )
