@@ -13,10 +13,12 @@ non-zero instead of showing a traceback. Anything else is a bug in gpuplan.
     ├── ProfileError
     │   ├── ProfileNotFoundError   no profile of that name or path
     │   └── ProfileValidationError a profile file is malformed
-    └── ModelError
-        ├── ModelNotFoundError     no model of that id
-        ├── UnknownRoleError       a role name that is not one of the roles
-        └── ModelFileError         a model file or header is unreadable
+    ├── ModelError
+    │   ├── ModelNotFoundError     no model of that id
+    │   ├── UnknownRoleError       a role name that is not one of the roles
+    │   └── ModelFileError         a model file or header is unreadable
+    └── PlacementError             services cannot be placed as asked (manual without pins)
+        └── ServicesFileError      a services file is malformed: file, line, field, fix
 """
 
 from __future__ import annotations
@@ -88,3 +90,11 @@ class UnknownRoleError(ModelError):
 
 class ModelFileError(ModelError):
     """A model file (config.json, GGUF, safetensors) is unreadable or corrupt."""
+
+
+class PlacementError(GpuplanError):
+    """Services cannot be placed as asked: unpinned services under manual, a pin to no GPU."""
+
+
+class ServicesFileError(PlacementError):
+    """A services file is malformed: names the file, the line, the field and the fix."""

@@ -124,6 +124,13 @@ class Host(_Frozen):
     tried: tuple[str, ...] = Field(
         default=(), description="Detection sources tried, in order, with what each found."
     )
+    nvlink_groups: tuple[tuple[int, ...], ...] = Field(
+        default=(),
+        description=(
+            "GPU indices joined by NVLink, one tuple per group (from `nvidia-smi topo -m`); "
+            "empty when unknown. Tensor-parallel sets prefer one group."
+        ),
+    )
 
     def device_usable_mb(self, gpu: GPU) -> tuple[int, ...]:
         """Usable MiB of each device ``gpu`` offers an engine: the GPU, or its MIG slices.
