@@ -10,7 +10,7 @@ from gpuplan.placement import Placement, Service, place
 
 
 def svc(name: str, mib: int, **extra: object) -> Service:
-    return Service(name=name, vram_mb=mib, **extra)  # type: ignore[arg-type]
+    return Service(name=name, vram_mb=mib, **extra)
 
 
 def where(placement: Placement) -> dict[str, tuple[int, ...]]:
