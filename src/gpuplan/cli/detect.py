@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from gpuplan.cli._common import HardwareOpt, HeadroomOpt, JsonOpt, console, emit_json, handle_errors
+from gpuplan.cli.render.hardware import render_host
 from gpuplan.hardware import load_host
-from gpuplan.render.hardware import render_host
 
 
 @handle_errors

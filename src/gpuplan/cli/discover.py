@@ -18,14 +18,15 @@ from rich.table import Table
 
 from gpuplan.cli._common import JsonOpt, console, emit_json, err_console, handle_errors
 from gpuplan.errors import GpuplanError
-from gpuplan.models.candidates import DEFAULT_CONTEXT, planning_context
+from gpuplan.memory.figure import DEFAULT_CONTEXT
+from gpuplan.memory.vram import engine_for, variant_vram
 from gpuplan.models.discovered import DiscoveredEntry, entries_from_discovery
 from gpuplan.models.files import LocalModel
 from gpuplan.models.files.discover import discover as discover_path
 from gpuplan.models.files.hf_dir import default_hf_cache
 from gpuplan.models.files.ollama_store import default_store
 from gpuplan.models.registry import ModelEntry, Registry, load_registry
-from gpuplan.models.vram import engine_for, variant_vram
+from gpuplan.selection.candidates import planning_context
 
 __all__ = [
     "MODEL_DIRS_ENV",

@@ -22,7 +22,7 @@ The measured requirement of a run at its own context is:
 * llama.cpp / Ollama: GPU model buffer + KV buffer + compute buffer (+ LoRA).
 
 Used by tests/models/test_estimate_measured.py and to render the calibration table
-in docs/estimator.md (``python -m tests.models.calibration --write``).
+in docs/estimator.md (``python -m tests.memory.calibration --write``).
 """
 
 from __future__ import annotations
@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from gpuplan.memory.engines import engine_profile
+from gpuplan.memory.estimate import Estimate, estimate
+from gpuplan.memory.kvcache import kv_memory, resolve_kv_dtype
 from gpuplan.models.arch import ModelArch
-from gpuplan.models.engines import engine_profile
-from gpuplan.models.estimate import Estimate, estimate
-from gpuplan.models.kvcache import kv_memory, resolve_kv_dtype
+from gpuplan.models.hf_config import parse_hf_config
 from tests.conftest import VRAM_DATA
 
 MIB = 2**20
@@ -220,7 +221,7 @@ def arch_for(model_key: str, dtype: str | None = None) -> ModelArch:
             for i in range(facts["num_hidden_layers"])
         ]
     config["torch_dtype"] = dtype or "bfloat16"
-    arch = ModelArch.from_hf_config(config)
+    arch = parse_hf_config(config)
     return arch.model_copy(update={"parameters": round(facts["total_params_b"] * 1e9)})
 
 

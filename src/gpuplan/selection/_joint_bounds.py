@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from gpuplan.models.policy import Bias
+from gpuplan.selection.policy import Bias
 
 __all__ = ["BUDGET_BUCKETS", "SLOT_BUCKETS", "Packing", "SuffixBounds", "amortisation_unit"]
 

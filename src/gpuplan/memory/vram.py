@@ -24,14 +24,15 @@ import json
 import math
 
 from gpuplan.errors import GpuplanError, ModelError
+from gpuplan.memory.engines import Engine, engine_profile, normalize_engine
+from gpuplan.memory.estimate import Estimate, estimate
+from gpuplan.memory.figure import DEFAULT_CONTEXT, VariantCoster, VramFigure
 from gpuplan.models.arch import ModelArch
-from gpuplan.models.candidates import DEFAULT_CONTEXT, VariantCoster, VramFigure
 from gpuplan.models.discovered import DiscoveredEntry, DiscoveredVariant
-from gpuplan.models.engines import Engine, engine_profile, normalize_engine
-from gpuplan.models.estimate import Estimate, estimate
+from gpuplan.models.hf_config import parse_hf_config
 from gpuplan.models.quant import quant_spec
 from gpuplan.models.registry import Backend, ModelEntry, Variant
-from gpuplan.models.weights import WeightBytes
+from gpuplan.models.weight_bytes import WeightBytes
 
 __all__ = [
     "ACTIVATION_FLOOR_MB",
@@ -58,7 +59,7 @@ def engine_for(backend: Backend) -> Engine:
 
 @functools.lru_cache(maxsize=512)
 def _arch_cached(config_json: str) -> ModelArch:
-    return ModelArch.from_hf_config(json.loads(config_json))
+    return parse_hf_config(json.loads(config_json))
 
 
 def has_arch(entry: ModelEntry) -> bool:

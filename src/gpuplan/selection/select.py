@@ -20,9 +20,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuplan.errors import ModelError, ModelNotFoundError
-from gpuplan.models.candidates import Candidate, VramSource
-from gpuplan.models.policy import SelectionPolicy, quantization_rank, rank_key
+from gpuplan.memory.figure import VramSource
 from gpuplan.models.registry import ROLES, Backend, Role, parse_role
+from gpuplan.selection.candidates import Candidate
+from gpuplan.selection.policy import SelectionPolicy, quantization_rank, rank_key
 
 __all__ = [
     "DEFAULT_TOP_N",

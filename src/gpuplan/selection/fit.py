@@ -19,11 +19,12 @@ from collections.abc import Callable, Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gpuplan.models.candidates import DEFAULT_CONTEXT, VramSource, planning_context
-from gpuplan.models.engines import engine_profile
-from gpuplan.models.estimate import splits_heads
+from gpuplan.memory.engines import engine_profile
+from gpuplan.memory.estimate import splits_heads
+from gpuplan.memory.figure import DEFAULT_CONTEXT, VramSource
+from gpuplan.memory.vram import arch_of, engine_for, estimate_variant, has_arch, variant_vram
 from gpuplan.models.registry import Backend, ModelEntry, Role, Variant
-from gpuplan.models.vram import arch_of, engine_for, estimate_variant, has_arch, variant_vram
+from gpuplan.selection.candidates import planning_context
 
 __all__ = [
     "CONTEXT_STEP",

@@ -7,10 +7,10 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from gpuplan.models.policy import SelectionPolicy
+from gpuplan.cli.render.hardware import render_host
+from gpuplan.cli.render.models import render_joint
 from gpuplan.planning import Plan
-from gpuplan.render.hardware import render_host
-from gpuplan.render.models import render_joint
+from gpuplan.selection.policy import SelectionPolicy
 
 TOP_FITTING = 8
 

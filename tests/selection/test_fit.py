@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from gpuplan.errors import ModelError
-from gpuplan.models.fit import CONTEXT_STEP, fit_registry, fit_variant
+from gpuplan.memory.vram import estimate_variant, variant_vram, weights_only_mb
 from gpuplan.models.registry import ModelEntry, Registry, load_registry
-from gpuplan.models.vram import estimate_variant, variant_vram, weights_only_mb
+from gpuplan.selection.fit import CONTEXT_STEP, fit_registry, fit_variant
 
 RTX_4090 = 24564 - 2048
 H100 = 81559 - 2048

@@ -6,17 +6,17 @@ from pathlib import Path
 
 from rich.console import Console, RenderableType
 
-from gpuplan.models.fit import fit_registry
-from gpuplan.models.joint import select_joint
-from gpuplan.models.policy import SelectionPolicy
-from gpuplan.models.select import RoleSelector
-from gpuplan.render.models import (
+from gpuplan.cli.render.models import (
     policy_line,
     render_explanation,
     render_fit,
     render_joint,
     render_selection,
 )
+from gpuplan.selection.fit import fit_registry
+from gpuplan.selection.joint import select_joint
+from gpuplan.selection.policy import SelectionPolicy
+from gpuplan.selection.select import RoleSelector
 from tests.models.seed_registry import (
     BALANCED_24GB,
     CONSTRAINED_16GB,

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpuplan.errors import ModelError
-from gpuplan.models.arch import ModelArch
-from gpuplan.models.engines import ENGINES
-from gpuplan.models.estimate import estimate
+from gpuplan.memory.engines import ENGINES
+from gpuplan.memory.estimate import estimate
+from gpuplan.models.hf_config import parse_hf_config
 from tests.models.test_arch import (
     DEEPSEEK_V3,
     GEMMA3_27B,
@@ -27,7 +27,7 @@ from tests.models.test_arch import (
 )
 
 ARCHS = {
-    name: ModelArch.from_hf_config(config)
+    name: parse_hf_config(config)
     for name, config in {
         "llama3": LLAMA3_8B,
         "qwen2.5-vl": QWEN25_VL_7B,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.models import calibration
+from tests.memory import calibration
 
 ROWS = calibration.rows()
 

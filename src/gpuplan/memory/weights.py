@@ -1,10 +1,10 @@
 """Weight memory: exact from file headers when we have them, else parameters × bits.
 
-``WeightBytes`` is what the file readers (GGUF, safetensors) return: the exact
-tensor bytes of a checkpoint, split by the roles that engines place differently
-(llama.cpp keeps the token embedding in host RAM; vLLM replicates the vision tower
-on every tensor-parallel rank). ``weight_memory`` turns either source into the bytes
-one GPU must hold.
+``WeightBytes`` (``gpuplan.models.weight_bytes``) is what the file readers return:
+the exact tensor bytes of a checkpoint, split by the roles that engines place
+differently (llama.cpp keeps the token embedding in host RAM; vLLM replicates the
+vision tower on every tensor-parallel rank). ``weight_memory`` turns either source
+into the bytes one GPU must hold.
 """
 
 from __future__ import annotations
@@ -12,33 +12,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from gpuplan.memory.engines import EngineProfile
 from gpuplan.models.arch import ModelArch
-from gpuplan.models.engines import EngineProfile
 from gpuplan.models.quant import QuantSpec
-
-MIB = 2**20
-
-
-class WeightBytes(BaseModel):
-    """Exact tensor bytes of a checkpoint, read from its headers (never its data)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    total_bytes: int = Field(ge=0, description="Sum of every tensor's bytes.")
-    parameters: int = Field(ge=0, description="Sum of every tensor's element count.")
-    token_embedding_bytes: int = Field(default=0, ge=0, description="Token embedding table.")
-    output_bytes: int = Field(default=0, ge=0, description="lm_head / output (0 when tied).")
-    expert_bytes: int = Field(default=0, ge=0, description="Routed MoE expert tensors.")
-    vision_bytes: int = Field(default=0, ge=0, description="Vision tower / projector tensors.")
-    tied_embeddings: bool = Field(default=False, description="No separate output tensor.")
-    bytes_by_dtype: dict[str, int] = Field(
-        default_factory=dict, description="Bytes per tensor dtype, e.g. {'Q4_K': …, 'F32': …}."
-    )
-    quant: str | None = Field(default=None, description="Canonical quant the file is stored in.")
-    files: tuple[str, ...] = Field(default=(), description="Files the bytes were read from.")
-    notes: tuple[str, ...] = Field(default=(), description="Oddities found reading the files.")
+from gpuplan.models.weight_bytes import MIB, WeightBytes
 
 
 @dataclass(frozen=True)

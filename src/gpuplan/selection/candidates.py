@@ -9,45 +9,23 @@ and benchmarked without an estimator.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping
-from typing import Literal, NamedTuple
+from collections.abc import Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuplan.errors import ModelError
+from gpuplan.memory.figure import DEFAULT_CONTEXT, VariantCoster, VramFigure, VramSource
+from gpuplan.memory.vram import variant_vram
 from gpuplan.models.quant import quant_spec
-from gpuplan.models.registry import Backend, ModelEntry, Role, Variant
+from gpuplan.models.registry import Backend, ModelEntry, Role
 from gpuplan.placement import Demand
 
 __all__ = [
-    "DEFAULT_CONTEXT",
     "Candidate",
-    "VariantCoster",
-    "VramFigure",
-    "VramSource",
     "bits_per_weight",
     "build_candidates",
     "planning_context",
 ]
-
-DEFAULT_CONTEXT = 4096
-"""Tokens of context a candidate is costed at unless the caller says otherwise.
-
-Small enough that a model's ranking reflects its weights, large enough that a
-chat or captioning request fits; ``gpuplan fit`` reports the longest context
-each variant can hold instead.
-"""
-
-VramSource = Literal["estimator", "weights_only", "registry"]
-"""Where a candidate's VRAM figure comes from.
-
-* ``estimator`` — the VRAM estimator on the entry's architecture facts (weights,
-  KV cache at the planning context, activations, engine overhead);
-* ``weights_only`` — a model without KV cache (encoder, embedder, detector):
-  weights plus a fixed runtime overhead, computed from parameters x bits;
-* ``registry`` — a fixed figure written in the registry with its source, for
-  models the estimator cannot model (hybrid Mamba, YOLO).
-"""
 
 
 @functools.lru_cache(maxsize=1024)
@@ -130,18 +108,6 @@ class Candidate(BaseModel):
         return role in self.role_priority
 
 
-class VramFigure(NamedTuple):
-    """What serving one variant costs, and where the number comes from."""
-
-    vram_mb: int
-    source: VramSource
-    assumptions: tuple[str, ...] = ()
-
-
-VariantCoster = Callable[[ModelEntry, Variant, int | None], VramFigure]
-"""(entry, variant, context or None) → VRAM figure; the seam to the estimator."""
-
-
 def planning_context(entry: ModelEntry, context: int) -> int | None:
     """The context a model is costed at: ``context``, capped at what the model supports.
 
@@ -164,7 +130,7 @@ def build_candidates(
 
     A variant with a fixed ``vram_estimate_mb`` keeps it (``registry``); every
     other variant is costed by ``coster``, by default the VRAM estimator
-    (``gpuplan.models.vram.variant_vram``).
+    (``gpuplan.memory.vram.variant_vram``).
     """
     candidates: list[Candidate] = []
     for entry in entries:
@@ -177,11 +143,7 @@ def build_candidates(
                     (f"fixed figure from the registry: {variant.vram_estimate_source}",),
                 )
             else:
-                if coster is None:  # imported on first need: fixed figures need no estimator
-                    from gpuplan.models.vram import variant_vram
-
-                    coster = variant_vram
-                figure = coster(entry, variant, tokens)
+                figure = (coster or variant_vram)(entry, variant, tokens)
             candidates.append(
                 Candidate(
                     model_id=entry.id,

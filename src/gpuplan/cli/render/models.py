@@ -13,12 +13,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from gpuplan.models.candidates import Candidate
-from gpuplan.models.fit import FitRow
-from gpuplan.models.joint import JointSelection
-from gpuplan.models.policy import SelectionPolicy
 from gpuplan.models.registry import Role
-from gpuplan.models.select import Explanation
+from gpuplan.selection.candidates import Candidate
+from gpuplan.selection.fit import FitRow
+from gpuplan.selection.joint import JointSelection
+from gpuplan.selection.policy import SelectionPolicy
+from gpuplan.selection.select import Explanation
 
 __all__ = ["policy_line", "render_explanation", "render_fit", "render_joint", "render_selection"]
 

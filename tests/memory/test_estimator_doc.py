@@ -3,9 +3,9 @@ today, and every engine the estimator knows is documented."""
 
 from __future__ import annotations
 
-from gpuplan.models.engines import ENGINES
+from gpuplan.memory.engines import ENGINES
 from tests.conftest import REPO_ROOT
-from tests.models import calibration
+from tests.memory import calibration
 
 DOC = REPO_ROOT / "docs" / "estimator.md"
 
@@ -14,7 +14,7 @@ def test_calibration_tables_are_current() -> None:
     text = DOC.read_text(encoding="utf-8")
     assert "<!-- calibration-table:start -->" in text
     assert calibration.render_doc(text) == text, (
-        "docs/estimator.md is stale: run `python -m tests.models.calibration --write`"
+        "docs/estimator.md is stale: run `python -m tests.memory.calibration --write`"
     )
 
 

@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpuplan.errors import ModelError
-from gpuplan.models.candidates import Candidate
-from gpuplan.models.joint import select_joint
-from gpuplan.models.policy import Bias, SelectionPolicy, quantization_rank, rank_key
 from gpuplan.models.registry import Role
-from gpuplan.models.select import RoleSelector
+from gpuplan.selection.candidates import Candidate
+from gpuplan.selection.joint import select_joint
+from gpuplan.selection.policy import Bias, SelectionPolicy, quantization_rank, rank_key
+from gpuplan.selection.select import RoleSelector
 from tests.models.seed_registry import BALANCED_24GB, GENEROUS_96GB, seed_candidates
 
 

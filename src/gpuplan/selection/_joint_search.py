@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gpuplan.models._joint_bounds import Packing, SuffixBounds
-from gpuplan.models.candidates import Candidate
-from gpuplan.models.policy import Bias, SelectionPolicy, rank_key
 from gpuplan.models.registry import Role
+from gpuplan.selection._joint_bounds import Packing, SuffixBounds
+from gpuplan.selection.candidates import Candidate
+from gpuplan.selection.policy import Bias, SelectionPolicy, rank_key
 
 __all__ = ["Objective", "Option", "Search", "dominated", "objective", "suffix_bounds"]
 

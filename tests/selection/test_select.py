@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from gpuplan.errors import ModelError, ModelNotFoundError
-from gpuplan.models.candidates import Candidate
-from gpuplan.models.policy import SelectionPolicy, quantization_rank, rank_key
-from gpuplan.models.select import RoleSelector, select_by_role_response
+from gpuplan.selection.candidates import Candidate
+from gpuplan.selection.policy import SelectionPolicy, quantization_rank, rank_key
+from gpuplan.selection.select import RoleSelector, select_by_role_response
 from tests.models.seed_registry import (
     BALANCED_24GB,
     CONSTRAINED_16GB,

@@ -16,8 +16,8 @@ import math
 from dataclasses import dataclass
 
 from gpuplan.errors import ModelError
+from gpuplan.memory.engines import EngineProfile
 from gpuplan.models.arch import ModelArch
-from gpuplan.models.engines import EngineProfile
 from gpuplan.models.quant import KV_CACHE_BYTES, normalize_kv_dtype
 
 

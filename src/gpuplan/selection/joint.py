@@ -46,11 +46,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuplan.errors import ModelError
-from gpuplan.models._joint_bounds import amortisation_unit
-from gpuplan.models._joint_search import Option, Search, dominated, objective, suffix_bounds
-from gpuplan.models.candidates import Candidate
-from gpuplan.models.policy import Bias, SelectionPolicy, quantization_rank, rank_key
 from gpuplan.models.registry import Backend, Role, parse_role
+from gpuplan.selection._joint_bounds import amortisation_unit
+from gpuplan.selection._joint_search import Option, Search, dominated, objective, suffix_bounds
+from gpuplan.selection.candidates import Candidate
+from gpuplan.selection.policy import Bias, SelectionPolicy, quantization_rank, rank_key
 
 __all__ = [
     "DEFAULT_NODE_LIMIT",

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, get_args
 
 from gpuplan.errors import ModelError
-from gpuplan.models.candidates import Candidate
 from gpuplan.models.quant import normalize_quant
 from gpuplan.models.registry import Role
 from gpuplan.placement import packs
+from gpuplan.selection.candidates import Candidate
 
 __all__ = [
     "BIASES",

@@ -18,12 +18,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuplan.errors import ModelError
-from gpuplan.models.activation import activation_memory
+from gpuplan.memory.activation import activation_memory
+from gpuplan.memory.engines import Engine, EngineProfile, engine_profile
+from gpuplan.memory.kvcache import kv_memory, resolve_kv_dtype
+from gpuplan.memory.weights import describe_bits, model_bytes, weight_memory
 from gpuplan.models.arch import ModelArch
-from gpuplan.models.engines import Engine, EngineProfile, engine_profile
-from gpuplan.models.kvcache import kv_memory, resolve_kv_dtype
 from gpuplan.models.quant import QUANTS, QuantSpec, dtype_quant, normalize_quant
-from gpuplan.models.weights import MIB, WeightBytes, describe_bits, model_bytes, weight_memory
+from gpuplan.models.weight_bytes import MIB, WeightBytes
 
 _FLOAT_TO_GGUF = {"fp16": "f16", "fp32": "f32", "bf16": "bf16"}
 _GGUF_TO_FLOAT = {"f16": "fp16", "f32": "fp32"}

@@ -29,8 +29,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from gpuplan.memory.engines import EngineProfile
 from gpuplan.models.arch import ModelArch
-from gpuplan.models.engines import EngineProfile
 
 
 @dataclass(frozen=True)
