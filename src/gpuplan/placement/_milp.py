@@ -292,4 +292,6 @@ def fewest_moves(
 
 def pair_count(problem: Problem, free_services: Sequence[int]) -> int:
     """How many binaries a model of ``free_services`` has (to compare with MILP_MAX_PAIRS)."""
-    return sum(len(problem.eligible(s)) for s in free_services)
+    everything = len(problem.devices)
+    whole = sum(1 for d in problem.devices if d.mig_index is None)
+    return sum(everything if problem.spans[s] == 1 else whole for s in free_services)
