@@ -115,7 +115,8 @@ def test_balanced_equals_the_brute_force_optimum(totals: list[int], sizes: list[
     placement = place(services, host, strategy="balanced")
     peak = max(g.used_mb / g.usable_mb for g in placement.gpus)
     assert placement.solver is not None and "optimal" in placement.solver
-    assert abs(peak - brute_force_peak(sizes, usable)) <= 1e-6 * max(1.0, peak)
+    # HiGHS proves its answer within MIP_REL_GAP (0.01 %) of the optimum
+    assert abs(peak - brute_force_peak(sizes, usable)) <= 1e-4 * max(1.0, peak)
 
 
 @settings(max_examples=60, deadline=None)

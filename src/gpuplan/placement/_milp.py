@@ -40,6 +40,9 @@ __all__ = [
 MILP_MAX_PAIRS = 4000
 """Largest model solved exactly: (unpinned service, device) pairs, e.g. 16 GPUs x 250 services."""
 
+MIP_REL_GAP = 1e-4
+"""HiGHS stops when its solution is proven within 0.01 % of the optimum ("optimal")."""
+
 MILP_TIME_LIMIT_S = 5.0
 """Wall-clock limit per solve; a stopped solve reports its proven gap."""
 
@@ -165,7 +168,7 @@ def _solve(
     col_upper = [1.0] * n_x + ([inf] if minmax else [])
     highs = _quiet_highs()
     highs.setOptionValue("time_limit", float(time_limit_s))
-    highs.setOptionValue("mip_rel_gap", 1e-6)
+    highs.setOptionValue("mip_rel_gap", MIP_REL_GAP)
     highs.setOptionValue("threads", 1)
     highs.addRows(
         n_row,
