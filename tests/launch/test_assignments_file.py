@@ -13,7 +13,7 @@ from gpuplan.placement.model import Assignment
 
 
 def _a(service: str, gpus: tuple[int, ...], mb: int = 1000, **kw: object) -> Assignment:
-    return Assignment(service=service, gpu_indices=gpus, vram_budget_mb=mb, reason="test", **kw)  # type: ignore[arg-type]
+    return Assignment(service=service, gpu_indices=gpus, vram_budget_mb=mb, reason="test", **kw)
 
 
 def test_seed_004_example_line_for_line() -> None:
