@@ -4,13 +4,16 @@ Each call appends one JSON line to ``calls.jsonl``: the argument list and the
 override file's text *at that moment*, so a test can check that a service was
 recreated with the new (or, rolling back, the old) override. Writing a service
 name to ``fail`` makes its ``up`` exit 1 (``fail-once``: only the next one);
-writing it to ``hang`` makes it sleep until killed (after touching ``reached``).
+writing it to ``hang`` makes it sleep until killed (after writing its pid to ``reached``).
 ``ps --format json`` prints ``ps.json``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import stat
 import sys
 from dataclasses import dataclass
@@ -43,7 +46,7 @@ def listed(name):
     path = os.path.join(home, name)
     return os.path.exists(path) and service in open(path).read().split()
 if listed("hang"):
-    open(os.path.join(home, "reached"), "w").write(service)
+    open(os.path.join(home, "reached"), "w").write(str(os.getpid()))
     time.sleep(3600)
 if listed("fail-once"):
     os.unlink(os.path.join(home, "fail-once"))
@@ -80,6 +83,13 @@ class ComposeStandin:
 
     def hang_on(self, *services: str) -> None:
         (self.home / "hang").write_text("\n".join(services) + "\n")
+
+    def end_hung(self) -> None:
+        """Kill the hung stand-in (by the pid it wrote), if it is still there."""
+        reached = self.home / "reached"
+        if reached.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(reached.read_text()), signal.SIGKILL)
 
     def clear(self) -> None:
         for name in ("calls.jsonl", "fail", "fail-once", "hang", "reached"):

@@ -55,6 +55,19 @@ def test_migrations_go_up_down_and_up_again(db_url: str) -> None:
     engine.dispose()
 
 
+def test_head_revision_constant_is_the_newest_migration() -> None:
+    from importlib.resources import files
+
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from gpuplan.store.db import HEAD_REVISION
+
+    config = Config()
+    config.set_main_option("script_location", str(files("gpuplan.store") / "migrations"))
+    assert ScriptDirectory.from_config(config).get_heads() == [HEAD_REVISION]
+
+
 def test_the_migration_builds_exactly_the_tables_in_the_code(db_url: str) -> None:
     engine = make_engine(db_url)
     migrate(engine)

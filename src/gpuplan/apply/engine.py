@@ -48,6 +48,7 @@ __all__ = [
     "ApplyPlan",
     "Target",
     "default_files",
+    "dry_plan",
     "render_mirror",
 ]
 
@@ -136,7 +137,12 @@ class Applier:
     # -- planning (touches nothing) ----------------------------------------------
 
     def plan(
-        self, config: GpuConfig, target: Target, *, applied: GpuConfig | None = None
+        self,
+        config: GpuConfig,
+        target: Target,
+        *,
+        applied: GpuConfig | None = None,
+        lookup: bool = True,
     ) -> ApplyPlan:
         """The diff against the last applied configuration, and the exact commands."""
         enabled = [s.service for s in config.services if s.enabled]
@@ -145,7 +151,7 @@ class Applier:
         if self.host is not None:
             config, moved = fall_back_from_vanished_gpus(config, self.host)
             warnings += moved
-        if applied is None:
+        if applied is None and lookup:
             last = self.repo.last_applied()
             applied = last.config if last else None
         diff = diff_configs(applied, config)
@@ -402,6 +408,15 @@ class Applier:
             kind="rollback",
             extra_warnings=(f"rolling back to history entry {chosen.id}",),
         )
+
+
+def dry_plan(
+    config: GpuConfig, target: Target, *, host: Host | None, applied: GpuConfig | None
+) -> ApplyPlan:
+    """``Applier.plan`` without a database: the diff against ``applied``, touching nothing."""
+    return Applier(repo=None, actor="dry-run", host=host).plan(  # type: ignore[arg-type]
+        config, target, applied=applied, lookup=False
+    )
 
 
 def _read(path: Path | None) -> str | None:

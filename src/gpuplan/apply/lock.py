@@ -17,11 +17,25 @@ from pathlib import Path
 
 from gpuplan.errors import ApplyBusyError
 
-__all__ = ["ApplyLock", "lock_path_for"]
+__all__ = ["ApplyLock", "lock_is_held", "lock_path_for"]
 
 
 def lock_path_for(override_file: Path) -> Path:
     return override_file.with_name(f".{override_file.name}.lock")
+
+
+def lock_is_held(path: Path) -> bool:
+    """Whether a live process holds the lock at ``path`` (probing never blocks)."""
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 class ApplyLock:

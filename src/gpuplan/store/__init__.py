@@ -27,6 +27,7 @@ __all__ = [
     "SavedConfig",
     "ServiceConfig",
     "database_url",
+    "open_existing_store",
     "open_store",
 ]
 
@@ -39,3 +40,31 @@ def open_store(url: str | None = None, *, run_migrations: bool = True) -> Reposi
     repository = Repository(engine)
     repository.ensure_state()
     return repository
+
+
+def open_existing_store(url: str | None = None) -> Repository | None:
+    """The repository if the database already exists and is migrated, else None.
+
+    For read-only commands (``apply --dry-run``): never creates a file, a table or
+    a row.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gpuplan.store.db import HEAD_REVISION, schema_revision
+
+    resolved = database_url(url)
+    parsed = make_url(resolved)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        from pathlib import Path
+
+        if not Path(parsed.database).expanduser().exists():
+            return None
+    engine = make_engine(resolved)
+    try:
+        if schema_revision(engine) != HEAD_REVISION:
+            return None
+    except SQLAlchemyError:
+        engine.dispose()
+        return None
+    return Repository(engine)

@@ -32,6 +32,8 @@ __all__ = [
 
 DATABASE_URL_ENV = "GPUPLAN_DATABASE_URL"
 HEAD = "head"
+HEAD_REVISION = "0001"
+"""The newest migration; bump with every new one (a test checks it is the head)."""
 
 
 def default_sqlite_path() -> Path:
