@@ -122,7 +122,7 @@ def _container(service: str) -> dict[str, object]:
 
 def _env(info: dict[str, object]) -> dict[str, str]:
     pairs = info["Config"]["Env"]  # type: ignore[index]
-    return dict(pair.split("=", 1) for pair in pairs)  # type: ignore[union-attr]
+    return dict(pair.split("=", 1) for pair in pairs)
 
 
 def test_a_real_container_moves_to_its_new_gpu(podman_project: Path, tmp_path: Path) -> None:
