@@ -31,4 +31,4 @@ def detect(
     else:
         from gpuplan.cli.render.hardware import render_host  # rich tables: not for --json
 
-        console.print(render_host(host), soft_wrap=True)
+        console.print(render_host(host))
