@@ -13,10 +13,11 @@ non-zero instead of showing a traceback. Anything else is a bug in gpuplan.
     ├── ProfileError
     │   ├── ProfileNotFoundError   no profile of that name or path
     │   └── ProfileValidationError a profile file is malformed
-    └── ModelError
-        ├── ModelNotFoundError     no model of that id
-        ├── UnknownRoleError       a role name that is not one of the roles
-        └── ModelFileError         a model file or header is unreadable
+    ├── ModelError
+    │   ├── ModelNotFoundError     no model of that id
+    │   ├── UnknownRoleError       a role name that is not one of the roles
+    │   └── ModelFileError         a model file or header is unreadable
+    └── LaunchError                a service cannot be launched as planned (engine, GPU, image)
 """
 
 from __future__ import annotations
@@ -88,3 +89,7 @@ class UnknownRoleError(ModelError):
 
 class ModelFileError(ModelError):
     """A model file (config.json, GGUF, safetensors) is unreadable or corrupt."""
+
+
+class LaunchError(GpuplanError):
+    """A placed service cannot be launched as asked: engine on the wrong vendor, no image."""
