@@ -17,8 +17,8 @@ from rich.text import Text
 
 from gpuplan.cli._common import JsonOpt, console, emit_json, handle_errors
 from gpuplan.errors import ModelError, ModelNotFoundError
-from gpuplan.models.estimate import Estimate
-from gpuplan.models.estimate import estimate as estimate_memory
+from gpuplan.memory.estimate import Estimate
+from gpuplan.memory.estimate import estimate as estimate_memory
 from gpuplan.models.files import LocalModel
 from gpuplan.models.files.discover import gguf_model_files
 from gpuplan.models.files.gguf_model import read_gguf
@@ -70,8 +70,8 @@ def registry_model(model_id: str) -> LocalModel:
 
     Unknown ids raise ModelNotFoundError naming the closest registry ids.
     """
+    from gpuplan.memory.vram import arch_of
     from gpuplan.models.registry import load_registry
-    from gpuplan.models.vram import arch_of
 
     try:
         entry = load_registry().get(model_id)
@@ -93,8 +93,8 @@ def registry_model(model_id: str) -> LocalModel:
 
 def _default_engine(model: LocalModel, quant: str | None) -> str:
     if model.kind == "registry":
+        from gpuplan.memory.vram import engine_for
         from gpuplan.models.registry import load_registry
-        from gpuplan.models.vram import engine_for
 
         entry = load_registry().get(model.id)
         variant = entry.variants[0]

@@ -18,12 +18,12 @@ from gpuplan.cli._common import (
     handle_errors,
 )
 from gpuplan.cli.discover import DiscoverOpt, with_discovered
+from gpuplan.cli.render.plan import render_plan
 from gpuplan.hardware import load_host
-from gpuplan.models.candidates import DEFAULT_CONTEXT
+from gpuplan.memory.figure import DEFAULT_CONTEXT
 from gpuplan.models.registry import load_registry
 from gpuplan.planning import DEFAULT_ROLES, make_plan, selection_policy
 from gpuplan.profiles import resolve_here
-from gpuplan.render.plan import render_plan
 
 
 @handle_errors
