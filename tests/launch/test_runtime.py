@@ -105,6 +105,15 @@ def test_without_nvml_an_assignment_is_trusted(tmp_path: Path) -> None:
     assert out["result"] == 0
 
 
+def test_the_installed_module_imports_without_pydantic() -> None:
+    code = (
+        "import sys, gpuplan.launch.runtime as r; r.assigned_devices({}); "
+        "print(sorted(m for m in ('pydantic', 'typer', 'yaml') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 def test_in_process_api_reads_a_given_mapping() -> None:
     env = {"ROCR_VISIBLE_DEVICES": "GPU-5f3c"}
     assert runtime.assigned_devices(env) == ("ROCR_VISIBLE_DEVICES", "GPU-5f3c")
