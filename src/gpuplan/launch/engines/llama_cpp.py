@@ -39,11 +39,15 @@ _HANDLED = (
 )
 
 
-def _model_flag(source: str) -> tuple[str, str]:
-    """A GGUF path goes to ``--model``; a Hugging Face repo (``user/repo[:quant]``) to ``-hf``."""
-    if source.endswith(".gguf") or source.startswith(("/", "./", "../", "~")):
-        return "--model", source
-    return "--hf-repo", source
+def _model_flags(source: str) -> list[tuple[str, str]]:
+    """A local GGUF goes to ``--model``; ``user/repo/file.gguf`` to ``--hf-repo`` +
+    ``--hf-file``; ``user/repo[:quant]`` to ``--hf-repo`` (llama.cpp downloads it)."""
+    if source.startswith(("/", "./", "../", "~")) or source.count("/") == 0:
+        return [("--model", source)]
+    parts = source.split("/")
+    if source.endswith(".gguf") and len(parts) >= 3:
+        return [("--hf-repo", "/".join(parts[:2])), ("--hf-file", "/".join(parts[2:]))]
+    return [("--hf-repo", source)]
 
 
 def render(request: LaunchRequest) -> LaunchConfig:
@@ -55,8 +59,8 @@ def render(request: LaunchRequest) -> LaunchConfig:
     for key, value in devices.items():
         env.set(key, value, "estimate")
 
-    flag, source = _model_flag(request.model_source)
-    flags.set(flag, source, "estimate")
+    for flag, value in _model_flags(request.model_source):
+        flags.set(flag, value, "estimate")
     flags.set("--alias", request.model_id, "estimate")
     flags.set("--host", "0.0.0.0", "estimate")
     flags.set("--port", request.port, "estimate")
