@@ -265,3 +265,14 @@ def test_budget_over_the_room_left_is_cut_and_said() -> None:
     full = GpuSlot(index=0, total_mb=8000, reserved_total_mb=8000)
     with pytest.raises(LaunchError, match="no memory left"):
         render(_request("sglang", gpus=(full,), vram_budget_mb=1000))
+
+
+@pytest.mark.parametrize(
+    ("engine", "flag"),
+    [("vllm", "--runner"), ("sglang", "--is-embedding"), ("llama.cpp", "--embedding")],
+)
+def test_embedders_start_in_pooling_mode_with_flags_the_release_has(engine: str, flag: str) -> None:
+    config = render(_request(engine, role="embedding"))
+    assert flag in config.argv
+    assert set(_flags_in(config)) <= set(flag_set(engine)["flags"])
+    assert flag not in render(_request(engine, role="chat")).argv

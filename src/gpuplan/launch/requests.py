@@ -185,6 +185,7 @@ def launch_requests(
                 context_tokens=_context(entry, context),
                 port=base_port + number,
                 start_order=start_order,
+                role=service.role,
                 engine_settings=dict(engine_settings or {}),
                 overrides=dict((overrides or {}).get(assignment.service, {})),
             )

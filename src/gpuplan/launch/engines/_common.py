@@ -250,6 +250,14 @@ def ignored_profile_keys(
     return out
 
 
+EMBEDDING_ROLES = frozenset({"embedding"})
+"""Roles whose models are served for embeddings (pooling), not generation."""
+
+
+def is_embedder(request: LaunchRequest) -> bool:
+    return request.role in EMBEDDING_ROLES
+
+
 def torch_dtype(value: object) -> str | None:
     """Profile ``mixed_precision_dtype`` → the dtype name vLLM/SGLang accept."""
     return {"bf16": "bfloat16", "fp16": "float16"}.get(str(value)) if value else None

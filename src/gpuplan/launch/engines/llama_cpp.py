@@ -19,6 +19,7 @@ from gpuplan.launch.engines._common import (
     clamp_budget,
     ignored_profile_keys,
     is_amd,
+    is_embedder,
     profile_key,
     visible_devices_env,
 )
@@ -90,6 +91,8 @@ def render(request: LaunchRequest) -> LaunchConfig:
                 f"tokens × {parallel} slots (each slot gets ctx-size / parallel)"
             )
     flags.set("--parallel", parallel, "estimate")
+    if is_embedder(request):
+        flags.set("--embedding", None, "estimate")
     flags.set("--flash-attn", "auto", "estimate")
 
     _profile(request, flags, notes)

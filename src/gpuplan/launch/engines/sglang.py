@@ -18,6 +18,7 @@ from gpuplan.launch.engines._common import (
     floor_fraction,
     ignored_profile_keys,
     is_amd,
+    is_embedder,
     profile_key,
     torch_dtype,
     visible_devices_env,
@@ -90,6 +91,8 @@ def render(request: LaunchRequest) -> LaunchConfig:
     if request.context_tokens:
         flags.set("--context-length", request.context_tokens, "estimate")
     flags.set("--max-running-requests", request.max_concurrency, "estimate")
+    if is_embedder(request):
+        flags.set("--is-embedding", None, "estimate")
 
     _profile(request, flags, notes)
     apply_overrides(flags, env, request.overrides, style="dash")

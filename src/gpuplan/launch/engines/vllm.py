@@ -19,6 +19,7 @@ from gpuplan.launch.engines._common import (
     floor_fraction,
     ignored_profile_keys,
     is_amd,
+    is_embedder,
     profile_key,
     torch_dtype,
     visible_devices_env,
@@ -73,6 +74,11 @@ def render(request: LaunchRequest) -> LaunchConfig:
     if request.context_tokens:
         flags.set("--max-model-len", request.context_tokens, "estimate")
     flags.set("--max-num-seqs", request.max_concurrency, "estimate")
+    if is_embedder(request):
+        flags.set("--runner", "pooling", "estimate")
+        notes.append(
+            "--runner pooling: an embedding model (role 'embedding') serves /v1/embeddings"
+        )
 
     _profile(request, flags, notes)
     apply_overrides(flags, env, request.overrides, style="dash")
