@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from gpuplan.cli._common import HardwareOpt, HeadroomOpt, ProfileOpt, console, handle_errors
+from gpuplan.cli._common import (
+    HardwareOpt,
+    HeadroomOpt,
+    ProfileOpt,
+    console,
+    err_console,
+    handle_errors,
+)
 from gpuplan.cli.discover import DiscoverOpt, with_discovered
 from gpuplan.errors import GpuplanError, LaunchError
 from gpuplan.fileio import write_atomic
@@ -39,6 +47,15 @@ def _placement_api() -> Any:
         ) from None
 
 
+@dataclass(frozen=True)
+class _Placed:
+    host: Any
+    services: Sequence[Any]
+    placement: Any
+    requests: list[Any]
+    notes: list[str]
+
+
 def _placed(
     hardware: str | None,
     profile: str | None,
@@ -49,7 +66,7 @@ def _placed(
     strategy: str,
     services_file: Path | None,
     on: str,
-) -> tuple[list[Any], list[str]]:
+) -> _Placed:
     """Host → profile → services → placement → one LaunchRequest per launchable service."""
     from gpuplan.hardware import load_host
     from gpuplan.launch.requests import launch_requests
@@ -78,7 +95,7 @@ def _placed(
     requests, notes = launch_requests(
         placement, services, host, entries=entries, context=context, engine_settings=engine
     )
-    return requests, [*placement.warnings, *notes]
+    return _Placed(host, services, placement, requests, [*placement.warnings, *notes])
 
 
 def _store_module(target: str) -> Any:
@@ -94,13 +111,43 @@ def _store_module(target: str) -> Any:
         ) from None
 
 
-def _files(target: str, requests: list[Any]) -> dict[str, str]:
+OVERRIDE_FILE = "docker-compose.gpu-override.yml"
+ASSIGNMENTS_FILE = "gpu-assignments.yml"
+CDI_SPECS = (Path("/etc/cdi/nvidia.yaml"), Path("/var/run/cdi/nvidia.yaml"))
+
+
+def _store_files(target: str, placed: _Placed) -> dict[str, str]:
+    """The Compose override or gpu-assignments.yml, written by the store stage's renderers."""
+    module = _store_module(target)
+    overridden = {
+        service.name
+        for service in placed.services
+        if getattr(service, "vram_budget_override_mb", None) is not None
+    }
+    if target == "assignments":
+        text = module.render_assignments_file(
+            placed.placement.strategy, placed.placement.assignments, overridden=overridden
+        )
+        return {ASSIGNMENTS_FILE: text}
+    vendors = {gpu.index: gpu.vendor for gpu in placed.host.gpus}
+    text = module.render_override(
+        placed.placement.assignments, overridden=overridden, vendors=vendors
+    )
+    if target == "podman" and not any(path.exists() for path in CDI_SPECS):
+        placed.notes.append(
+            "podman-compose 1.x turns each device reservation into --device nvidia.com/gpu=N, "
+            "which needs the NVIDIA container toolkit's CDI spec; none found in /etc/cdi or "
+            "/var/run/cdi: run `sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml`"
+        )
+    return {OVERRIDE_FILE: text}
+
+
+def _files(target: str, placed: _Placed) -> dict[str, str]:
     from gpuplan.launch import render
 
     if target in FILE_TARGETS and target != "k8s":
-        module = _store_module(target)
-        return dict(module.render_files(requests, target=target))
-    pairs = [(request, render(request)) for request in requests]
+        return _store_files(target, placed)
+    pairs = [(request, render(request)) for request in placed.requests]
     if target == "k8s":
         from gpuplan.launch.kubernetes import manifests_yaml
 
@@ -177,11 +224,14 @@ def render(
         )
     if on not in ("total", "free"):
         raise LaunchError(f"--on {on!r} is not total or free", hint="use --on total or --on free")
-    requests, notes = _placed(
+    placed = _placed(
         hardware, profile, roles, context, headroom_mb, discover, strategy, services, on
     )
-    files = _files(target, requests)
+    files = _files(target, placed)
+    notes = placed.notes
     if output is None:
+        for note in notes:
+            err_console.print(f"Note: {note}", markup=False, soft_wrap=True)
         for name, text in files.items():
             if len(files) > 1:
                 console.print(f"# ==> {name}", markup=False, highlight=False)
