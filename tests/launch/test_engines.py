@@ -276,3 +276,10 @@ def test_embedders_start_in_pooling_mode_with_flags_the_release_has(engine: str,
     assert flag in config.argv
     assert set(_flags_in(config)) <= set(flag_set(engine)["flags"])
     assert flag not in render(_request(engine, role="chat")).argv
+
+
+def test_fixed_size_engines_warn_instead_of_cutting() -> None:
+    slot = GpuSlot(index=0, total_mb=24564, reserved_total_mb=10000)
+    config = render(_request("llama.cpp", gpus=(slot,), vram_budget_mb=20000))
+    assert any(note.startswith("warning: 20000 MiB per GPU does not fit") for note in config.notes)
+    assert flag_value(config, "--ctx-size") == str(8192 * 4)  # nothing silently changed

@@ -53,7 +53,8 @@ class _Placed:
     services: Sequence[Any]
     placement: Any
     requests: list[Any]
-    notes: list[str]
+    notes: list[str]  # placement's warnings, and what the chosen target adds
+    launch_notes: list[str]  # services without a launch line
 
 
 def _placed(
@@ -95,7 +96,7 @@ def _placed(
     requests, notes = launch_requests(
         placement, services, host, entries=entries, context=context, engine_settings=engine
     )
-    return _Placed(host, services, placement, requests, [*placement.warnings, *notes])
+    return _Placed(host, services, placement, requests, list(placement.warnings), notes)
 
 
 def _store_module(target: str) -> Any:
@@ -147,6 +148,7 @@ def _files(target: str, placed: _Placed) -> dict[str, str]:
 
     if target in FILE_TARGETS and target != "k8s":
         return _store_files(target, placed)
+    placed.notes.extend(placed.launch_notes)
     pairs = [(request, render(request)) for request in placed.requests]
     if target == "k8s":
         from gpuplan.launch.kubernetes import manifests_yaml

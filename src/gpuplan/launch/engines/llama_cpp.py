@@ -66,7 +66,7 @@ def render(request: LaunchRequest) -> LaunchConfig:
     flags.set("--host", "0.0.0.0", "estimate")
     flags.set("--port", request.port, "estimate")
     if request.gpus:
-        clamp_budget(request, notes)
+        clamp_budget(request, notes, fixed=True)
         flags.set("--n-gpu-layers", "all", "estimate")
         flags.set("--fit", "off", "estimate")
         if len(request.gpus) == 1:

@@ -60,7 +60,7 @@ def render(request: LaunchRequest) -> LaunchConfig:
         env.set("OLLAMA_CONTEXT_LENGTH", request.context_tokens, "estimate")
         params.set("num_ctx", request.context_tokens, "estimate")
     if request.gpus:
-        budget = clamp_budget(request, notes)
+        budget = clamp_budget(request, notes, fixed=True)
         overhead_mb = max(0, min(room_mb(slot) for slot in request.gpus) - budget)
         env.set("OLLAMA_GPU_OVERHEAD", overhead_mb * _MIB, "estimate")
         notes.append(
