@@ -43,6 +43,11 @@ def _model_name(request: LaunchRequest) -> str:
     return re.sub(r"[^a-z0-9._-]+", "-", request.service.lower()).strip("-.") or "model"
 
 
+def _pulled(request: LaunchRequest) -> bool:
+    """A library tag (``llama3.1:8b``) is pulled first; a local GGUF path is not."""
+    return not request.model_source.startswith(("/", "./", "../", "~"))
+
+
 def render(request: LaunchRequest) -> LaunchConfig:
     notes: list[str] = []
     env = Layered()
@@ -106,7 +111,7 @@ def render(request: LaunchRequest) -> LaunchConfig:
     modelfile += [f"PARAMETER {key} {value}" for key, value in params.env().items()]
     notes.append(
         f"once the server is up, `ollama create {name} -f Modelfile` makes the model with "
-        "these parameters; clients ask for it by that name"
+        "these parameters (after pulling its base); clients ask for it by that name"
     )
     tag = f"{ENGINE_VERSION}-rocm" if is_amd(request) else ENGINE_VERSION
     image = request.overrides.get("image") or f"ollama/ollama:{tag}"
@@ -121,5 +126,8 @@ def render(request: LaunchRequest) -> LaunchConfig:
         health_path="/api/version",
         notes=tuple(notes),
         files={"Modelfile": "\n".join(modelfile) + "\n"},
-        after_start=(("ollama", "create", name, "-f", "Modelfile"),),
+        after_start=(
+            *((("ollama", "pull", request.model_source),) if _pulled(request) else ()),
+            ("ollama", "create", name, "-f", "Modelfile"),
+        ),
     )
