@@ -73,3 +73,28 @@ def test_unknown_target_and_absent_engine_are_one_line_errors() -> None:
 def test_compose_without_the_store_module_says_so() -> None:
     code, out = _run("compose", "--hardware", "RTX 4090", "--roles", "chat")
     assert code == 1 and "is not implemented in this build" in out
+
+
+def test_explicit_set_flags_win_and_the_namespace_is_applied(tmp_path: Path) -> None:
+    code, out = _run(
+        "llama.cpp",
+        "--hardware",
+        "RTX 4090",
+        "--roles",
+        "chat",
+        "--set",
+        "ctx-size=2048",
+        "--set",
+        "LLAMA_ARG_THREADS=8",
+        "-o",
+        str(tmp_path),
+    )
+    assert code == 0, out
+    (launch,) = tmp_path.glob("*.llama.cpp.json")
+    data = json.loads(launch.read_text())
+    assert data["argv"][data["argv"].index("--ctx-size") + 1] == "2048"
+    assert data["env"]["LLAMA_ARG_THREADS"] == "8"
+    assert any("explicit flag" in note for note in data["notes"])
+    code, out = _run("k8s", "--hardware", "RTX 4090", "--roles", "chat", "--namespace", "ai")
+    assert code == 0, out
+    assert "namespace: ai" in out

@@ -67,10 +67,11 @@ def _placed(
     strategy: str,
     services_file: Path | None,
     on: str,
+    sets: Sequence[str] = (),
 ) -> _Placed:
     """Host → profile → services → placement → one LaunchRequest per launchable service."""
     from gpuplan.hardware import load_host
-    from gpuplan.launch.requests import launch_requests
+    from gpuplan.launch.requests import launch_requests, parse_overrides
     from gpuplan.models.registry import load_registry
     from gpuplan.planning import make_plan
     from gpuplan.profiles import resolve_here
@@ -93,8 +94,15 @@ def _placed(
         tensor_parallel_threshold_mb=resolution.profile.tensor_parallel_threshold_mb,
     )
     engine = resolution.profile.engine.model_dump(mode="json", exclude_none=True)
+    overrides = parse_overrides(sets, [service.name for service in services])
     requests, notes = launch_requests(
-        placement, services, host, entries=entries, context=context, engine_settings=engine
+        placement,
+        services,
+        host,
+        entries=entries,
+        context=context,
+        engine_settings=engine,
+        overrides=overrides,
     )
     return _Placed(host, services, placement, requests, list(placement.warnings), notes)
 
@@ -143,7 +151,7 @@ def _store_files(target: str, placed: _Placed) -> dict[str, str]:
     return {OVERRIDE_FILE: text}
 
 
-def _files(target: str, placed: _Placed) -> dict[str, str]:
+def _files(target: str, placed: _Placed, namespace: str | None = None) -> dict[str, str]:
     from gpuplan.launch import render
 
     if target in FILE_TARGETS and target != "k8s":
@@ -153,7 +161,7 @@ def _files(target: str, placed: _Placed) -> dict[str, str]:
     if target == "k8s":
         from gpuplan.launch.kubernetes import manifests_yaml
 
-        return {K8S_FILE: manifests_yaml(pairs)}
+        return {K8S_FILE: manifests_yaml(pairs, namespace=namespace)}
     from gpuplan.launch.scripts import launch_files
 
     chosen = [(request, config) for request, config in pairs if config.engine == target]
@@ -213,6 +221,17 @@ def render(
     ] = DEFAULT_CONTEXT,
     headroom_mb: HeadroomOpt = None,
     discover: DiscoverOpt = None,
+    sets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Explicit engine flag, winning over the profile: KEY=VALUE for every service, "
+            "SERVICE:KEY=VALUE for one (max-model-len=8192, ai-llm:image=REF, FOO_ENV=1).",
+        ),
+    ] = None,
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", help="Kubernetes namespace of the manifests.")
+    ] = None,
 ) -> None:
     """Write the plan's files: Kubernetes manifests, engine launch lines, Compose override.
 
@@ -227,9 +246,9 @@ def render(
     if on not in ("total", "free"):
         raise LaunchError(f"--on {on!r} is not total or free", hint="use --on total or --on free")
     placed = _placed(
-        hardware, profile, roles, context, headroom_mb, discover, strategy, services, on
+        hardware, profile, roles, context, headroom_mb, discover, strategy, services, on, sets or ()
     )
-    files = _files(target, placed)
+    files = _files(target, placed, namespace)
     notes = placed.notes
     if output is None:
         for note in notes:
