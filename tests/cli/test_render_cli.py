@@ -98,3 +98,26 @@ def test_explicit_set_flags_win_and_the_namespace_is_applied(tmp_path: Path) -> 
     code, out = _run("k8s", "--hardware", "RTX 4090", "--roles", "chat", "--namespace", "ai")
     assert code == 0, out
     assert "namespace: ai" in out
+
+
+SEED004 = Path(__file__).resolve().parents[2] / "examples" / "seed004-services.yml"
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("gpuplan.launch.compose") is None or not SEED004.exists(),
+    reason="store stage (compose/assignments renderers) or the seed 004 example not merged yet",
+)
+def test_compose_podman_and_assignments_for_seed_004(tmp_path: Path) -> None:
+    base = ["--hardware", "RTX A5500, RTX A400", "--services", str(SEED004), "-o", str(tmp_path)]
+    for target in ("compose", "podman"):
+        code, out = _run(target, *base)
+        assert code == 0, out
+        override = yaml.safe_load((tmp_path / "docker-compose.gpu-override.yml").read_text())
+        enrichment = override["services"]["ai-enrichment"]
+        (device,) = enrichment["deploy"]["resources"]["reservations"]["devices"]
+        assert device == {"driver": "nvidia", "device_ids": ["1"], "capabilities": ["gpu"]}
+        assert enrichment["environment"] == ["VRAM_BUDGET_GB=3.5"]
+    code, out = _run("assignments", *base)
+    assert code == 0, out
+    text = (tmp_path / "gpu-assignments.yml").read_text()
+    assert "ai-enrichment: { gpu: 1, vram_budget: 3.5 }" in text
