@@ -103,6 +103,11 @@ def render(request: LaunchRequest) -> LaunchConfig:
         if is_amd(request)
         else f"lmsysorg/sglang:v{ENGINE_VERSION}"
     )
+    if is_amd(request) and "image" not in request.overrides:
+        notes.append(
+            "SGLang's ROCm images are tagged per ROCm version and GPU family (…-rocm700-mi30x "
+            "for MI300-series): pick the one for your GPU with --set image=…"
+        )
     return LaunchConfig(
         service=request.service,
         engine="sglang",

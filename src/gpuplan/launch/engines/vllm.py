@@ -85,10 +85,13 @@ def render(request: LaunchRequest) -> LaunchConfig:
     notes += flags.notes + env.notes
     notes += ignored_profile_keys(request, _HANDLED, "vLLM")
     image = request.overrides.get("image") or (
-        f"vllm/vllm-openai-rocm:v{ENGINE_VERSION}"
-        if is_amd(request)
-        else f"vllm/vllm-openai:v{ENGINE_VERSION}"
+        "rocm/vllm:latest" if is_amd(request) else f"vllm/vllm-openai:v{ENGINE_VERSION}"
     )
+    if is_amd(request) and "image" not in request.overrides:
+        notes.append(
+            "AMD publishes vLLM's ROCm builds as rocm/vllm, tagged by ROCm version, GPU family "
+            f"and vLLM version: pin the tag with vLLM {ENGINE_VERSION} (--set image=…)"
+        )
     return LaunchConfig(
         service=request.service,
         engine="vllm",
