@@ -261,6 +261,20 @@ def ignored_profile_keys(
     return out
 
 
+def kv_dtype_for(request: LaunchRequest, table: Mapping[str, str], engine_label: str) -> str | None:
+    """The engine's own spelling of the estimate's KV dtype; LaunchError when it has none."""
+    dtype = request.kv_cache_dtype
+    if dtype is None or dtype == "auto":
+        return None
+    spelled = table.get(dtype.lower())
+    if spelled is None:
+        raise LaunchError(
+            f"service {request.service!r}: {engine_label} has no KV-cache dtype {dtype!r}",
+            hint="use one of " + ", ".join(sorted(table)),
+        )
+    return spelled
+
+
 EMBEDDING_ROLES = frozenset({"embedding"})
 """Roles whose models are served for embeddings (pooling), not generation."""
 

@@ -22,6 +22,7 @@ from gpuplan.launch.engines._common import (
     clamp_budget,
     ignored_profile_keys,
     is_amd,
+    kv_dtype_for,
     profile_key,
     room_mb,
     visible_devices_env,
@@ -36,6 +37,8 @@ ENGINE_VERSION = "0.32.15"
 _HANDLED = ("device", "tensor_parallel_size", "enable_flash_attention", "attention_impl")
 
 _MIB = 1024 * 1024
+_OLLAMA_KV = {"fp16": "f16", "q8_0": "q8_0", "q4_0": "q4_0"}
+"""gpuplan KV dtype → ``OLLAMA_KV_CACHE_TYPE``; a quantized cache needs Flash Attention."""
 
 
 def _model_name(request: LaunchRequest) -> str:
@@ -80,6 +83,11 @@ def render(request: LaunchRequest) -> LaunchConfig:
     else:
         params.set("num_gpu", 0, "estimate")
 
+    kv = kv_dtype_for(request, _OLLAMA_KV, "Ollama")
+    if kv:
+        env.set("OLLAMA_KV_CACHE_TYPE", kv, "estimate")
+        if kv != "f16":
+            env.set("OLLAMA_FLASH_ATTENTION", 1, "estimate")
     flash = profile_key(request, "enable_flash_attention")
     if flash is True or profile_key(request, "attention_impl") == "flash":
         env.set("OLLAMA_FLASH_ATTENTION", 1, "profile", "engine.enable_flash_attention")

@@ -19,6 +19,7 @@ from gpuplan.launch.engines._common import (
     ignored_profile_keys,
     is_amd,
     is_embedder,
+    kv_dtype_for,
     profile_key,
     torch_dtype,
     visible_devices_env,
@@ -43,6 +44,9 @@ _HANDLED = (
     "enable_flash_attention",
     "attention_impl",
 )
+
+_KV = {"bf16": "bf16", "fp8": "fp8_e4m3", "fp8_e4m3": "fp8_e4m3", "fp8_e5m2": "fp8_e5m2"}
+"""gpuplan KV dtype → SGLang's ``--kv-cache-dtype`` choices (fields/model.py)."""
 
 _QUANT = {"awq": "awq", "gptq": "gptq", "fp8": "fp8", "bnb-4bit": "bitsandbytes"}
 
@@ -91,6 +95,9 @@ def render(request: LaunchRequest) -> LaunchConfig:
     if request.context_tokens:
         flags.set("--context-length", request.context_tokens, "estimate")
     flags.set("--max-running-requests", request.max_concurrency, "estimate")
+    kv = kv_dtype_for(request, _KV, "SGLang")
+    if kv:
+        flags.set("--kv-cache-dtype", kv, "estimate")
     if is_embedder(request):
         flags.set("--is-embedding", None, "estimate")
 

@@ -20,6 +20,7 @@ from gpuplan.launch.engines._common import (
     ignored_profile_keys,
     is_amd,
     is_embedder,
+    kv_dtype_for,
     profile_key,
     torch_dtype,
     visible_devices_env,
@@ -41,6 +42,9 @@ _HANDLED = (
     "enable_flash_attention",
     "attention_impl",
 )
+
+_KV = {"fp16": "float16", "bf16": "bfloat16", "fp8": "fp8", "fp8_e4m3": "fp8_e4m3"}
+"""gpuplan KV dtype → vLLM's ``--kv-cache-dtype`` (CacheDType in vllm/config/cache.py)."""
 
 _QUANT = {"awq": "awq", "gptq": "gptq", "fp8": "fp8", "bnb-4bit": "bitsandbytes"}
 
@@ -74,6 +78,9 @@ def render(request: LaunchRequest) -> LaunchConfig:
     if request.context_tokens:
         flags.set("--max-model-len", request.context_tokens, "estimate")
     flags.set("--max-num-seqs", request.max_concurrency, "estimate")
+    kv = kv_dtype_for(request, _KV, "vLLM")
+    if kv:
+        flags.set("--kv-cache-dtype", kv, "estimate")
     if is_embedder(request):
         flags.set("--runner", "pooling", "estimate")
         notes.append(
