@@ -20,10 +20,11 @@ non-zero instead of showing a traceback. Anything else is a bug in gpuplan.
     ├── StoreError                 the database cannot be reached, migrated or written
     │   ├── StaleWriteError        someone saved since you read (HTTP 412)
     │   └── HistoryNotFoundError   no history entry of that id
-    └── ApplyError                 a configuration could not be applied (and was rolled back)
-        ├── ApplyBusyError         another apply holds the lock
-        ├── ComposeFileError       the base Compose file is missing or lacks a service
-        └── InvalidConfigError     a requested assignment names no known service
+    ├── ApplyError                 a configuration could not be applied (and was rolled back)
+    │   ├── ApplyBusyError         another apply holds the lock
+    │   ├── ComposeFileError       the base Compose file is missing or lacks a service
+    │   └── InvalidConfigError     a requested assignment names no known service
+    └── LaunchError                a service cannot be launched as planned (engine, GPU, image)
 """
 
 from __future__ import annotations
@@ -131,3 +132,7 @@ class ComposeFileError(ApplyError):
 
 class InvalidConfigError(ApplyError):
     """A requested configuration names a service the services file does not define."""
+
+
+class LaunchError(GpuplanError):
+    """A placed service cannot be launched as asked: engine on the wrong vendor, no image."""

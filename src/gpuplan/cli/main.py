@@ -20,6 +20,11 @@ class Commands(LazyGroup):
             "plan",
             "The whole answer: the GPUs, the deployment profile and why, what fits, what to serve.",
         ),
+        "render": LazyCommand(
+            "gpuplan.cli.render_files",
+            "render",
+            "Write the plan's files: Kubernetes manifests, engine launch lines, Compose override.",
+        ),
         "detect": LazyCommand(
             "gpuplan.cli.detect",
             "detect",
