@@ -104,7 +104,6 @@ def test_mig_slices_are_the_devices() -> None:
 
 def test_joint_selection_prunes_unplaceable_sets_exactly() -> None:
     """With placement on, the result equals the best placeable set found by brute force."""
-    from itertools import product
 
     host = load_host("2x RTX 4090")
     resolution, _ = resolve_here(host)
