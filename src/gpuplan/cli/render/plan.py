@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from rich.console import Group, RenderableType
 from rich.rule import Rule
-from rich.table import Table
 from rich.text import Text
 
 from gpuplan.cli.render.hardware import render_host
 from gpuplan.cli.render.models import render_joint
 from gpuplan.cli.render.placement import render_launch, render_where
+from gpuplan.cli.render.tables import Col, FlexTable
 from gpuplan.planning import Plan
+from gpuplan.selection.engine_block import EngineBlock
 from gpuplan.selection.policy import SelectionPolicy
 
 TOP_FITTING = 8
@@ -24,20 +25,47 @@ def _fitting(plan: Plan) -> RenderableType:
         f"{len(plan.fitting)} of {plan.variants_checked} registry variants "
         f"({len(models)} models) fit at {plan.context:,} tokens; the largest:"
     )
-    table = Table(title=title, title_justify="left")
-    for column in ("model", "quant", "engine", "MiB/GPU", "GPUs", "max context"):
-        table.add_column(column, justify="right" if column in ("MiB/GPU", "GPUs") else "left")
-    largest = sorted(plan.fitting, key=lambda row: row.vram_estimate_mb * row.gpus, reverse=True)
+    table = FlexTable(
+        [
+            Col("model"),
+            Col("quant"),
+            Col("engine"),
+            Col("MiB", "num"),
+            Col("GPUs", "num"),
+            Col("max context", "num", drop=1),
+        ],
+        title=title,
+    )
+    # Largest by total memory, which is the MiB column shown (per GPU × GPUs).
+    largest = sorted(
+        plan.fitting,
+        key=lambda row: (-row.vram_estimate_mb * row.gpus, row.model_id, row.quantization),
+    )
     for row in largest[:TOP_FITTING]:
         table.add_row(
             row.model_id,
             row.quantization,
             row.backend,
-            f"{row.vram_estimate_mb:,}",
+            f"{row.vram_estimate_mb * row.gpus:,}",
             str(row.gpus),
             "-" if row.max_context is None else f"{row.max_context:,}",
         )
     return table
+
+
+def _engine_line(block: EngineBlock) -> str:
+    words = [
+        f"{block.model_id} {block.quantization}: {block.engine} on {block.device}",
+        f"TP {block.tensor_parallel_size}",
+        f"{block.weights} weights ({block.quantization_bits}-bit)",
+        f"{block.activation_dtype} compute",
+        f"flash attention {block.flash_attention}",
+    ]
+    if block.gpu_memory_utilization is not None:
+        words.append(f"gpu memory fraction {block.gpu_memory_utilization:.2f} (shares a GPU)")
+    if block.allow_tf32:
+        words.append("TF32")
+    return ", ".join(words)
 
 
 def render_plan(plan: Plan, policy: SelectionPolicy) -> RenderableType:
@@ -54,6 +82,9 @@ def render_plan(plan: Plan, policy: SelectionPolicy) -> RenderableType:
         Rule(f"Where ({plan.strategy})", align="left"),
         render_where(plan),
     ]
+    if plan.engines:
+        parts.append(Text("Engine settings for these picks:", style="bold"))
+        parts += [Text(f"  {_engine_line(block)}") for block in plan.engines]
     if plan.launch:
         parts += [Rule("How", align="left"), render_launch(plan)]
     parts += [Text(note, style="yellow") for note in plan.notes]
