@@ -70,7 +70,7 @@ def render_where(plan: Plan) -> RenderableType:
         if a.mig_device is not None:
             gpus += f" MIG {a.mig_device}"
         table.add_row(_short(a.service, 24), gpus, a.reason)
-    parts += [Text(""), table]
+    parts += [Text(""), table] if parts else [table]
     if plan.solver:
         parts.append(_wrapped(f"strategy {plan.strategy}: {plan.solver}", "dim"))
     parts += [_wrapped(f"⚠ {warning}", "yellow") for warning in plan.warnings]

@@ -79,12 +79,11 @@ def render_plan(plan: Plan, policy: SelectionPolicy) -> RenderableType:
         _fitting(plan),
         Rule("What to serve", align="left"),
         render_joint(plan.selection, policy),
-        Rule(f"Where ({plan.strategy})", align="left"),
-        render_where(plan),
     ]
     if plan.engines:
         parts.append(Text("Engine settings for these picks:", style="bold"))
         parts += [Text(f"  {_engine_line(block)}") for block in plan.engines]
+    parts += [Rule(f"Where ({plan.strategy})", align="left"), render_where(plan)]
     if plan.launch:
         parts += [Rule("How", align="left"), render_launch(plan)]
     parts += [Text(note, style="yellow") for note in plan.notes]
