@@ -17,6 +17,10 @@ non-zero instead of showing a traceback. Anything else is a bug in gpuplan.
         ├── ModelNotFoundError     no model of that id
         ├── UnknownRoleError       a role name that is not one of the roles
         └── ModelFileError         a model file or header is unreadable
+    └── TuningError
+        ├── TuningConfigError      a tuning task's layers, parameters or SLOs are unusable
+        ├── TuningProfileNotFoundError  no tuning profile of that name (also a ProfileNotFoundError)
+        └── TaskNotFoundError      no tuning task of that name or id
 """
 
 from __future__ import annotations
@@ -88,3 +92,19 @@ class UnknownRoleError(ModelError):
 
 class ModelFileError(ModelError):
     """A model file (config.json, GGUF, safetensors) is unreadable or corrupt."""
+
+
+class TuningError(GpuplanError):
+    """A tuning task cannot be built, run or found."""
+
+
+class TuningConfigError(TuningError):
+    """A tuning task's configuration is unusable: names the field, the values and the fix."""
+
+
+class TuningProfileNotFoundError(TuningError, ProfileNotFoundError):
+    """No tuning profile of the requested name (``GET /api/profiles/{name}``: 404)."""
+
+
+class TaskNotFoundError(TuningError):
+    """No tuning task of the requested name or id."""

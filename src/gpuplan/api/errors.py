@@ -17,6 +17,8 @@ from gpuplan.errors import (
     ModelNotFoundError,
     ProfileNotFoundError,
     ProfileValidationError,
+    TaskNotFoundError,
+    TuningConfigError,
     UnknownRoleError,
 )
 
@@ -27,9 +29,11 @@ def error_body(kind: str, message: str, hint: str | None = None) -> dict[str, ob
 
 def status_for(error: GpuplanError) -> int:
     """404 for a name that does not exist, 400 for bad input, 500 otherwise."""
-    if isinstance(error, ProfileNotFoundError | ModelNotFoundError):
+    if isinstance(error, ProfileNotFoundError | ModelNotFoundError | TaskNotFoundError):
         return 404
-    if isinstance(error, HardwareSpecError | ProfileValidationError | UnknownRoleError):
+    if isinstance(
+        error, HardwareSpecError | ProfileValidationError | UnknownRoleError | TuningConfigError
+    ):
         return 400
     return 500
 

@@ -15,6 +15,7 @@ from gpuplan.cli import models as models_cmd
 from gpuplan.cli import plan as plan_cmd
 from gpuplan.cli import profile as profile_cmd
 from gpuplan.cli import serve as serve_cmd
+from gpuplan.cli import tune as tune_cmd
 from gpuplan.cli._common import setup_logging
 
 app = typer.Typer(
@@ -60,6 +61,7 @@ app.command("select")(models_cmd.select)
 app.command("serve")(serve_cmd.serve)
 app.add_typer(hardware_cmd.app, name="hardware")
 app.add_typer(profile_cmd.app, name="profile")
+app.add_typer(tune_cmd.app, name="tune")
 
 
 def main() -> None:
