@@ -21,7 +21,7 @@ from gpuplan.tuning.persist import TuningStore
 from gpuplan.tuning.report import result_rows, write_plot, write_winner_profile
 from gpuplan.tuning.runner import load_result, run_task
 from gpuplan.tuning.scoring import score_experiment
-from tests.support.llama_server import LlamaBackend
+from tests.support.llama_server import LlamaBackend, LlamaServer
 
 OUT_TOKENS = 12
 
@@ -130,3 +130,23 @@ def test_cli_runs_a_task_and_shows_it(
     shown = CliRunner().invoke(app, ["tune", "show", "cli-tiny", "--db", str(db), "--json"])
     assert shown.exit_code == 0, shown.output
     assert '"best_seq"' in shown.output
+
+
+def test_poisson_arrivals_against_the_real_server(llama_server: LlamaServer) -> None:
+    from gpuplan.tuning.loadgen import run_level_sync
+    from gpuplan.tuning.space import parse_traffic
+
+    records = run_level_sync(
+        llama_server.base_url,
+        llama_server.model_alias,
+        parse_traffic("D(8,4)"),
+        2,
+        max_requests=6,
+        max_time_s=30,
+        request_rate=20.0,
+        seed=1,
+    )
+    assert len(records) == 6 and all(r.ok for r in records), [r.error for r in records]
+    starts = [r.start_s for r in records]
+    assert starts == sorted(starts) and starts[-1] > starts[0]  # spread out, not a burst
+    assert all(r.first_token_s is not None and r.output_tokens >= 1 for r in records)

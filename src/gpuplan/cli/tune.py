@@ -291,6 +291,12 @@ def _report(
     best = result.best
     if best is not None:
         console.print("  launch: " + escape(" ".join(best.outcome.argv)), soft_wrap=True)
+    notes = sorted({note for e in result.experiments for note in e.outcome.notes})
+    failures = [(e.seq, e.outcome.error) for e in result.experiments if e.outcome.error]
+    for note in notes:
+        err_console.print(f"[yellow]Note:[/] {escape(note)}", soft_wrap=True)
+    for seq, error in failures:
+        err_console.print(f"[red]Experiment {seq} failed:[/] {escape(str(error))}", soft_wrap=True)
     for path in paths:
         console.print(f"Plot: {escape(str(path))}", soft_wrap=True)
     if written:

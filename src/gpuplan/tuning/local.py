@@ -1,7 +1,8 @@
 """Executors that really start a runtime (edge: processes, sockets, ``docker``).
 
 ``LocalExecutor`` starts the runtime's server as a child process on 127.0.0.1, waits for
-its health path, drives every traffic scenario × concurrency level, then stops it
+its health path, sends one unmeasured warm-up request per traffic scenario, drives every
+scenario × concurrency level, then stops it
 (SIGTERM, then SIGKILL) — all within ``timeout_per_iteration``. ``DockerExecutor`` does
 the same through ``docker run`` with a GPU device request and ``docker rm -f``. Any
 failure (executable missing, exit before ready, timeout) becomes the outcome's
@@ -82,6 +83,18 @@ def _drive(
     levels: list[LevelMetrics] = []
     for scenario in bench.traffic_scenarios:
         traffic = parse_traffic(scenario)
+        # One unmeasured request first: the engine's first request pays for lazy
+        # allocations and caches, which would otherwise land in the first level's tail.
+        run_level_sync(
+            base_url,
+            model,
+            traffic,
+            1,
+            max_requests=1,
+            max_time_s=max(0.0, deadline - time.monotonic()),
+            extra_body=bench.additional_params,
+            request_timeout_s=max(1.0, deadline - time.monotonic()),
+        )
         for concurrency in bench.num_concurrency:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
