@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gpuplan.errors import TuningConfigError
+from gpuplan.tuning.model import ParamValue
 from gpuplan.tuning.space import even_indices, grid, parse_traffic, random_points
 
 
@@ -29,7 +30,7 @@ def test_even_indices_are_distinct_sorted_and_span(total: int, count: int) -> No
 
 
 def test_random_points_are_seeded_and_distinct() -> None:
-    params = {"a": [1, 2, 3], "b": ["x", "y"]}
+    params: dict[str, list[ParamValue]] = {"a": [1, 2, 3], "b": ["x", "y"]}
     first = random_points(params, 4, seed=7)
     assert first == random_points(params, 4, seed=7)
     assert len({tuple(p.items()) for p in first}) == 4

@@ -25,7 +25,7 @@ from gpuplan.errors import TuningConfigError
 app = typer.Typer(
     name="tune",
     help="Tune a serving engine: seed 003's layered task config, real experiments, SLO scores.",
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
     invoke_without_command=True,
 )
 

@@ -26,7 +26,7 @@ A file is one table ``models``, a list of entries::
     repo = "meta-llama/Llama-3.1-8B-Instruct"
 
 ``hf_config`` is kept in config.json's own key names so that the estimator's
-``ModelArch.from_hf_config`` reads it exactly as it would read the real file:
+``parse_hf_config`` reads it exactly as it would read the real file:
 one parser of architecture facts, not two.
 
 Reading files is the edge (``load_registry``, ``read_registry_file``); turning a

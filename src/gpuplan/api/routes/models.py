@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from gpuplan.api.state import require_selector
 from gpuplan.models.registry import ROLES
-from gpuplan.models.select import DEFAULT_TOP_N, RoleSelector, select_by_role_response
+from gpuplan.selection.select import DEFAULT_TOP_N, RoleSelector, select_by_role_response
 
 router = APIRouter(tags=["models"])
 
