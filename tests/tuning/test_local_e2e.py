@@ -100,7 +100,7 @@ def test_real_task_two_grid_points(
     assert [p.suffix for p in paths] == [".png", ".svg"]
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and paths[1].stat().st_size > 1000
     rows = result_rows(result)
-    assert len(rows) == 4 and all(math.isfinite(float(r["p90_s"])) for r in rows)
+    assert len(rows) == 4 and all(math.isfinite(float(r["p90_ms"])) for r in rows)
 
     # The winner is a deployment profile that `gpuplan plan` takes.
     profile = write_winner_profile(result, build.config, tmp_path / "tuned.json")

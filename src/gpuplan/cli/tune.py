@@ -17,9 +17,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from gpuplan.cli._common import HardwareOpt, JsonOpt, console, emit_json, err_console, handle_errors
+from gpuplan.cli.render.tables import Col, FlexTable
 from gpuplan.errors import TuningConfigError
 
 app = typer.Typer(
@@ -216,7 +216,7 @@ def _dry_run(context: Any, registry: Any, json_out: bool) -> None:
     for warning in build.warnings:
         err_console.print(f"[yellow]Warning:[/] {escape(warning)}", soft_wrap=True)
     console.print(f"[bold]Task[/] {escape(build.config.task_name)} (dry run: nothing runs)")
-    table = Table("value", "set by", title="Generated config", title_justify="left")
+    table = FlexTable([Col("value", "text"), Col("set by", "text")], title="Generated config")
     for key, source in build.provenance.items():
         table.add_row(
             f"{escape(key)} = {escape(json.dumps(source.value))}", escape(str(source.origin))
@@ -283,7 +283,15 @@ def _report(
         return
     rows = result_rows(result)
     if rows:
-        table = Table(*rows[0].keys(), title=f"Task {result.task_name}", title_justify="left")
+        wide = {"params": "text", "#": "id", "status": "id"}
+        drops = {"status": 4, "p50_ms": 3, "p99_ms": 2, "errors": 1}
+        table = FlexTable(
+            [
+                Col(key, wide.get(key, "num"), drop=drops.get(key, 0))  # type: ignore[arg-type]
+                for key in rows[0]
+            ],
+            title=f"Task {result.task_name}",
+        )
         for row in rows:
             table.add_row(*(escape(v) for v in row.values()))
         console.print(table)
@@ -318,7 +326,14 @@ def profiles_cmd(
     if json_out:
         emit_json([p.summary(details=True) for p in registry])
         return
-    table = Table("name", "description", "sets", "recommended for")
+    table = FlexTable(
+        [
+            Col("name"),
+            Col("description", "text", drop=1),
+            Col("sets", "text"),
+            Col("recommended for", "text", drop=2),
+        ]
+    )
     for profile in registry:
         sets = "; ".join(
             f"{section}: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in values.items())
@@ -357,7 +372,10 @@ def show_cmd(
         if json_out:
             emit_json([{"name": r.name, "status": r.status, "best_seq": r.best_seq} for r in rows])
             return
-        table = Table("id", "name", "status", "runtime", "mode", "best")
+        table = FlexTable(
+            [Col("id", "num"), Col("name"), Col("status"), Col("runtime"), Col("mode"),
+             Col("best", "num")]
+        )  # fmt: skip
         for r in rows:
             table.add_row(str(r.id), escape(r.name), r.status, r.config.base_runtime,
                           r.config.deployment_mode, str(r.best_seq or "-"))  # fmt: skip

@@ -31,8 +31,14 @@ def _num(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
+def _ms(value: float | None) -> str:
+    if value is None or math.isinf(value) or value * 1000 < 100:
+        return _num(value * 1000 if value is not None else None, 3)
+    return f"{value * 1000:.0f}"
+
+
 def result_rows(result: TaskResult) -> list[dict[str, str]]:
-    """One row per experiment and concurrency level, best first within nothing: run order."""
+    """One row per experiment and concurrency level, in run order; times in ms."""
     rows: list[dict[str, str]] = []
     for exp in result.experiments:
         params = " ".join(f"{k}={v}" for k, v in exp.params.items())
@@ -44,12 +50,12 @@ def result_rows(result: TaskResult) -> list[dict[str, str]]:
                     "#": f"{exp.seq}{mark}",
                     "params": params,
                     "conc": str(level.concurrency) if level else "-",
-                    "ttft_s": _num(level.ttft_mean_s if level else None),
-                    "tpot_s": _num(level.tpot_mean_s if level else None),
-                    "p50_s": _num(level.latency_p50_s if level else None),
-                    "p90_s": _num(level.latency_p90_s if level else None),
-                    "p99_s": _num(level.latency_p99_s if level else None),
-                    "tok_s": _num(level.output_tokens_per_s if level else None),
+                    "ttft_ms": _ms(level.ttft_mean_s if level else None),
+                    "tpot_ms": _ms(level.tpot_mean_s if level else None),
+                    "p50_ms": _ms(level.latency_p50_s if level else None),
+                    "p90_ms": _ms(level.latency_p90_s if level else None),
+                    "p99_ms": _ms(level.latency_p99_s if level else None),
+                    "tok/s": _num(level.output_tokens_per_s if level else None, 3),
                     "errors": f"{level.failed}/{level.requests}" if level else "-",
                     "status": exp.score.status,
                     "score": _num(exp.score.penalized_value),
