@@ -37,6 +37,10 @@ def test_dry_run_prints_generated_config_and_commands() -> None:
     assert generated["optimization"]["max_iterations"] == 2
     assert body["provenance"]["optimization.max_iterations"] == "tuning layer user_patch"
     assert len(body["plan"]) == 2 and body["plan"][0]["argv"][0] == "docker"
+    hardware = generated["deployment"]["hardware"]
+    assert hardware["gpus"] == 2 and hardware["source"] == "declared"
+    assert hardware["deployment_profile"]  # the profile gpuplan picks for this hardware
+    assert body["provenance"]["deployment.hardware.gpus"] == "tuning layer hardware"
 
 
 def test_dry_run_table() -> None:

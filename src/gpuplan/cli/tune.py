@@ -170,11 +170,11 @@ def tune(
             f"--mode {mode!r} / --override-mode {override_mode!r} not understood",
             hint="--mode local|docker|ome, --override-mode patch|replace",
         )
-    if total_gpus is None and (hardware is not None or mode != "local"):
-        from gpuplan.hardware import load_host
-
-        host = load_host(hardware)
-        total_gpus = len(host.gpus) or None
+    host_info: dict[str, Any] | None = None
+    if hardware is not None or mode != "local":
+        host_info = _hardware(hardware)
+        if total_gpus is None:
+            total_gpus = host_info["gpus"] or None
     fields: dict[str, Any] = {
         "model_name": model,
         "base_runtime": runtime,
@@ -184,6 +184,7 @@ def tune(
         "override_mode": override_mode,
         "total_gpus": total_gpus,
         "task_name": task_name,
+        "hardware": host_info,
     }
     if strategy:
         fields["optimization_strategy"] = strategy
@@ -202,6 +203,21 @@ def tune(
     for warning in build.warnings:
         err_console.print(f"[yellow]Warning:[/] {escape(warning)}", soft_wrap=True)
     _run_and_report(store, build.config.task_name, plot, write_profile, json_out)
+
+
+def _hardware(spec: str | None) -> dict[str, Any]:
+    """The host (declared, else detected) and the deployment profile gpuplan picks for it."""
+    from gpuplan.hardware import load_host
+    from gpuplan.profiles import resolve_here
+
+    host = load_host(spec)
+    resolution, _ = resolve_here(host, None)
+    return {
+        "summary": host.summary(),
+        "source": host.source,
+        "gpus": len(host.gpus),
+        "deployment_profile": resolution.name,
+    }
 
 
 def _dry_run(context: Any, registry: Any, json_out: bool) -> None:

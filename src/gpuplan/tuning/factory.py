@@ -3,7 +3,8 @@
 Layers merge in a fixed order, like pydantic-settings sources: base (``base-model``,
 ``base-optimization``) → deployment mode (``docker-defaults`` | ``ome-defaults`` |
 ``local-defaults``) → runtime (``sglang-defaults`` | ``vllm-defaults`` |
-``tensorrt-llm-defaults`` | ``llamacpp-defaults``) → the user's profiles in the order
+``tensorrt-llm-defaults`` | ``llamacpp-defaults``) → ``hardware`` (what was detected or
+declared, when given) → the user's profiles in the order
 given (``profile:NAME:LAYER``) → the request's ``slo_config`` (``user-slo``) → the user's
 overrides (``user_patch``: deep merge; ``user_replace``: drops every earlier layer but
 what identifies the task: ``task_name``, ``model``, ``base_runtime``). Nested tables
@@ -86,6 +87,11 @@ class TaskContext(BaseModel):
     total_gpus: int | None = Field(default=None, ge=1, description="Limits the TP sizes.")
     slo_config: dict[str, Any] | None = Field(default=None, description="Seed 003's slo block.")
     task_name: str | None = Field(default=None, description="Default: a name that never collides.")
+    hardware: dict[str, Any] | None = Field(
+        default=None,
+        description="The hardware the task is for (detected or --hardware): summary, gpus, "
+        "deployment_profile; recorded under deployment.hardware by the 'hardware' layer.",
+    )
     optimization_strategy: Strategy = Field(default="grid_search")
     optimization_objective: Objective = Field(default="minimize_latency")
 
@@ -160,6 +166,8 @@ def build_task(context: TaskContext, registry: ProfileRegistry | None = None) ->
         f"{runtime}-defaults",
         {"deployment": {"image": _IMAGES[runtime]}, "parameters": _RUNTIME_PARAMETERS[runtime]},
     )
+    if context.hardware:
+        add("hardware", {"deployment": {"hardware": context.hardware}}, "hardware")
     for profile_name in context.profiles:
         profile = registry.get(profile_name)
         if profile is None:
