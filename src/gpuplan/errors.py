@@ -25,8 +25,12 @@ non-zero instead of showing a traceback. Anything else is a bug in gpuplan.
     │   ├── ComposeFileError       the base Compose file is missing or lacks a service
     │   └── InvalidConfigError     a requested assignment names no known service
     ├── LaunchError                a service cannot be launched as planned (engine, GPU, image)
-    └── PlacementError             services cannot be placed as asked (manual without pins)
-        └── ServicesFileError      a services file is malformed: file, line, field, fix
+    ├── PlacementError             services cannot be placed as asked (manual without pins)
+    │   └── ServicesFileError      a services file is malformed: file, line, field, fix
+    └── TuningError
+        ├── TuningConfigError      a tuning task's layers, parameters or SLOs are unusable
+        ├── TuningProfileNotFoundError  no tuning profile of that name (a ProfileNotFoundError)
+        └── TaskNotFoundError      no tuning task of that name or id
 """
 
 from __future__ import annotations
@@ -146,3 +150,19 @@ class InvalidConfigError(ApplyError):
 
 class LaunchError(GpuplanError):
     """A placed service cannot be launched as asked: engine on the wrong vendor, no image."""
+
+
+class TuningError(GpuplanError):
+    """A tuning task cannot be built, run or found."""
+
+
+class TuningConfigError(TuningError):
+    """A tuning task's configuration is unusable: names the field, the values and the fix."""
+
+
+class TuningProfileNotFoundError(TuningError, ProfileNotFoundError):
+    """No tuning profile of the requested name (``GET /api/profiles/{name}``: 404)."""
+
+
+class TaskNotFoundError(TuningError):
+    """No tuning task of the requested name or id."""

@@ -23,6 +23,8 @@ from gpuplan.errors import (
     ProfileNotFoundError,
     ProfileValidationError,
     StaleWriteError,
+    TaskNotFoundError,
+    TuningConfigError,
     UnknownRoleError,
 )
 
@@ -40,8 +42,12 @@ def status_for(error: GpuplanError) -> int:
         return 409
     if isinstance(error, ComposeFileError | InvalidConfigError):
         return 400
-    if isinstance(error, ProfileNotFoundError | ModelNotFoundError | HistoryNotFoundError):
+    if isinstance(
+        error, ProfileNotFoundError | ModelNotFoundError | HistoryNotFoundError | TaskNotFoundError
+    ):
         return 404
+    if isinstance(error, TuningConfigError):
+        return 400
     if isinstance(error, ApplyError):  # no Compose file or runtime: cannot apply here, now
         return 503
     if isinstance(error, HardwareSpecError | ProfileValidationError | UnknownRoleError):

@@ -89,6 +89,11 @@ class Commands(LazyGroup):
             "app",
             "Deployment profiles: the VRAM budget, serving policy and engine settings in force.",
         ),
+        "tune": LazyCommand(
+            "gpuplan.cli.tune",
+            "app",
+            "Tune a serving engine: seed 003's layered task config, real experiments, SLO scores.",
+        ),
     }
 
 
