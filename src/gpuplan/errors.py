@@ -13,10 +13,17 @@ non-zero instead of showing a traceback. Anything else is a bug in gpuplan.
     ├── ProfileError
     │   ├── ProfileNotFoundError   no profile of that name or path
     │   └── ProfileValidationError a profile file is malformed
-    └── ModelError
-        ├── ModelNotFoundError     no model of that id
-        ├── UnknownRoleError       a role name that is not one of the roles
-        └── ModelFileError         a model file or header is unreadable
+    ├── ModelError
+    │   ├── ModelNotFoundError     no model of that id
+    │   ├── UnknownRoleError       a role name that is not one of the roles
+    │   └── ModelFileError         a model file or header is unreadable
+    └── ServingError
+        ├── ServicesFileError      a services file is malformed
+        ├── UnknownServiceError    a request names no service, alias or served role
+        ├── BackendStartError      a backend exited or never became healthy
+        ├── BackendFailedError     a backend died or broke off while answering
+        ├── CannotFitError         the model can never fit the budget next to pinned ones
+        └── QueueFullError         too many requests wait for a swap (503, Retry-After)
 """
 
 from __future__ import annotations
@@ -88,3 +95,39 @@ class UnknownRoleError(ModelError):
 
 class ModelFileError(ModelError):
     """A model file (config.json, GGUF, safetensors) is unreadable or corrupt."""
+
+
+class ServingError(GpuplanError):
+    """Serving models through ``gpuplan serve``'s proxy went wrong."""
+
+
+class ServicesFileError(ServingError):
+    """A services file (``--services``, ``$GPUPLAN_SERVICES``) is malformed."""
+
+
+class UnknownServiceError(ServingError):
+    """A request names no service, alias, model or role that any service serves."""
+
+
+class BackendStartError(ServingError):
+    """A backend process exited during start-up or was not healthy in time."""
+
+    def __init__(self, message: str, *, hint: str | None = None, timed_out: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        self.timed_out = timed_out
+
+
+class BackendFailedError(ServingError):
+    """A running backend died or broke the connection while answering a request."""
+
+
+class CannotFitError(ServingError):
+    """The requested model cannot fit within the budget, whatever is evicted."""
+
+
+class QueueFullError(ServingError):
+    """More requests wait for a model swap than the queue holds; retry later."""
+
+    def __init__(self, message: str, *, retry_after_seconds: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after_seconds = retry_after_seconds
