@@ -25,6 +25,7 @@ import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 ARGS: argparse.Namespace
 
@@ -53,7 +54,7 @@ def words(name: str, prompt: str) -> list[str]:
     return ["Hello", " from", f" {name}", ": ", prompt[:40]]
 
 
-def last_prompt(body: dict) -> str:
+def last_prompt(body: dict[str, Any]) -> str:
     if "messages" in body:
         content = body["messages"][-1].get("content", "")
         return content if isinstance(content, str) else json.dumps(content)
@@ -97,11 +98,21 @@ class Handler(BaseHTTPRequestHandler):
             for index, text in enumerate(items):
                 digest = hashlib.sha256(str(text).encode()).digest()
                 data.append(
-                    {"object": "embedding", "index": index,
-                     "embedding": [b / 255.0 for b in digest[:8]]}
+                    {
+                        "object": "embedding",
+                        "index": index,
+                        "embedding": [b / 255.0 for b in digest[:8]],
+                    }
                 )
-            self._json(200, {"object": "list", "data": data, "model": body.get("model"),
-                             "usage": {"prompt_tokens": 1, "total_tokens": 1}})
+            self._json(
+                200,
+                {
+                    "object": "list",
+                    "data": data,
+                    "model": body.get("model"),
+                    "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                },
+            )
             return
         chat = self.path == "/v1/chat/completions"
         if self.path not in ("/v1/chat/completions", "/v1/completions"):
@@ -116,15 +127,21 @@ class Handler(BaseHTTPRequestHandler):
             return
         text = "".join(tokens)
         choice = (
-            {"index": 0, "message": {"role": "assistant", "content": text},
-             "finish_reason": "stop"}
-            if chat else {"index": 0, "text": text, "finish_reason": "stop"}
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            if chat
+            else {"index": 0, "text": text, "finish_reason": "stop"}
         )
-        self._json(200, {
-            "id": "cmpl-1", "object": "chat.completion" if chat else "text_completion",
-            "created": int(time.time()), "model": model, "choices": [choice],
-            "usage": {"prompt_tokens": 1, "completion_tokens": len(tokens), "total_tokens": 2},
-        })
+        self._json(
+            200,
+            {
+                "id": "cmpl-1",
+                "object": "chat.completion" if chat else "text_completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [choice],
+                "usage": {"prompt_tokens": 1, "completion_tokens": len(tokens), "total_tokens": 2},
+            },
+        )
 
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
@@ -142,9 +159,13 @@ class Handler(BaseHTTPRequestHandler):
                 delta = {"index": 0, "delta": {"content": token}, "finish_reason": None}
                 if not chat:
                     delta = {"index": 0, "text": token, "finish_reason": None}
-                event = {"id": "cmpl-1",
-                         "object": "chat.completion.chunk" if chat else "text_completion",
-                         "created": 0, "model": model, "choices": [delta]}
+                event = {
+                    "id": "cmpl-1",
+                    "object": "chat.completion.chunk" if chat else "text_completion",
+                    "created": 0,
+                    "model": model,
+                    "choices": [delta],
+                }
                 self._chunk(f"data: {json.dumps(event)}\n\n".encode())
                 if ARGS.chunk_delay:
                     time.sleep(ARGS.chunk_delay)
@@ -175,7 +196,7 @@ def main(argv: list[str]) -> int:
         return 1
     if ARGS.exit_at_start is not None:
         print(ARGS.message or "fake_backend: failing on purpose", flush=True)
-        return ARGS.exit_at_start
+        return int(ARGS.exit_at_start)
     if ARGS.startup_delay:
         time.sleep(ARGS.startup_delay)
     hold = Path(ARGS.hold) if ARGS.hold else None

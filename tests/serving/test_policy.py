@@ -94,7 +94,9 @@ def test_pinned_is_never_evicted_and_a_hopeless_request_is_refused() -> None:
 
 
 def test_too_big_for_the_budget_is_refused_with_numbers() -> None:
-    decision = plan_load(Requested(name="big", vram_mb=20000), [], Budget(max_models=1, total_mb=14000))
+    decision = plan_load(
+        Requested(name="big", vram_mb=20000), [], Budget(max_models=1, total_mb=14000)
+    )
     assert decision.action == "refuse"
     assert "20000 MiB > the budget of 14000 MiB" in decision.reason
 
@@ -111,8 +113,10 @@ def test_each_gpu_capacity_is_respected_not_only_the_sum() -> None:
 
 def test_a_model_on_another_gpu_is_not_evicted_for_a_per_gpu_shortage() -> None:
     budget = Budget(max_models=4, gpu_capacity_mb={0: 10000, 1: 10000})
-    running = [resident("on1", gpus=(1,), vram_mb=9000, idle_seconds=299),
-               resident("on0", gpus=(0,), vram_mb=9000, idle_seconds=0)]
+    running = [
+        resident("on1", gpus=(1,), vram_mb=9000, idle_seconds=299),
+        resident("on0", gpus=(0,), vram_mb=9000, idle_seconds=0),
+    ]
     decision = plan_load(Requested(name="x", vram_mb=5000, options=((0,),)), running, budget)
     assert decision.evict == ("on0",)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -23,15 +23,14 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-Factory = Callable[..., "asynccontextmanager[Scheduler]"]
-
-
 @pytest.fixture
 def scheduler_for(tmp_path: Path):
     @asynccontextmanager
     async def factory(services: list[ServiceSpec], **config: object) -> AsyncIterator[Scheduler]:
         settings: dict[str, object] = {
-            "log_dir": tmp_path / "logs", "tick_seconds": 0.05, "stop_grace_seconds": 2.0,
+            "log_dir": tmp_path / "logs",
+            "tick_seconds": 0.05,
+            "stop_grace_seconds": 2.0,
             "autostart_timeout_seconds": 20,
         }
         settings.update(config)
@@ -171,11 +170,15 @@ async def test_never_healthy_times_out_and_leaves_nothing(scheduler_for, tmp_pat
     pids = tmp_path / "pids"
     pids.mkdir()
     service = fake_service(
-        "sick", "--never-healthy", "--spawn-child", "--pid-dir", str(pids),
+        "sick",
+        "--never-healthy",
+        "--spawn-child",
+        "--pid-dir",
+        str(pids),
         autostart_timeout_seconds=1,
     )
     async with scheduler_for([service]) as s:
-        with pytest.raises(BackendStartError, match="not healthy .* within 1 s") as error:
+        with pytest.raises(BackendStartError, match=r"not healthy .* within 1 s") as error:
             await s.acquire("sick")
         assert error.value.timed_out
         assert s.running == {}

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from gpuplan import __version__
 from gpuplan.api import errors
-from gpuplan.api.routes import hardware, models, profile
+from gpuplan.api.routes import hardware, models, profile, proxy, serving
 from gpuplan.api.state import ServerSettings, ServerState, get_state
 
 
@@ -21,7 +21,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         state.start()  # failures are kept; routes answer 503 with the reason
-        yield
+        await state.start_serving()
+        try:
+            yield
+        finally:
+            await state.stop_serving()
 
     app = FastAPI(
         title="gpuplan",
@@ -34,6 +38,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.include_router(hardware.router)
     app.include_router(profile.router)
     app.include_router(models.router)
+    app.include_router(proxy.router)
+    app.include_router(serving.router)
 
     @app.get("/health", tags=["service"], summary="Liveness and what is loaded")
     def health() -> dict[str, Any]:

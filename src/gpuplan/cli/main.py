@@ -14,6 +14,7 @@ from gpuplan.cli import hardware as hardware_cmd
 from gpuplan.cli import models as models_cmd
 from gpuplan.cli import plan as plan_cmd
 from gpuplan.cli import profile as profile_cmd
+from gpuplan.cli import ps as ps_cmd
 from gpuplan.cli import serve as serve_cmd
 from gpuplan.cli._common import setup_logging
 
@@ -58,6 +59,7 @@ app.command("discover")(discover_cmd.discover)
 app.command("fit")(models_cmd.fit)
 app.command("select")(models_cmd.select)
 app.command("serve")(serve_cmd.serve)
+app.command("ps")(ps_cmd.ps)
 app.add_typer(hardware_cmd.app, name="hardware")
 app.add_typer(profile_cmd.app, name="profile")
 

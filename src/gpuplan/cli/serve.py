@@ -1,4 +1,4 @@
-"""`gpuplan serve`: the HTTP API (and, later, the web page) on this machine."""
+"""`gpuplan serve`: the HTTP API, the web page later, and the OpenAI-compatible proxy."""
 
 from __future__ import annotations
 
@@ -18,13 +18,52 @@ def serve(
         str, typer.Option("--host", help="Address to listen on; 0.0.0.0 exposes it to the network.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8100,
+    services: Annotated[
+        str | None,
+        typer.Option(
+            "--services",
+            envvar="GPUPLAN_SERVICES",
+            help="Services file (YAML/TOML/JSON): the models the OpenAI-compatible proxy at "
+            "/v1 starts on demand, each with cmd (with ${PORT}), health and vram_mb or model.",
+            show_default=False,
+        ),
+    ] = None,
+    queue_limit: Annotated[
+        int,
+        typer.Option(
+            "--queue-limit", min=0, help="Requests that may wait for a model swap; then 503."
+        ),
+    ] = 16,
+    log_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--log-dir",
+            help="Directory for backend logs (default $XDG_STATE_HOME/gpuplan/serving).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Serve the HTTP API: /v1/config/profile, /v1/models/select_by_role, /health, /docs."""
+    """Serve the HTTP API (/v1/config/profile, /v1/models/select_by_role, /health, /docs)
+    and, with --services, the OpenAI-compatible proxy (/v1/chat/completions, /v1/completions,
+    /v1/embeddings, /v1/models), /api/serving/status and /metrics."""
     import uvicorn
 
     from gpuplan.api import create_app
     from gpuplan.api.state import ServerSettings
 
-    app = create_app(ServerSettings(hardware=hardware, profile=profile, headroom_mb=headroom_mb))
+    if services:  # a broken services file is a one-line error now, not a 503 later
+        from gpuplan.serving.services import load_serving_services
+
+        load_serving_services(services)
+    app = create_app(
+        ServerSettings(
+            hardware=hardware,
+            profile=profile,
+            headroom_mb=headroom_mb,
+            services=services,
+            queue_limit=queue_limit,
+            serving_log_dir=log_dir,
+        )
+    )
     console.print(f"gpuplan API on http://{host}:{port} (OpenAPI at /docs)")
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -34,8 +34,7 @@ def _kill_group_when_orphaned(fd: int) -> None:
             break
         if not chunk:
             break
-    group = os.getpgrp()
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    group = os.getpgrp()  # SIGTERM reaches us too: main's handler forwards it, harmlessly
     try:
         os.killpg(group, signal.SIGTERM)
         time.sleep(GRACE_SECONDS)

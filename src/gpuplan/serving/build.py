@@ -33,7 +33,9 @@ def default_log_dir() -> Path:
     return Path(base) / "gpuplan" / "serving"
 
 
-def live_gpu_used(host: Host, *, every_seconds: float = 1.0) -> Callable[[], Mapping[int, int] | None]:
+def live_gpu_used(
+    host: Host, *, every_seconds: float = 1.0
+) -> Callable[[], Mapping[int, int] | None]:
     """NVML's used MiB per GPU now (cached ``every_seconds``); None unless detected by NVML."""
     cache: list[tuple[float, Mapping[int, int] | None]] = []
 
@@ -48,7 +50,8 @@ def live_gpu_used(host: Host, *, every_seconds: float = 1.0) -> Callable[[], Map
         try:
             inventory = query()
             value: Mapping[int, int] | None = {
-                gpu.index: gpu.vram_used_mb for gpu in inventory.gpus
+                gpu.index: gpu.vram_used_mb
+                for gpu in inventory.gpus
                 if gpu.vram_used_mb is not None
             }
         except NvmlUnavailable:
@@ -74,7 +77,8 @@ def _priority(spec: ServiceSpec, selector: RoleSelector | None) -> int:
         return 0
     for candidate in selector.candidates:
         if candidate.model_id == spec.model:
-            return candidate.role_priority.get(spec.role, 0)  # type: ignore[call-overload]
+            priorities = {str(role): value for role, value in candidate.role_priority.items()}
+            return priorities.get(spec.role, 0)
     return 0
 
 

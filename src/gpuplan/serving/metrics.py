@@ -30,24 +30,32 @@ class ServingMetrics:
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
         )
         self.loads = Counter(
-            "gpuplan_loads", "Backend starts by service and outcome.", ["service", "outcome"],
+            "gpuplan_loads",
+            "Backend starts by service and outcome.",
+            ["service", "outcome"],
             registry=self.registry,
         )
         self.load_seconds = Histogram(
-            "gpuplan_load_seconds", "Start-up time until healthy.", ["service"],
+            "gpuplan_load_seconds",
+            "Start-up time until healthy.",
+            ["service"],
             registry=self.registry,
             buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
         )
         self.evictions = Counter(
-            "gpuplan_evictions", "Backends stopped, by service and reason.", ["service", "reason"],
+            "gpuplan_evictions",
+            "Backends stopped, by service and reason.",
+            ["service", "reason"],
             registry=self.registry,
         )
         self.queue_depth = Gauge(
-            "gpuplan_queue_depth", "Requests waiting for a model to load.",
+            "gpuplan_queue_depth",
+            "Requests waiting for a model to load.",
             registry=self.registry,
         )
         self.queue_rejected = Counter(
-            "gpuplan_queue_rejected", "Requests refused with 503 because the queue was full.",
+            "gpuplan_queue_rejected",
+            "Requests refused with 503 because the queue was full.",
             registry=self.registry,
         )
         self.loaded = Gauge(

@@ -34,8 +34,8 @@ __all__ = [
     "Resident",
     "co_residence_limit",
     "effective_gpu_capacity",
-    "eviction_order",
     "evict_all_others",
+    "eviction_order",
     "expired",
     "plan_load",
 ]
@@ -145,9 +145,7 @@ def expired(running: Sequence[Resident]) -> list[str]:
 
 def evict_all_others(requested: str, running: Sequence[Resident]) -> tuple[str, ...]:
     """For the one retry after a start failed for memory: every idle unpinned other."""
-    return tuple(
-        r.name for r in eviction_order(running) if r.name != requested and not r.busy
-    )
+    return tuple(r.name for r in eviction_order(running) if r.name != requested and not r.busy)
 
 
 def plan_load(requested: Requested, running: Sequence[Resident], budget: Budget) -> Decision:

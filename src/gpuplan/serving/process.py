@@ -50,9 +50,7 @@ class BackendProcess:
         self.started = time.monotonic()
 
     @classmethod
-    def spawn(
-        cls, argv: Sequence[str], env: Mapping[str, str], log_path: Path
-    ) -> BackendProcess:
+    def spawn(cls, argv: Sequence[str], env: Mapping[str, str], log_path: Path) -> BackendProcess:
         """Start ``argv`` (macros already resolved) in a new process group, logging to a file."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
         read_end, write_end = os.pipe()  # both non-inheritable unless passed
@@ -159,9 +157,7 @@ class BackendProcess:
         return "\n".join(text.splitlines()[1:][-lines:])
 
 
-async def wait_healthy(
-    process: BackendProcess, url: str, *, timeout: float, name: str
-) -> None:
+async def wait_healthy(process: BackendProcess, url: str, *, timeout: float, name: str) -> None:
     """Return once ``url`` answers 200; stop and raise if it exits or ``timeout`` passes."""
     import httpx
 

@@ -202,9 +202,7 @@ class Scheduler:
                 backend = self._ready(spec.name)
                 old = self.running.get(spec.name)
                 if backend is None and (old is None or old.state != "stopping"):
-                    decision = plan_load(
-                        self._requested(spec), self._residents(), self._budget()
-                    )
+                    decision = plan_load(self._requested(spec), self._residents(), self._budget())
                     if decision.action == "refuse":
                         raise CannotFitError(
                             decision.reason,
@@ -403,9 +401,9 @@ class Scheduler:
             gpus=gpus,
             vram_mb=self.vram_of(spec),
             keep_alive_seconds=self._keep_alive(spec),
-            priority=spec.priority if spec.priority is not None else self.priorities.get(
-                spec.name, 0
-            ),
+            priority=spec.priority
+            if spec.priority is not None
+            else self.priorities.get(spec.name, 0),
         )
         self.running[spec.name] = backend
         self.metrics.loaded.set(len(self.running))
@@ -475,6 +473,6 @@ class Scheduler:
             if backend.state == "ready" and backend.process.returncode is not None:
                 self._forget(backend, f"exited with status {backend.process.returncode}")
         for name in expired(self._residents()):
-            backend = self.running.get(name)
-            if backend is not None and backend.state == "ready":
-                self._stop_soon(backend, "keep_alive")
+            found = self.running.get(name)
+            if found is not None and found.state == "ready":
+                self._stop_soon(found, "keep_alive")

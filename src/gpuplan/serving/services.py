@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from gpuplan.documents import DocumentSyntaxError, format_of, parse_document
 from gpuplan.errors import ServicesFileError
-from gpuplan.serving.model import ServiceSpec, ServicesDocument
+from gpuplan.serving.model import ServicesDocument, ServiceSpec
 
 __all__ = ["SERVICES_ENV", "load_serving_services", "parse_serving_services"]
 
