@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -65,6 +66,10 @@ def last_prompt(body: dict[str, Any]) -> str:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    def setup(self) -> None:
+        super().setup()  # small SSE writes must not wait for Nagle + delayed ACK (40 ms)
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: object) -> None:
         sys.stderr.write("fake_backend: " + (format % args) + "\n")
 
@@ -73,8 +78,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self._headers_buffer.append(b"\r\n" + data)  # one write: headers and body together
+        self.flush_headers()
 
     def do_GET(self) -> None:
         if self.path == "/health":
@@ -178,6 +183,11 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # the default 5 resets connections under 64 concurrent streams
+
+
 def main(argv: list[str]) -> int:
     global ARGS
     ARGS = parse_args(argv)
@@ -202,8 +212,7 @@ def main(argv: list[str]) -> int:
     hold = Path(ARGS.hold) if ARGS.hold else None
     if hold:
         hold.write_text(str(os.getpid()))
-    server = ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", ARGS.port), Handler)
     print(f"fake_backend {ARGS.name} listening on {ARGS.port}", flush=True)
     try:
         server.serve_forever()

@@ -12,6 +12,7 @@ after it; the scheduler forgets the dead backend and the next request restarts i
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -34,10 +35,18 @@ _PASS_RESPONSE_HEADERS = ("content-type", "cache-control")
 
 
 def new_backend_client() -> httpx.AsyncClient:
-    """One pooled client for every backend: no timeout on reads (generation can be slow)."""
+    """One pooled client for every backend: no timeout on reads (generation can be slow).
+
+    TCP_NODELAY: httpx writes headers and body separately, and without it Nagle's
+    algorithm holds the body until the backend's delayed ACK — 40 ms per request.
+    """
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
+    transport = httpx.AsyncHTTPTransport(
+        limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+    )
     return httpx.AsyncClient(
         timeout=httpx.Timeout(connect=10.0, read=None, write=60.0, pool=None),
-        limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
+        transport=transport,
     )
 
 

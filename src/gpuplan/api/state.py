@@ -196,7 +196,7 @@ def require_selector(request: Request) -> RoleSelector:
     return RoleSelector(state.candidates, selection_policy(resolution, host))
 
 
-def require_serving(request: Request) -> Serving:
+async def require_serving(request: Request) -> Serving:
     """The running proxy, or 503 saying why there is none."""
     state = get_state(request)
     if state.serving is None:
