@@ -78,8 +78,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        self._headers_buffer.append(b"\r\n" + data)  # one write: headers and body together
-        self.flush_headers()
+        self.end_headers()
+        self.wfile.write(data)
 
     def do_GET(self) -> None:
         if self.path == "/health":

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -26,12 +27,9 @@ class ProxyServer:
     log_dir: Path
     output: Path
 
-    def status(self) -> dict[str, object]:
-        body: dict[str, object] = httpx.get(self.url + "/api/serving/status", timeout=10).json()
+    def status(self) -> dict[str, Any]:
+        body: dict[str, Any] = httpx.get(self.url + "/api/serving/status", timeout=10).json()
         return body
-
-    def backend_pids(self) -> list[int]:
-        return [int(s["pid"]) for s in self.status()["services"]]  # type: ignore[attr-defined]
 
 
 def write_profile(directory: Path, **fields: object) -> Path:

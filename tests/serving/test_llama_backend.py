@@ -33,9 +33,7 @@ def llama_proxy(
         llama_entry("tiny-b", llama_backend, tiny_gguf),
     ]
     profile = {"strategy": "load_unload", "max_concurrent_models": 1}
-    with proxy_server(
-        tmp_path_factory.mktemp("llama-proxy"), services, profile=profile
-    ) as server:
+    with proxy_server(tmp_path_factory.mktemp("llama-proxy"), services, profile=profile) as server:
         yield server
 
 
@@ -59,7 +57,7 @@ def test_llama_server_through_the_proxy_streams_what_it_streams_directly(
         "messages": [{"role": "user", "content": "hello world"}],
     }  # fmt: skip
     proxied = stream_text(llama_proxy.url, body)
-    [entry] = llama_proxy.status()["services"]  # type: ignore[index]
+    [entry] = llama_proxy.status()["services"]
     direct = stream_text(f"http://127.0.0.1:{entry['port']}", body)
     assert proxied == direct and proxied
 
@@ -72,5 +70,5 @@ def test_load_unload_swaps_real_llama_servers(llama_proxy: ProxyServer) -> None:
             model=name, messages=[{"role": "user", "content": "hi"}], max_tokens=4
         )
         assert reply.choices
-        loaded = [s["name"] for s in llama_proxy.status()["services"]]  # type: ignore[index]
+        loaded = [s["name"] for s in llama_proxy.status()["services"]]
         assert loaded == [name]

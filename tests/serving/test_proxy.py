@@ -61,7 +61,7 @@ def test_load_on_demand_by_name_alias_and_role(server: ProxyServer) -> None:
     assert response.headers["x-gpuplan-service"] == "chat"
     assert chat(server, "assistant").headers["x-gpuplan-service"] == "chat"
     assert chat(server, "role:caption").headers["x-gpuplan-service"] == "captioner"
-    names = {s["name"] for s in server.status()["services"]}  # type: ignore[attr-defined]
+    names = {s["name"] for s in server.status()["services"]}
     assert "chat" in names
 
 
@@ -74,7 +74,7 @@ def test_unknown_model_is_a_404_naming_the_services(server: ProxyServer) -> None
 
 def test_streaming_passes_through_unchanged(server: ProxyServer) -> None:
     assert chat(server, "chat").status_code == 200
-    [backend] = [s for s in server.status()["services"] if s["name"] == "chat"]  # type: ignore[attr-defined]
+    [backend] = [s for s in server.status()["services"] if s["name"] == "chat"]
     body = {"model": "chat", "stream": True, "messages": [{"role": "user", "content": "SLOW 20"}]}
     with httpx.stream("POST", server.url + "/v1/chat/completions", json=body) as proxied:
         assert proxied.headers["content-type"].startswith("text/event-stream")
@@ -137,7 +137,7 @@ def test_a_backend_that_never_becomes_healthy_times_out_and_leaves_nothing(
     assert response.status_code == 504
     message = response.json()["error"]["message"]
     assert "backend 'sick' was not healthy" in message and "within 1 s" in message
-    assert "sick" not in {s["name"] for s in server.status()["services"]}  # type: ignore[attr-defined]
+    assert "sick" not in {s["name"] for s in server.status()["services"]}
     log = (server.log_dir / "sick.log").read_text()
     assert "gpuplan starts" in log
 
@@ -167,7 +167,7 @@ def test_embeddings_status_metrics_and_ps(server: ProxyServer) -> None:
     )
     assert response.status_code == 200 and len(response.json()["data"]) == 2
     status = server.status()
-    [embed] = [s for s in status["services"] if s["name"] == "embed"]  # type: ignore[attr-defined]
+    [embed] = [s for s in status["services"] if s["name"] == "embed"]
     assert embed["where"] == "CPU" and embed["vram_estimate_mb"] == 1000
     assert embed["keep_alive_seconds"] == 300 and 0 < embed["keep_alive_left_seconds"] <= 300
     assert status["strategy"] == "concurrent_limited" and status["queue_limit"] == 2
