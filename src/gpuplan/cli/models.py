@@ -103,7 +103,6 @@ def fit(
             if not row.fits:
                 console.print(
                     f"[dim]✗ {row.model_id} {row.quantization}: {escape(row.reason)}[/]",
-                    soft_wrap=True,
                 )
 
 
@@ -169,7 +168,7 @@ def select(
     discover: DiscoverOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Choose models by role under the active profile (seed 001's role selection).
+    """Choose models by role under the active profile: the best that fits, per role.
 
     --role R lists the best --top-n models for R; --explain MODEL says why MODEL is
     or is not among them. --roles R1,R2,… chooses one model per role so that the

@@ -43,9 +43,12 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the HTTP API (/v1/config/profile, /v1/models/select_by_role, /health, /docs)
-    and, with --services, the OpenAI-compatible proxy (/v1/chat/completions, /v1/completions,
-    /v1/embeddings, /v1/models), /api/serving/status and /metrics."""
+    """Serve the HTTP API: /v1/config/profile, /v1/models/select_by_role, /health, /docs; with --services, the OpenAI-compatible proxy that keeps to the profile.
+
+    The proxy serves /v1/chat/completions, /v1/completions, /v1/embeddings and
+    /v1/models, starting each service of the services file on demand, plus
+    /api/serving/status and /metrics.
+    """  # noqa: E501
     import uvicorn
 
     from gpuplan.api import create_app
