@@ -255,3 +255,23 @@ async def test_stop_is_graceful_then_forced_and_takes_the_group(
         await ask(s, "stubborn")
         assert all(alive(pid) for pid in recorded_pids(pids))
     assert wait_gone(recorded_pids(pids)) == []
+
+
+async def test_status_reports_measured_memory_of_the_backend_group(tmp_path: Path) -> None:
+    seen: list[list[int]] = []
+
+    def measure(pids: list[int]) -> dict[int, int]:
+        seen.append(pids)
+        return {0: 700, 1: 20}
+
+    config = SchedulerConfig(log_dir=tmp_path, tick_seconds=0.05)
+    scheduler = Scheduler([fake_service("a")], config, measure_pids=measure)
+    await scheduler.start()
+    try:
+        await ask(scheduler, "a")
+        [entry] = scheduler.status()
+        assert entry.vram_measured_mb == 720
+        assert entry.pid in seen[-1] and len(seen[-1]) >= 2  # watchdog and backend
+        assert entry.rss_mb is not None and entry.rss_mb > 0
+    finally:
+        await scheduler.close()

@@ -62,7 +62,7 @@ def ps(
     ] = "http://127.0.0.1:8100",
     json_output: JsonOpt = False,
 ) -> None:
-    """Show the models a running `gpuplan serve` has loaded: where, memory, idle, keep-alive."""
+    """Show what a running `gpuplan serve` has loaded: where, memory, idle, keep-alive."""
     import httpx
 
     try:

@@ -22,7 +22,7 @@ from gpuplan.selection.select import RoleSelector
 from gpuplan.serving.model import ServiceSpec
 from gpuplan.serving.scheduler import Scheduler, SchedulerConfig
 
-__all__ = ["build_scheduler", "default_log_dir", "live_gpu_used"]
+__all__ = ["build_scheduler", "default_log_dir", "live_gpu_used", "live_process_memory"]
 
 
 def default_log_dir() -> Path:
@@ -60,6 +60,22 @@ def live_gpu_used(
         return value
 
     return used
+
+
+def live_process_memory(host: Host) -> Callable[[list[int]], Mapping[int, int] | None] | None:
+    """NVML's per-GPU MiB for a list of pids, on an NVML-detected host; else None."""
+    if host.source not in ("nvml", "nvidia-smi"):
+        return None
+
+    def measure(pids: list[int]) -> Mapping[int, int] | None:
+        from gpuplan.hardware.nvml import NvmlUnavailable, process_memory_mb
+
+        try:
+            return process_memory_mb(pids)
+        except NvmlUnavailable:
+            return None
+
+    return measure
 
 
 def _estimate(spec: ServiceSpec, selector: RoleSelector | None) -> int | None:
@@ -114,4 +130,5 @@ def build_scheduler(
         estimates_mb=estimates,
         priorities={spec.name: _priority(spec, selector) for spec in services},
         gpu_used_now=live_gpu_used(host),
+        measure_pids=live_process_memory(host),
     )

@@ -113,6 +113,7 @@ class Scheduler:
         estimates_mb: Mapping[str, int] | None = None,
         priorities: Mapping[str, int] | None = None,
         gpu_used_now: Callable[[], Mapping[int, int] | None] | None = None,
+        measure_pids: Callable[[list[int]], Mapping[int, int] | None] | None = None,
         metrics: ServingMetrics | None = None,
     ) -> None:
         self.services = {spec.name: spec for spec in services}
@@ -120,6 +121,7 @@ class Scheduler:
         self.estimates_mb = dict(estimates_mb or {})
         self.priorities = dict(priorities or {})
         self._gpu_used_now = gpu_used_now
+        self._measure_pids = measure_pids
         self.metrics = metrics or ServingMetrics()
         self.running: dict[str, Backend] = {}
         self.last_errors: dict[str, str] = {}
@@ -273,7 +275,7 @@ class Scheduler:
                     port=backend.port,
                     pid=backend.process.pid,
                     vram_estimate_mb=backend.vram_mb,
-                    vram_measured_mb=None,
+                    vram_measured_mb=self._measured(backend),
                     rss_mb=backend.process.rss_mb(),
                     in_flight=backend.in_flight,
                     idle_seconds=round(backend.idle_seconds(now), 3),
@@ -286,6 +288,13 @@ class Scheduler:
         return entries
 
     # -- internals --------------------------------------------------------------
+
+    def _measured(self, backend: Backend) -> int | None:
+        """MiB NVML sees the backend's processes hold on its GPUs; None without NVML."""
+        if self._measure_pids is None:
+            return None
+        held = self._measure_pids(backend.process.group_pids())
+        return None if held is None else sum(held.values())
 
     def _ready(self, name: str) -> Backend | None:
         backend = self.running.get(name)
