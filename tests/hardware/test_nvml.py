@@ -193,5 +193,5 @@ def test_process_memory_counts_only_the_given_pids_per_gpu() -> None:
     )
     assert nvml.process_memory_mb({10, 11, 12}, lib) == {0: 6000, 1: 512}
     assert nvml.process_memory_mb({42}, lib) == {}
-    with pytest.raises(nvml.NvmlUnavailable, match="libnvidia-ml.so not found"):
+    with pytest.raises(nvml.NvmlUnavailable, match=r"libnvidia-ml\.so not found"):
         nvml.process_memory_mb({1}, FakeNVML([], init_error=NVMLError_LibraryNotFound))
