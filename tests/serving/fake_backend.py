@@ -213,7 +213,8 @@ def main(argv: list[str]) -> int:
     if hold:
         hold.write_text(str(os.getpid()))
     server = Server(("127.0.0.1", ARGS.port), Handler)
-    print(f"fake_backend {ARGS.name} listening on {ARGS.port}", flush=True)
+    devices = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    print(f"fake_backend {ARGS.name} listening on {ARGS.port} GPUs={devices}", flush=True)
     try:
         server.serve_forever()
     finally:

@@ -275,3 +275,20 @@ async def test_status_reports_measured_memory_of_the_backend_group(tmp_path: Pat
         assert entry.rss_mb is not None and entry.rss_mb > 0
     finally:
         await scheduler.close()
+
+
+async def test_each_gpu_capacity_with_real_backends(scheduler_for) -> None:
+    services = [fake_service(name, vram_mb=800) for name in ("a", "b", "c")]
+    async with scheduler_for(
+        services, strategy="concurrent_full", max_concurrent_models=5,
+        gpu_usable_mb={0: 1000, 1: 1000}, total_mb=4000,
+    ) as s:  # fmt: skip
+        await ask(s, "a")
+        await ask(s, "b")
+        where = {e.name: e.gpus for e in s.status()}
+        assert sorted(where.values()) == [(0,), (1,)]  # the sum would allow both on one
+        await ask(s, "c")  # no GPU has 800 MiB left: a (idle longest) makes room
+        assert sorted(s.running) == ["b", "c"]
+        c = s.running["c"]
+        assert c.gpus == where["a"]
+        assert f"GPUs={c.gpus[0]}" in c.process.log_tail()

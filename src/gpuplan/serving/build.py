@@ -18,6 +18,7 @@ from pathlib import Path
 
 from gpuplan.hardware import Host
 from gpuplan.profiles.model import DeploymentProfile
+from gpuplan.selection.candidates import Candidate
 from gpuplan.selection.select import RoleSelector
 from gpuplan.serving.model import ServiceSpec
 from gpuplan.serving.scheduler import Scheduler, SchedulerConfig
@@ -81,8 +82,15 @@ def live_process_memory(host: Host) -> Callable[[list[int]], Mapping[int, int] |
 def _estimate(spec: ServiceSpec, selector: RoleSelector | None) -> int | None:
     if spec.model is None or selector is None:
         return None
-    fitting = [c for c in selector.fitting_models() if c.model_id == spec.model]
-    variants = fitting or [c for c in selector.candidates if c.model_id == spec.model]
+
+    def wanted(c: Candidate) -> bool:
+        quant = spec.quantization
+        return c.model_id == spec.model and (
+            quant is None or c.quantization.lower() == quant.lower()
+        )
+
+    fitting = [c for c in selector.fitting_models() if wanted(c)]
+    variants = fitting or [c for c in selector.candidates if wanted(c)]
     return variants[0].vram_estimate_mb if variants else None
 
 

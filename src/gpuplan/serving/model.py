@@ -44,7 +44,12 @@ class ServiceSpec(_Frozen):
     role: str | None = Field(default=None, description="Role it serves ('chat', 'caption', …).")
     latency_sensitive: bool = Field(default=False, description="On the critical request path.")
     gpu: int | None = Field(default=None, description="Pinned GPU index; None = any GPU.")
-    gpus_needed: int = Field(default=1, ge=1, description="GPUs it spans (tensor parallel).")
+    gpus: int = Field(
+        default=1, ge=1, description="GPUs it spans (tensor parallel); as placement's file."
+    )
+    quantization: str | None = Field(
+        default=None, description="Variant of `model` to estimate (default: the profile's)."
+    )
     engine: str | None = Field(default=None, description="Serving engine, when known.")
     vram_budget_override_mb: int | None = Field(
         default=None, ge=0, description="Budget the user set; it wins over vram_mb."

@@ -338,11 +338,10 @@ class Scheduler:
         if not gpus:
             options = ((),)
         elif spec.gpu is not None:
-            options = (tuple(range(spec.gpu, spec.gpu + spec.gpus_needed)),)
-        elif spec.gpus_needed > 1:
+            options = (tuple(range(spec.gpu, spec.gpu + spec.gpus)),)
+        elif spec.gpus > 1:
             options = tuple(
-                tuple(gpus[i : i + spec.gpus_needed])
-                for i in range(len(gpus) - spec.gpus_needed + 1)
+                tuple(gpus[i : i + spec.gpus]) for i in range(len(gpus) - spec.gpus + 1)
             )
         else:
             options = tuple((index,) for index in gpus)
