@@ -124,3 +124,17 @@ def test_scheduler_takes_the_profile_budget_and_registry_estimates() -> None:
     assert scheduler.vram_of(services[0]) == bge.vram_estimate_mb > 0
     assert scheduler.vram_of(services[1]) == 5000  # vram_mb wins over the estimate
     assert scheduler.priorities["embed"] == bge.role_priority["embedding"]
+
+
+def test_a_service_without_cmd_is_rendered_by_the_launch_stage(tmp_path: Path) -> None:
+    import gpuplan.launch
+
+    model = tmp_path / "tiny.gguf"
+    service = ServiceSpec(name="tiny", engine="llamacpp", model=str(model), vram_mb=100)
+    if not hasattr(gpuplan.launch, "render"):
+        with pytest.raises(BackendStartError, match="cannot render launch configs"):
+            backend_command(service, 4567)
+        return
+    command = backend_command(service, 4567, gpus={0: 22000})
+    assert "4567" in command.argv and str(model) in command.argv
+    assert command.health_path.startswith("/")

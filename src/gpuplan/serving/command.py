@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from gpuplan.errors import BackendStartError
+from gpuplan.errors import BackendStartError, GpuplanError
 from gpuplan.serving.model import ServiceSpec
 
 __all__ = ["Command", "backend_command", "resolve_macros"]
@@ -55,16 +55,20 @@ def _resolve_all(
     )
 
 
-def backend_command(spec: ServiceSpec, port: int) -> Command:
-    """The command that starts ``spec`` listening on ``port``."""
+def backend_command(
+    spec: ServiceSpec, port: int, *, gpus: Mapping[int, int] | None = None
+) -> Command:
+    """The command that starts ``spec`` listening on ``port`` on ``gpus`` (index → MiB)."""
     values = {"PORT": str(port), "MODEL_ID": spec.model or spec.name}
     if spec.cmd:
         argv, env = _resolve_all(spec.cmd, spec.env, values, spec.name)
         return Command(argv=argv, env=env, health_path=spec.health)
-    return _rendered(spec, port, values)
+    return _rendered(spec, port, values, gpus or {})
 
 
-def _rendered(spec: ServiceSpec, port: int, values: Mapping[str, str]) -> Command:
+def _rendered(
+    spec: ServiceSpec, port: int, values: Mapping[str, str], gpus: Mapping[int, int]
+) -> Command:
     try:
         from gpuplan.launch import render  # type: ignore[attr-defined,unused-ignore]
         from gpuplan.launch.model import LaunchRequest
@@ -79,11 +83,17 @@ def _rendered(spec: ServiceSpec, port: int, values: Mapping[str, str]) -> Comman
             "model_id": spec.model,
             "model_source": spec.model,
             "engine": spec.engine,
-            "quantization": "auto",
+            "quantization": spec.quantization or "auto",
             "vram_budget_mb": spec.vram_budget_override_mb or spec.vram_mb or 0,
             "port": port,
+            "gpus": [{"index": index, "total_mb": mib} for index, mib in gpus.items()],
         }
     )
-    config = render(request)
+    try:
+        config = render(request)
+    except GpuplanError as error:
+        raise BackendStartError(
+            f"service {spec.name!r}: no launch config: {error.message}", hint=error.hint
+        ) from error
     argv, env = _resolve_all(config.argv, {**config.env, **spec.env}, values, spec.name)
     return Command(argv=argv, env=env, health_path=config.health_path)

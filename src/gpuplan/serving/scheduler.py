@@ -395,7 +395,8 @@ class Scheduler:
 
     async def _start(self, spec: ServiceSpec, gpus: tuple[int, ...]) -> Backend:
         port = free_port()
-        command = backend_command(spec, port)
+        capacity = self.config.gpu_usable_mb
+        command = backend_command(spec, port, gpus={i: capacity.get(i, 0) for i in gpus})
         env = dict(command.env)
         if gpus:
             env.setdefault("CUDA_VISIBLE_DEVICES", ",".join(map(str, gpus)))
