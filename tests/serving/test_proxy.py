@@ -59,10 +59,12 @@ def test_load_on_demand_by_name_alias_and_role(server: ProxyServer) -> None:
     assert response.status_code == 200, response.text
     assert response.json()["choices"][0]["message"]["content"].startswith("Hello from chat")
     assert response.headers["x-gpuplan-service"] == "chat"
-    assert chat(server, "assistant").headers["x-gpuplan-service"] == "chat"
-    assert chat(server, "role:caption").headers["x-gpuplan-service"] == "captioner"
-    names = {s["name"] for s in server.status()["services"]}
-    assert "chat" in names
+    by_alias = chat(server, "assistant")
+    assert by_alias.headers.get("x-gpuplan-service") == "chat", by_alias.text
+    by_role = chat(server, "role:caption")
+    assert by_role.headers.get("x-gpuplan-service") == "captioner", by_role.text
+    status = server.status()
+    assert "chat" in {s["name"] for s in status["services"]}, status
 
 
 def test_unknown_model_is_a_404_naming_the_services(server: ProxyServer) -> None:
