@@ -41,7 +41,18 @@ class ServerSettings:
     profile: str | None = None
     headroom_mb: int | None = None
     services: str | None = None
-    """Services file whose entries the OpenAI-compatible proxy serves (None: no proxy)."""
+    """Services file (``--services`` / ``GPUPLAN_SERVICES``): the OpenAI-compatible proxy
+    serves its entries; the GPU-config routes preview and PUT it."""
+    compose_file: str | None = None
+    """Base Compose file apply recreates through (``--compose-file``)."""
+    runtime: str | None = None
+    """'docker' or 'podman'; None = whichever is installed."""
+    database_url: str | None = None
+    """None = ``GPUPLAN_DATABASE_URL`` or the SQLite file in the user data dir."""
+    bind_host: str = "127.0.0.1"
+    """Where the server listens; beyond loopback, mutating routes need ``token``."""
+    token: str | None = None
+    """Bearer token for mutating routes; required whenever ``bind_host`` is not loopback."""
     queue_limit: int = 16
     """Requests that may wait for a model swap before the proxy answers 503."""
     serving_log_dir: str | None = None
