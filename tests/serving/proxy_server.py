@@ -55,6 +55,7 @@ def proxy_server(
     *,
     extra_args: Sequence[str] = (),
     profile: dict[str, object] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[ProxyServer]:
     """`gpuplan serve` with ``services``; stopped (SIGTERM) afterwards."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -71,7 +72,10 @@ def proxy_server(
     ]  # fmt: skip
     with output.open("wb") as out:
         process = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"}
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "NO_COLOR": "1", **(env or {})},
         )
     server = ProxyServer(f"http://127.0.0.1:{port}", process, log_dir, output)
     try:

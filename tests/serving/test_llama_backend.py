@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from tests.serving.proxy_server import ProxyServer, proxy_server
-from tests.support.llama_server import LlamaBackend, server_argv
+from tests.support.llama_server import LlamaBackend, require_backend, server_argv
 
 _SENTINEL = 65432
 
@@ -72,3 +73,23 @@ def test_load_unload_swaps_real_llama_servers(llama_proxy: ProxyServer) -> None:
         assert reply.choices
         loaded = [s["name"] for s in llama_proxy.status()["services"]]
         assert loaded == [name]
+
+
+def test_a_service_with_engine_and_model_runs_from_its_rendered_launch_config(
+    tmp_path: Path, tiny_gguf: Path
+) -> None:
+    backend = require_backend("llama-server")
+    services = [{"name": "rendered", "engine": "llamacpp", "model": str(tiny_gguf),
+                 "vram_mb": 100}]  # fmt: skip
+    path = os.pathsep.join([str(Path(backend.command[0]).parent), os.environ.get("PATH", "")])
+    with proxy_server(tmp_path, services, env={"PATH": path}) as server:
+        reply = httpx.post(
+            server.url + "/v1/chat/completions",
+            json={"model": "rendered", "max_tokens": 4,
+                  "messages": [{"role": "user", "content": "hi"}]},
+            timeout=60,
+        )  # fmt: skip
+        assert reply.status_code == 200, reply.text
+        [entry] = server.status()["services"]
+        log = Path(entry["log_file"]).read_text()
+        assert "--host 127.0.0.1" in log and f"--model {tiny_gguf}" in log

@@ -69,6 +69,8 @@ def backend_command(
 def _rendered(
     spec: ServiceSpec, port: int, values: Mapping[str, str], gpus: Mapping[int, int]
 ) -> Command:
+    from gpuplan.memory.engines import normalize_engine
+
     try:
         from gpuplan.launch import render  # type: ignore[attr-defined,unused-ignore]
         from gpuplan.launch.model import LaunchRequest
@@ -77,16 +79,28 @@ def _rendered(
             f"service {spec.name!r} has no cmd and this gpuplan cannot render launch configs",
             hint='give the service a cmd, e.g. ["llama-server", "--port", "${PORT}", ...]',
         ) from error
+    try:
+        engine = normalize_engine(spec.engine or "")
+    except GpuplanError as error:
+        raise BackendStartError(
+            f"service {spec.name!r}: {error.message}", hint=error.hint
+        ) from error
     request = LaunchRequest.model_validate(
         {
             "service": spec.name,
             "model_id": spec.model,
             "model_source": spec.model,
-            "engine": spec.engine,
+            "engine": engine,
             "quantization": spec.quantization or "auto",
             "vram_budget_mb": spec.vram_budget_override_mb or spec.vram_mb or 0,
             "port": port,
             "gpus": [{"index": index, "total_mb": mib} for index, mib in gpus.items()],
+            # Behind the proxy a backend listens on loopback only, whatever a container wants.
+            "overrides": (
+                {"OLLAMA_HOST": f"127.0.0.1:{port}"}
+                if engine == "ollama"
+                else {"host": "127.0.0.1"}
+            ),
         }
     )
     try:
