@@ -39,3 +39,16 @@ def test_ubatch_scales_the_compute_buffer() -> None:
     assert small < default < large
     with pytest.raises(ModelError, match="ubatch"):
         _llama(ubatch=0)
+
+
+def test_an_embedding_model_has_no_lm_head_and_no_sampler() -> None:
+    """Qwen3-Embedding-8B: 7.57 B parameters (its model card), 15.1 GB of BF16 safetensors
+    (https://huggingface.co/Qwen/Qwen3-Embedding-8B); vLLM's pooling runner samples nothing."""
+    arch = arch_of(load_registry().get("qwen3-embedding-8b"))
+    assert arch.pooling
+    result = estimate(arch, quant="bf16", engine="vllm", context=4096)
+    assert abs(arch.total_parameters - 7.57e9) / 7.57e9 < 0.01
+    assert abs(result.weights_mb - 7.57e9 * 2 / 2**20) / result.weights_mb < 0.01
+    assert "no sampler" in " ".join(result.assumptions)
+    chat = arch_of(load_registry().get("qwen3-8b"))
+    assert not chat.pooling
