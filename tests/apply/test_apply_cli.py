@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -65,12 +66,12 @@ def test_apply_places_saves_and_recreates_only_what_moved(project: Project) -> N
     assert entry.strategy == "isolation_first"
 
 
-def test_dry_run_touches_nothing(project: Project, tmp_path: Path) -> None:
+def test_dry_run_touches_nothing(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     services, compose = _seed_project(project)
     fresh = tmp_path / "never-created.db"
-    import os
-
-    os.environ["GPUPLAN_DATABASE_URL"] = f"sqlite:///{fresh}"
+    monkeypatch.setenv("GPUPLAN_DATABASE_URL", f"sqlite:///{fresh}")
     result = CliRunner().invoke(
         app,
         [
