@@ -255,8 +255,8 @@ def test_candidates_on_a_gpu_host_reuse_fits_figures(monkeypatch: pytest.MonkeyP
     rows = fit_rows(host, entries, context=4096)
     calls: list[str] = []
 
-    def counting(largest: int | None):  # type: ignore[no-untyped-def]
-        def cost(entry, variant, tokens):  # type: ignore[no-untyped-def]
+    def counting(largest: int | None):
+        def cost(entry, variant, tokens):
             calls.append(entry.id)
             raise AssertionError("costed twice")
 

@@ -18,7 +18,12 @@ class Commands(LazyGroup):
         "plan": LazyCommand(
             "gpuplan.cli.plan",
             "plan",
-            "The whole answer: the GPUs, the deployment profile and why, what fits, what to serve.",
+            "The whole answer: the GPUs, the profile and why, what fits, what to serve, and where.",
+        ),
+        "render": LazyCommand(
+            "gpuplan.cli.render_files",
+            "render",
+            "Write the plan's files: Kubernetes manifests, engine launch lines, Compose override.",
         ),
         "detect": LazyCommand(
             "gpuplan.cli.detect",
@@ -49,7 +54,35 @@ class Commands(LazyGroup):
         "serve": LazyCommand(
             "gpuplan.cli.serve",
             "serve",
-            "Serve the HTTP API: /v1/config/profile, /v1/models/select_by_role, /health, /docs.",
+            "Serve the HTTP API: /api/system/gpu-config (seed 004), /v1/config/profile, "
+            "/v1/models/select_by_role, /health, /docs; with --services, the OpenAI-compatible "
+            "proxy at /v1.",
+        ),
+        "ps": LazyCommand(
+            "gpuplan.cli.ps",
+            "ps",
+            "Show what a running `gpuplan serve` has loaded: where, memory, idle, keep-alive.",
+        ),
+        "apply": LazyCommand(
+            "gpuplan.cli.apply",
+            "apply",
+            "Place the services on the GPUs, save it, write the Compose override, recreate "
+            "only the services whose GPUs changed; on failure put everything back.",
+        ),
+        "status": LazyCommand(
+            "gpuplan.cli.apply",
+            "status",
+            "The saved configuration, the last apply's per-service progress, container health.",
+        ),
+        "history": LazyCommand(
+            "gpuplan.cli.apply",
+            "history",
+            "Every saved, applied and rolled-back configuration, newest first.",
+        ),
+        "rollback": LazyCommand(
+            "gpuplan.cli.apply",
+            "rollback",
+            "Apply an earlier configuration again (recreating only what differs).",
         ),
         "hardware": LazyCommand(
             "gpuplan.cli.hardware",
@@ -61,6 +94,11 @@ class Commands(LazyGroup):
             "gpuplan.cli.profile",
             "app",
             "Deployment profiles: the VRAM budget, serving policy and engine settings in force.",
+        ),
+        "tune": LazyCommand(
+            "gpuplan.cli.tune",
+            "app",
+            "Tune a serving engine: seed 003's layered task config, real experiments, SLO scores.",
         ),
     }
 
