@@ -121,6 +121,7 @@ class Search:
         placeable: Callable[[frozenset[int]], bool] | None = None,
         load_slots: Sequence[int] | None = None,
         preloaded: Sequence[int] = (),
+        charged: tuple[int, int] = (0, 0),
     ) -> None:
         self.placeable = placeable  # can these loads share the GPUs? (None: no check)
         # Model slots each load takes: 1, or 0 for a sidecar (see joint's docstring).
@@ -136,8 +137,8 @@ class Search:
         self.refcount = [0] * len(load_vram)
         self.loaded = 0
         self.used = 0
-        self.charged = 0
-        self.slot_charged = 0
+        # Charges already spent (knapsack units) by the preloaded loads; see _joint_roles.
+        self.charged, self.slot_charged = charged
         self.nodes = 0
         self.complete = True
         self.best: Objective | None = None
