@@ -129,7 +129,7 @@ class Supporting:
         self.placeable = placement_check(self.loads, policy)
         self.load_vram = [c.vram_estimate_mb for c in self.loads]
 
-    def search(self, pick: Candidate | None, node_limit: int) -> Search:
+    def search(self, pick: Candidate | None, node_limit: int, must_serve: int = 0) -> Search:
         """The supporting roles' best completion with ``pick`` (the primary's) loaded.
 
         Tighter bounds with the pick in: its options cost the supporting roles no
@@ -162,6 +162,7 @@ class Supporting:
             load_slots=slots,
             preloaded=preloaded,
             charged=charged,
+            must_serve=must_serve,
         )
         search.run()
         return search
