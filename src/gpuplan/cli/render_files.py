@@ -7,11 +7,10 @@ or prints it when no DIR is given.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -24,10 +23,15 @@ from gpuplan.cli._common import (
     handle_errors,
 )
 from gpuplan.cli.discover import DiscoverOpt, with_discovered
-from gpuplan.errors import GpuplanError, LaunchError
+from gpuplan.errors import LaunchError
 from gpuplan.fileio import write_atomic
 from gpuplan.memory.figure import DEFAULT_CONTEXT
 from gpuplan.planning import DEFAULT_ROLES
+
+if TYPE_CHECKING:
+    from gpuplan.hardware import Host
+    from gpuplan.launch.model import LaunchRequest
+    from gpuplan.placement.model import Placement, Service
 
 ENGINE_TARGETS = ("vllm", "sglang", "llama.cpp", "ollama", "tensorrt-llm")
 FILE_TARGETS = ("compose", "podman", "k8s", "assignments")
@@ -35,24 +39,12 @@ TARGETS = (*FILE_TARGETS, *ENGINE_TARGETS)
 K8S_FILE = "gpuplan-k8s.yaml"
 
 
-def _placement_api() -> Any:
-    try:
-        return importlib.import_module("gpuplan.placement.place"), importlib.import_module(
-            "gpuplan.placement.services"
-        )
-    except ImportError:
-        raise GpuplanError(
-            "placement (gpuplan.placement.place) is not part of this build",
-            hint="update gpuplan; `gpuplan render` needs the placement stage",
-        ) from None
-
-
 @dataclass(frozen=True)
 class _Placed:
-    host: Any
-    services: Sequence[Any]
-    placement: Any
-    requests: list[Any]
+    host: Host
+    services: Sequence[Service]
+    placement: Placement
+    requests: list[LaunchRequest]
     notes: list[str]  # placement's warnings, and what the chosen target adds
     launch_notes: list[str]  # services without a launch line
 
@@ -73,24 +65,25 @@ def _placed(
     from gpuplan.hardware import load_host
     from gpuplan.launch.requests import launch_requests, parse_overrides
     from gpuplan.models.registry import load_registry
+    from gpuplan.placement import place
+    from gpuplan.placement.services import load_services, services_from_selection
     from gpuplan.planning import make_plan
     from gpuplan.profiles import resolve_here
 
-    place_module, services_module = _placement_api()
     host = load_host(hardware, headroom_mb=headroom_mb)
     resolution, _catalog = resolve_here(host, profile)
     entries = with_discovered(load_registry(), discover)
     if services_file is not None:
-        services = services_module.load_services(services_file, entries=entries, context=context)
+        services = load_services(services_file, entries=entries, context=context)
     else:
         wanted = [role.strip() for role in roles.split(",") if role.strip()]
         plan = make_plan(host, resolution, entries, roles=wanted, context=context)
-        services = services_module.services_from_selection(plan.selection.models)
-    placement = place_module.place(
+        services = services_from_selection(plan.selection.models)
+    placement = place(
         services,
         host,
         strategy=strategy,
-        on=on,
+        on="free" if on == "free" else "total",
         tensor_parallel_threshold_mb=resolution.profile.tensor_parallel_threshold_mb,
     )
     engine = resolution.profile.engine.model_dump(mode="json", exclude_none=True)
@@ -107,19 +100,6 @@ def _placed(
     return _Placed(host, services, placement, requests, list(placement.warnings), notes)
 
 
-def _store_module(target: str) -> Any:
-    name = (
-        "gpuplan.launch.assignments_file" if target == "assignments" else "gpuplan.launch.compose"
-    )
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        raise LaunchError(
-            f"`gpuplan render {target}` is not implemented in this build ({name} is missing)",
-            hint="use `gpuplan render k8s` or `gpuplan render ENGINE` for now",
-        ) from None
-
-
 OVERRIDE_FILE = "docker-compose.gpu-override.yml"
 ASSIGNMENTS_FILE = "gpu-assignments.yml"
 CDI_SPECS = (Path("/etc/cdi/nvidia.yaml"), Path("/var/run/cdi/nvidia.yaml"))
@@ -127,21 +107,21 @@ CDI_SPECS = (Path("/etc/cdi/nvidia.yaml"), Path("/var/run/cdi/nvidia.yaml"))
 
 def _store_files(target: str, placed: _Placed) -> dict[str, str]:
     """The Compose override or gpu-assignments.yml, written by the store stage's renderers."""
-    module = _store_module(target)
+    from gpuplan.launch.assignments_file import render_assignments_file
+    from gpuplan.launch.compose import render_override
+
     overridden = {
         service.name
         for service in placed.services
         if getattr(service, "vram_budget_override_mb", None) is not None
     }
     if target == "assignments":
-        text = module.render_assignments_file(
+        text = render_assignments_file(
             placed.placement.strategy, placed.placement.assignments, overridden=overridden
         )
         return {ASSIGNMENTS_FILE: text}
     vendors = {gpu.index: gpu.vendor for gpu in placed.host.gpus}
-    text = module.render_override(
-        placed.placement.assignments, overridden=overridden, vendors=vendors
-    )
+    text = render_override(placed.placement.assignments, overridden=overridden, vendors=vendors)
     if target == "podman" and not any(path.exists() for path in CDI_SPECS):
         placed.notes.append(
             "podman-compose 1.x turns each device reservation into --device nvidia.com/gpu=N, "
@@ -169,7 +149,8 @@ def _files(target: str, placed: _Placed, namespace: str | None = None) -> dict[s
         present = ", ".join(sorted({config.engine for _, config in pairs})) or "none"
         raise LaunchError(
             f"no service in this plan is served with {target}",
-            hint=f"engines in this plan: {present}",
+            hint=f"engines in this plan: {present}; to serve a model with {target}, pin "
+            f"`engine: {target}` for it in a --services file",
         )
     files: dict[str, str] = {}
     for _, config in chosen:
