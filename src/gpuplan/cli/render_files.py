@@ -61,30 +61,41 @@ def _placed(
     on: str,
     sets: Sequence[str] = (),
 ) -> _Placed:
-    """Host → profile → services → placement → one LaunchRequest per launchable service."""
+    """Host → profile → services → placement (exactly `plan`'s) → one LaunchRequest each."""
     from gpuplan.hardware import load_host
     from gpuplan.launch.requests import launch_requests, parse_overrides
     from gpuplan.models.registry import load_registry
-    from gpuplan.placement import place
+    from gpuplan.placement.model import Placement
     from gpuplan.placement.services import load_services, services_from_selection
-    from gpuplan.planning import make_plan
+    from gpuplan.planning import largest_gpu_mb, make_plan
     from gpuplan.profiles import resolve_here
 
     host = load_host(hardware, headroom_mb=headroom_mb)
     resolution, _catalog = resolve_here(host, profile)
     entries = with_discovered(load_registry(), discover)
+    listed = None
     if services_file is not None:
-        services = load_services(services_file, entries=entries, context=context)
-    else:
-        wanted = [role.strip() for role in roles.split(",") if role.strip()]
-        plan = make_plan(host, resolution, entries, roles=wanted, context=context)
-        services = services_from_selection(plan.selection.models)
-    placement = place(
-        services,
+        listed = load_services(
+            services_file, entries=entries, context=context, gpu_memory_mb=largest_gpu_mb(host)
+        )
+    wanted = [role.strip() for role in roles.split(",") if role.strip()]
+    plan = make_plan(
         host,
+        resolution,
+        entries,
+        roles=wanted,
+        context=context,
+        services=listed,
         strategy=strategy,
         on="free" if on == "free" else "total",
-        tensor_parallel_threshold_mb=resolution.profile.tensor_parallel_threshold_mb,
+    )
+    services = listed if listed is not None else services_from_selection(plan.selection.models)
+    placement = Placement(
+        strategy=plan.strategy,
+        assignments=plan.assignments,
+        gpus=plan.gpus,
+        warnings=plan.warnings,
+        solver=plan.solver,
     )
     engine = resolution.profile.engine.model_dump(mode="json", exclude_none=True)
     overrides = parse_overrides(sets, [service.name for service in services])
