@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from gpuplan.errors import GpuplanError
 from gpuplan.hardware import Host
 from gpuplan.launch.model import LaunchConfig
-from gpuplan.memory.figure import DEFAULT_CONTEXT
+from gpuplan.memory.figure import DEFAULT_CONTEXT, VramFigure
 from gpuplan.memory.vram import coster_for_gpu
-from gpuplan.models.registry import Backend, ModelEntry, Role
+from gpuplan.models.registry import Backend, ModelEntry, Role, Variant
 from gpuplan.placement import Demand, assign
 from gpuplan.placement.devices import On
 from gpuplan.placement.model import Assignment, GpuFill, Placement, Service, Strategy
@@ -91,13 +91,28 @@ def host_candidates(
     CPU-only host keeps only variants whose engine runs on a CPU.
     """
     entries = list(entries)
-    candidates = build_candidates(
-        entries, context=context, coster=coster_for_gpu(largest_gpu_mb(host))
-    )
     if not host.gpus:
+        candidates = build_candidates(
+            entries, context=context, coster=coster_for_gpu(largest_gpu_mb(host))
+        )
         return tuple(c for c in candidates if c.backend in CPU_BACKENDS)
     if rows is None:
         rows = fit_rows(host, entries, context=context)
+    by_key = {(row.model_id, row.quantization): row for row in rows}
+    fallback = coster_for_gpu(largest_gpu_mb(host))
+
+    def costed_by_fit(entry: ModelEntry, variant: Variant, tokens: int | None) -> VramFigure:
+        # fit has costed every variant on these GPUs already: reuse its figure (one GPU,
+        # or per GPU for a split that _as_fitted multiplies), never cost it twice.
+        row = by_key.get((entry.id, variant.quantization))
+        if row is None or row.context != tokens:
+            return fallback(entry, variant, tokens)
+        mib = row.vram_estimate_mb if row.fits else row.single_gpu_mb
+        if mib is None:
+            return fallback(entry, variant, tokens)
+        return VramFigure(mib, row.vram_source, row.assumptions)
+
+    candidates = build_candidates(entries, context=context, coster=costed_by_fit)
     shapes = {(row.model_id, row.quantization): row for row in rows if row.fits}
     return tuple(_as_fitted(c, shapes.get((c.model_id, c.quantization))) for c in candidates)
 
