@@ -13,7 +13,7 @@ from gpuplan import __version__
 from gpuplan.api import errors
 from gpuplan.api.auth import check_bind
 from gpuplan.api.gpu_service import GpuConfigService
-from gpuplan.api.routes import gpu_config, hardware, models, profile, tuning
+from gpuplan.api.routes import gpu_config, hardware, models, profile, proxy, serving, tuning
 from gpuplan.api.state import ServerSettings, ServerState, get_state
 
 
@@ -37,8 +37,12 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         gpu.start(state.host)
         if gpu.error:
             state.startup_errors["store"] = gpu.error
-        yield
-        gpu.wait(timeout_s=60)
+        await state.start_serving()
+        try:
+            yield
+        finally:
+            await state.stop_serving()
+            gpu.wait(timeout_s=60)
 
     app = FastAPI(
         title="gpuplan",
@@ -54,6 +58,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(gpu_config.router)
     app.include_router(tuning.router)
+    app.include_router(proxy.router)
+    app.include_router(serving.router)
 
     @app.get("/health", tags=["service"], summary="Liveness and what is loaded")
     def health() -> dict[str, Any]:
