@@ -419,7 +419,11 @@ class Scheduler:
         timeout = spec.autostart_timeout_seconds or self.config.autostart_timeout_seconds
         try:
             await wait_healthy(
-                process, backend.url + command.health_path, timeout=timeout, name=spec.name
+                process,
+                backend.url + command.health_path,
+                timeout=timeout,
+                name=spec.name,
+                port=port,
             )
         except BaseException as error:
             await process.stop(0)
