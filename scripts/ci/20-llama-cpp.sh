@@ -13,7 +13,7 @@
 
 _gpuplan_llama_setup() {
     local version=0.3.36 # pinned: the cached wheel and binary are keyed by it
-    local cache="${XDG_CACHE_HOME:-$HOME/.cache}/gpuplan-ci"
+    local cache="${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/gpuplan-ci"
     local wheels="$cache/wheels"
     local bindir="$cache/bin"
     local server_bin="$bindir/llama-server-$version"
@@ -23,6 +23,12 @@ _gpuplan_llama_setup() {
     if [ ! -x .venv/bin/python ]; then
         echo "--> creating .venv"
         "$python" -m venv .venv || return 1
+    fi
+
+    # Both builds need a C++ toolchain; a fresh machine may have only gcc.
+    if ! command -v cmake >/dev/null || ! command -v g++ >/dev/null || ! command -v make >/dev/null; then
+        echo "--> installing cmake, g++ and make (apt)"
+        apt-get update -qq && apt-get install -y -qq cmake g++ make >/dev/null || return 1
     fi
 
     # 1. The Python server, from a cached wheel when there is one.
@@ -43,10 +49,6 @@ _gpuplan_llama_setup() {
 
     # 2. llama.cpp's own server binary, from the same source.
     if [ "${GPUPLAN_SKIP_LLAMA_SERVER_BUILD:-0}" != 1 ] && [ ! -x "$server_bin" ]; then
-        if ! command -v cmake >/dev/null || ! command -v g++ >/dev/null; then
-            echo "--> installing cmake and g++ (apt)"
-            apt-get update -qq && apt-get install -y -qq cmake g++ >/dev/null || return 1
-        fi
         local work
         work="$(mktemp -d)"
         echo "--> building llama-server from llama-cpp-python $version's vendored llama.cpp"

@@ -25,8 +25,13 @@ non-zero instead of showing a traceback. Anything else is a bug in gpuplan.
     │   ├── ComposeFileError       the base Compose file is missing or lacks a service
     │   └── InvalidConfigError     a requested assignment names no known service
     ├── LaunchError                a service cannot be launched as planned (engine, GPU, image)
+    ├── PlacementError             services cannot be placed as asked (manual without pins)
+    │   └── ServicesFileError      a services file is malformed: file, line, field, fix
+    ├── TuningError
+    │   ├── TuningConfigError      a tuning task's layers, parameters or SLOs are unusable
+    │   ├── TuningProfileNotFoundError  no tuning profile of that name (a ProfileNotFoundError)
+    │   └── TaskNotFoundError      no tuning task of that name or id
     └── ServingError
-        ├── ServicesFileError      a services file is malformed
         ├── UnknownServiceError    a request names no service, alias or served role
         ├── BackendStartError      a backend exited or never became healthy
         ├── BackendFailedError     a backend died or broke off while answering
@@ -105,6 +110,14 @@ class ModelFileError(ModelError):
     """A model file (config.json, GGUF, safetensors) is unreadable or corrupt."""
 
 
+class PlacementError(GpuplanError):
+    """Services cannot be placed as asked: unpinned services under manual, a pin to no GPU."""
+
+
+class ServicesFileError(PlacementError):
+    """A services file is malformed: names the file, the line, the field and the fix."""
+
+
 class StoreError(GpuplanError):
     """The configuration database cannot be reached, migrated or written."""
 
@@ -145,12 +158,24 @@ class LaunchError(GpuplanError):
     """A placed service cannot be launched as asked: engine on the wrong vendor, no image."""
 
 
+class TuningError(GpuplanError):
+    """A tuning task cannot be built, run or found."""
+
+
+class TuningConfigError(TuningError):
+    """A tuning task's configuration is unusable: names the field, the values and the fix."""
+
+
+class TuningProfileNotFoundError(TuningError, ProfileNotFoundError):
+    """No tuning profile of the requested name (``GET /api/profiles/{name}``: 404)."""
+
+
+class TaskNotFoundError(TuningError):
+    """No tuning task of the requested name or id."""
+
+
 class ServingError(GpuplanError):
     """Serving models through ``gpuplan serve``'s proxy went wrong."""
-
-
-class ServicesFileError(ServingError):
-    """A services file (``--services``, ``$GPUPLAN_SERVICES``) is malformed."""
 
 
 class UnknownServiceError(ServingError):

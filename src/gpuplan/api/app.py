@@ -13,7 +13,7 @@ from gpuplan import __version__
 from gpuplan.api import errors
 from gpuplan.api.auth import check_bind
 from gpuplan.api.gpu_service import GpuConfigService
-from gpuplan.api.routes import gpu_config, hardware, models, profile, proxy, serving
+from gpuplan.api.routes import gpu_config, hardware, models, profile, proxy, serving, tuning
 from gpuplan.api.state import ServerSettings, ServerState, get_state
 
 
@@ -57,6 +57,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.include_router(profile.router)
     app.include_router(models.router)
     app.include_router(gpu_config.router)
+    app.include_router(tuning.router)
     app.include_router(proxy.router)
     app.include_router(serving.router)
 

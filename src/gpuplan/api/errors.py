@@ -28,6 +28,8 @@ from gpuplan.errors import (
     QueueFullError,
     ServicesFileError,
     StaleWriteError,
+    TaskNotFoundError,
+    TuningConfigError,
     UnknownRoleError,
     UnknownServiceError,
 )
@@ -52,9 +54,15 @@ def status_for(error: GpuplanError) -> int:
         return 400
     if isinstance(
         error,
-        ProfileNotFoundError | ModelNotFoundError | HistoryNotFoundError | UnknownServiceError,
+        ProfileNotFoundError
+        | ModelNotFoundError
+        | HistoryNotFoundError
+        | TaskNotFoundError
+        | UnknownServiceError,
     ):
         return 404
+    if isinstance(error, TuningConfigError):
+        return 400
     if isinstance(error, BackendStartError):
         return 504 if error.timed_out else 502
     if isinstance(error, BackendFailedError):

@@ -18,7 +18,7 @@ class Commands(LazyGroup):
         "plan": LazyCommand(
             "gpuplan.cli.plan",
             "plan",
-            "The whole answer: the GPUs, the deployment profile and why, what fits, what to serve.",
+            "The whole answer: the GPUs, the profile and why, what fits, what to serve, and where.",
         ),
         "render": LazyCommand(
             "gpuplan.cli.render_files",
@@ -94,6 +94,11 @@ class Commands(LazyGroup):
             "gpuplan.cli.profile",
             "app",
             "Deployment profiles: the VRAM budget, serving policy and engine settings in force.",
+        ),
+        "tune": LazyCommand(
+            "gpuplan.cli.tune",
+            "app",
+            "Tune a serving engine: seed 003's layered task config, real experiments, SLO scores.",
         ),
     }
 
