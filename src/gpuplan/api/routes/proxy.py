@@ -31,7 +31,7 @@ async def embeddings(request: Request, serving: ServingDep) -> Response:
 
 
 @router.get("/v1/models", summary="Every service, by name, as OpenAI's model list")
-def list_models(serving: ServingDep) -> dict[str, Any]:
+async def list_models(serving: ServingDep) -> dict[str, Any]:
     created = int(serving.started_at)
     return {
         "object": "list",

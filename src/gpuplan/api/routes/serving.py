@@ -18,7 +18,7 @@ ServingDep = Annotated[Serving, Depends(require_serving)]
     "/api/serving/status",
     summary="Loaded services: where, memory (estimated, measured), idle, keep-alive, queue",
 )
-def serving_status(serving: ServingDep) -> dict[str, Any]:
+async def serving_status(serving: ServingDep) -> dict[str, Any]:
     scheduler = serving.scheduler
     config = scheduler.config
     return {
@@ -35,7 +35,7 @@ def serving_status(serving: ServingDep) -> dict[str, Any]:
 
 
 @router.get("/metrics", summary="Prometheus metrics: requests, latency, loads, evictions, queue")
-def metrics(serving: ServingDep) -> Response:
+async def metrics(serving: ServingDep) -> Response:
     return Response(
         serving.scheduler.metrics.render(),
         media_type="text/plain; version=0.0.4; charset=utf-8",
