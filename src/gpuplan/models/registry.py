@@ -46,7 +46,13 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from gpuplan.documents import DocumentSyntaxError, format_of, parse_document
+from gpuplan.documents import (
+    DocumentReadError,
+    DocumentSyntaxError,
+    format_of,
+    parse_document,
+    read_text,
+)
 from gpuplan.errors import GpuplanError, ModelError, ModelNotFoundError, UnknownRoleError
 from gpuplan.models.quant import normalize_quant
 
@@ -415,23 +421,20 @@ def registry_files(
 def _read_document(path: Path) -> object:
     fmt = format_of(path)
     if fmt is None:
+        if not path.exists():
+            raise ModelError(f"registry file {path} does not exist", hint="check the path you gave")
         raise ModelError(
             f"registry file {path} is not TOML, YAML or JSON",
             hint="name it *.toml, *.yaml, *.yml or *.json",
         )
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelError(
-            f"registry file {path} does not exist", hint="check the path you gave"
-        ) from None
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        raise ModelError(f"cannot read registry file {path}: {reason}") from None
-    try:
-        return parse_document(text, fmt) or {}
+        return parse_document(read_text(path), fmt) or {}
+    except DocumentReadError as error:
+        raise ModelError(f"registry file {error}", hint=error.hint) from None
     except DocumentSyntaxError as error:
-        raise ModelError(f"{path}: {error}", hint="fix the syntax on that line") from None
+        raise ModelError(
+            f"registry file {path} is {error}", hint=error.fix or "fix that line"
+        ) from None
 
 
 def read_registry_file(path: Path) -> tuple[ModelEntry, ...]:

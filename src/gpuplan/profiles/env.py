@@ -10,12 +10,17 @@ variable, and hands the pure resolver plain data.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gpuplan.documents import format_of
+from gpuplan.documents import (
+    DocumentReadError,
+    DocumentSyntaxError,
+    format_of,
+    parse_document,
+    read_text,
+)
 from gpuplan.hardware.model import Host
 from gpuplan.profiles.catalog import Catalog, Locations, load_catalog
 from gpuplan.profiles.lines import toml_key_lines
@@ -93,9 +98,9 @@ def _setting(
     if file is None or not file.is_file():
         return None, None, None
     try:
-        text = file.read_text(encoding="utf-8")
-        data: Any = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        text = read_text(file)
+        data: Any = parse_document(text, "toml")
+    except (DocumentReadError, DocumentSyntaxError) as error:
         return None, None, f"{file}: cannot read {SETTING}: {error}"
     for key in table:
         data = data.get(key) if isinstance(data, dict) else None
