@@ -158,6 +158,7 @@ def resolve(
     warnings += fit_warnings(profile, host, facts, picked is not None, headroom)
     for entry in _entries_of(picked, auto, catalog):
         warnings += [str(i) for i in entry.issues if i.severity == "warning"]
+    warnings += _skipped_files(catalog)
     return Resolution(
         name=name,
         profile=profile,
@@ -168,6 +169,17 @@ def resolve(
         available_profiles=catalog.names(),
         manual_override=manual,
     )
+
+
+def _skipped_files(catalog: Catalog) -> list[str]:
+    """A broken file in a profile directory is skipped, and said so (never silently)."""
+    found = []
+    for entry in catalog.entries:
+        errors = [i for i in entry.issues if i.severity == "error"]
+        if errors and entry.kind in ("user", "project"):
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            found.append(f"skipped a broken profile file: {errors[0]}{more}")
+    return found
 
 
 def _pick(
