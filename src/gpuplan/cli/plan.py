@@ -18,6 +18,7 @@ from gpuplan.cli._common import (
     handle_errors,
 )
 from gpuplan.cli.discover import DiscoverOpt, with_discovered
+from gpuplan.cli.models import RegistryOpt
 from gpuplan.hardware import load_host
 from gpuplan.models.candidates import DEFAULT_CONTEXT
 from gpuplan.models.registry import load_registry
@@ -39,6 +40,7 @@ def plan(
     ] = DEFAULT_CONTEXT,
     headroom_mb: HeadroomOpt = None,
     discover: DiscoverOpt = None,
+    registry: RegistryOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """The whole answer: the GPUs, the deployment profile and why, what fits, what to serve.
@@ -50,7 +52,11 @@ def plan(
     resolution, _catalog = resolve_here(host, profile)
     wanted = [role.strip() for role in roles.split(",") if role.strip()]
     result = make_plan(
-        host, resolution, with_discovered(load_registry(), discover), roles=wanted, context=context
+        host,
+        resolution,
+        with_discovered(load_registry(registry or ()), discover),
+        roles=wanted,
+        context=context,
     )
     if json:
         emit_json(result)
