@@ -103,7 +103,7 @@ def test_a_deeply_nested_safetensors_header_is_refused(tmp_path: Path, gpuplan: 
 # -- GGUF ----------------------------------------------------------------------------------------
 
 
-def header_gguf(path: Path, *, arch: str = "llama", **counts: int) -> Path:
+def header_gguf(path: Path, *, arch: str = "llama", counts: dict[str, int] | None = None) -> Path:
     """A GGUF with the given ``{arch}.…`` counts (defaults: a tiny llama) and one tensor."""
     values = {
         "block_count": 2,
@@ -112,7 +112,7 @@ def header_gguf(path: Path, *, arch: str = "llama", **counts: int) -> Path:
         "attention.head_count": 4,
         "attention.head_count_kv": 2,
         "feed_forward_length": 512,
-        **counts,
+        **(counts or {}),
     }
     writer = gguf.GGUFWriter(path, arch)
     for key, value in values.items():
@@ -137,7 +137,7 @@ def header_gguf(path: Path, *, arch: str = "llama", **counts: int) -> Path:
 def test_impossible_gguf_counts_are_refused(
     tmp_path: Path, key: str, value: int, words: str
 ) -> None:
-    path = header_gguf(tmp_path / "m.gguf", **{key: value})
+    path = header_gguf(tmp_path / "m.gguf", counts={key: value})
     with pytest.raises(ModelFileError, match=words):
         read_gguf(path)
 
