@@ -2,14 +2,22 @@
 
 Every error body is ``{"detail": "<one line>", "error": {"type", "message",
 "hint"}}``: ``detail`` keeps FastAPI's convention for clients that only read
-that, ``error`` says which gpuplan error it was and how to fix it.
+that, ``error`` says which gpuplan error it was and how to fix it. That holds
+for gpuplan's own errors, for 404/405 from routing, for 422 from request
+validation (with the problems in plain words, never pydantic's), and for the
+Host/Origin guard's refusals; the OpenAPI document declares ``ErrorBody`` for
+each, so a client (or schemathesis) can check every answer.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI, HTTPException, Request
+from typing import Any
+
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gpuplan.errors import (
     GpuplanError,
@@ -19,6 +27,45 @@ from gpuplan.errors import (
     ProfileValidationError,
     UnknownRoleError,
 )
+from gpuplan.problems import describe
+
+__all__ = ["ErrorBody", "ErrorInfo", "error_body", "error_responses", "install", "status_for"]
+
+
+class ErrorInfo(BaseModel):
+    """Which error it was and how to fix it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: str = Field(description="gpuplan error class, or HTTPException / RequestValidationError.")
+    message: str = Field(description="What is wrong, in one line.")
+    hint: str | None = Field(default=None, description="How to fix it, when known.")
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    detail: str = Field(description="The message again, for clients that read only `detail`.")
+    error: ErrorInfo = Field(description="The error, its message and its fix.")
+
+
+_DESCRIPTIONS = {
+    400: "Bad input (an unknown role, a malformed hardware spec)",
+    403: "A cross-origin write, refused",
+    404: "No such route, profile or model",
+    405: "Method not allowed on this route",
+    421: "A Host name this server is not bound to (DNS rebinding guard)",
+    422: "A parameter failed validation",
+    500: "An error gpuplan could not attribute to the input",
+    503: "Hardware, profile or models not initialized (the reason says why)",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` declaring ``ErrorBody`` for each status code."""
+    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
 
 
 def error_body(kind: str, message: str, hint: str | None = None) -> dict[str, object]:
@@ -34,6 +81,16 @@ def status_for(error: GpuplanError) -> int:
     return 500
 
 
+def _validation_message(error: RequestValidationError) -> str:
+    problems = []
+    for detail in error.errors():
+        loc = list(detail.get("loc") or ())
+        where = loc[0] if loc and loc[0] in ("query", "path", "body", "header") else None
+        field, problem = describe({**detail, "loc": loc[1:] if where else loc})
+        problems.append(f"{where + ' ' if where else ''}{field or 'parameter'} {problem}")
+    return "; ".join(problems) or "the request is not valid"
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that give every error the one shape."""
 
@@ -42,13 +99,16 @@ def install(app: FastAPI) -> None:
         body = error_body(type(error).__name__, error.message, error.hint)
         return JSONResponse(body, status_code=status_for(error))
 
-    @app.exception_handler(HTTPException)
-    async def _http(_request: Request, error: HTTPException) -> JSONResponse:
-        return JSONResponse(error_body("HTTPException", str(error.detail)), error.status_code)
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        body = error_body("HTTPException", str(error.detail))
+        return JSONResponse(body, error.status_code, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in error.errors()
+        body = error_body(
+            "RequestValidationError",
+            _validation_message(error),
+            "see /docs for the parameters this route takes",
         )
-        return JSONResponse(error_body("RequestValidationError", problems), status_code=422)
+        return JSONResponse(body, status_code=422)

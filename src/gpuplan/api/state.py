@@ -3,12 +3,19 @@
 Start-up never fails because of the machine: a detection or profile error is
 kept and every route that needs the missing piece answers 503 with the reason
 (seed 001: "Profile management not initialized").
+
+Everything loaded lives in one frozen ``Snapshot``. Re-detection builds a new
+snapshot aside and swaps it in with one assignment, so a request in flight
+reads either the old answer or the new one, never a half-cleared state; two
+re-detections at once are serialized by a lock so neither undoes the other.
+A request reads ``state.current`` once and keeps that snapshot to the end.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -22,64 +29,105 @@ from gpuplan.models.select import RoleSelector
 from gpuplan.planning import host_candidates, selection_policy
 from gpuplan.profiles import Resolution, resolve_here
 
+__all__ = [
+    "ServerSettings",
+    "ServerState",
+    "Snapshot",
+    "get_state",
+    "require_host",
+    "require_resolution",
+    "require_selector",
+]
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ServerSettings:
     """How the server was started: the same choices the CLI flags make."""
 
     hardware: str | None = None
     profile: str | None = None
     headroom_mb: int | None = None
+    bind_host: str = "127.0.0.1"
+    """The address the server listens on; its names are the Host headers accepted."""
+    allowed_hosts: tuple[str, ...] = ()
+    """More Host names to accept (a reverse proxy's name), beyond the bound ones."""
 
 
-@dataclass
-class ServerState:
-    settings: ServerSettings
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent load: hardware, then the profile, then the models, each needing the last."""
+
     host: Host | None = None
     resolution: Resolution | None = None
     candidates: tuple[Candidate, ...] | None = None
-    startup_errors: dict[str, str] = field(default_factory=dict)
+    errors: Mapping[str, str] = field(default_factory=dict)
 
-    def start(self, *, refresh: bool = False) -> None:
-        """(Re)load hardware, then the profile, then the models, each needing the last.
 
-        A step that fails leaves its field None and its reason in
-        ``startup_errors``, and the steps after it are skipped; routes that need
-        a missing piece answer 503 with that reason.
-        """
-        self.resolution = self.candidates = None
-        self.host = self._step(
+class ServerState:
+    """The current snapshot and how to replace it."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self.current = Snapshot(errors={"hardware": "hardware detection has not run"})
+        self._reload = threading.Lock()
+
+    # the fields routes and /health read, from the current snapshot
+    @property
+    def host(self) -> Host | None:
+        return self.current.host
+
+    @property
+    def resolution(self) -> Resolution | None:
+        return self.current.resolution
+
+    @property
+    def candidates(self) -> tuple[Candidate, ...] | None:
+        return self.current.candidates
+
+    @property
+    def startup_errors(self) -> dict[str, str]:
+        return dict(self.current.errors)
+
+    def start(self, *, refresh: bool = False) -> Snapshot:
+        """(Re)load everything into a new snapshot, then swap it in; returns it."""
+        with self._reload:
+            snapshot = self._load(refresh=refresh)
+            self.current = snapshot  # one reference assignment: atomic for readers
+            return snapshot
+
+    def _load(self, *, refresh: bool) -> Snapshot:
+        errors: dict[str, str] = {}
+        settings = self.settings
+        host = _step(
+            errors,
             "hardware",
-            lambda: load_host(
-                self.settings.hardware, refresh=refresh, headroom_mb=self.settings.headroom_mb
-            ),
+            lambda: load_host(settings.hardware, refresh=refresh, headroom_mb=settings.headroom_mb),
         )
-        host = self.host
         if host is None:
-            return
-        resolved = self._step("profile", lambda: resolve_here(host, self.settings.profile))
+            return Snapshot(errors=errors)
+        resolved = _step(errors, "profile", lambda: resolve_here(host, settings.profile))
         if resolved is None:
-            return
-        self.resolution = resolved[0]
-        for warning in self.resolution.warnings:
+            return Snapshot(host=host, errors=errors)
+        resolution = resolved[0]
+        for warning in resolution.warnings:
             log.warning(warning)
-        self.candidates = self._step("models", lambda: host_candidates(host, load_registry()))
-        if self.candidates is not None:
-            log.info("Loaded %d model variants from the registry", len(self.candidates))
+        candidates = _step(errors, "models", lambda: host_candidates(host, load_registry()))
+        if candidates is not None:
+            log.info("Loaded %d model variants from the registry", len(candidates))
+        return Snapshot(host, resolution, candidates, errors)
 
-    def _step(self, name: str, load: Callable[[], T]) -> T | None:
-        try:
-            value = load()
-        except GpuplanError as error:
-            self.startup_errors[name] = str(error)
-            log.error("%s could not be loaded: %s", name, error)
-            return None
-        self.startup_errors.pop(name, None)
-        return value
+
+def _step(errors: dict[str, str], name: str, load: Callable[[], T]) -> T | None:
+    try:
+        return load()
+    except GpuplanError as error:
+        errors[name] = str(error)
+        log.error("%s could not be loaded: %s", name, error)
+        return None
 
 
 def get_state(request: Request) -> ServerState:
@@ -87,31 +135,47 @@ def get_state(request: Request) -> ServerState:
     return state
 
 
+def _snapshot(request: Request) -> Snapshot:
+    """The snapshot this request uses throughout (read once, cached on the request)."""
+    cached = getattr(request.state, "gpuplan_snapshot", None)
+    if isinstance(cached, Snapshot):
+        return cached
+    snapshot = get_state(request).current
+    request.state.gpuplan_snapshot = snapshot
+    return snapshot
+
+
+def _host_of(snapshot: Snapshot) -> Host:
+    if snapshot.host is None:
+        reason = snapshot.errors.get("hardware", "hardware detection has not run")
+        raise HTTPException(status_code=503, detail=f"hardware not initialized: {reason}")
+    return snapshot.host
+
+
+def _resolution_of(snapshot: Snapshot) -> Resolution:
+    _host_of(snapshot)
+    if snapshot.resolution is None:
+        reason = snapshot.errors.get("profile", "profile resolution has not run")
+        raise HTTPException(status_code=503, detail=f"profile management not initialized: {reason}")
+    return snapshot.resolution
+
+
 def require_host(request: Request) -> Host:
     """The host, or 503 saying why it is not there."""
-    state = get_state(request)
-    if state.host is None:
-        reason = state.startup_errors.get("hardware", "hardware detection has not run")
-        raise HTTPException(status_code=503, detail=f"hardware not initialized: {reason}")
-    return state.host
+    return _host_of(_snapshot(request))
 
 
 def require_resolution(request: Request) -> Resolution:
     """The active profile, or 503 (seed 001: profile management not initialized)."""
-    state = get_state(request)
-    require_host(request)
-    if state.resolution is None:
-        reason = state.startup_errors.get("profile", "profile resolution has not run")
-        raise HTTPException(status_code=503, detail=f"profile management not initialized: {reason}")
-    return state.resolution
+    return _resolution_of(_snapshot(request))
 
 
 def require_selector(request: Request) -> RoleSelector:
     """A role selector under the active profile, or 503 saying what is missing."""
-    state = get_state(request)
-    host = require_host(request)
-    resolution = require_resolution(request)
-    if state.candidates is None:
-        reason = state.startup_errors.get("models", "the model registry has not been loaded")
+    snapshot = _snapshot(request)
+    host = _host_of(snapshot)
+    resolution = _resolution_of(snapshot)
+    if snapshot.candidates is None:
+        reason = snapshot.errors.get("models", "the model registry has not been loaded")
         raise HTTPException(status_code=503, detail=f"model registry not initialized: {reason}")
-    return RoleSelector(state.candidates, selection_policy(resolution, host))
+    return RoleSelector(snapshot.candidates, selection_policy(resolution, host))

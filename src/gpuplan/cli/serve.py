@@ -1,12 +1,52 @@
-"""`gpuplan serve`: the HTTP API (and, later, the web page) on this machine."""
+"""`gpuplan serve`: the HTTP API (and, later, the web page) on this machine.
+
+The port is bound before anything is printed, so a taken port is one clear
+error line rather than a URL that leads to someone else's server; declared
+hardware (--hardware) is checked first too, since a mistyped flag is the user's
+to fix, not a reason to start "degraded". (Detection problems on the machine
+itself still start the server degraded, with the reason at /health.)
+"""
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Annotated
 
 import typer
 
 from gpuplan.cli._common import HardwareOpt, HeadroomOpt, ProfileOpt, console, handle_errors
+from gpuplan.errors import GpuplanError
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``; a taken or unusable address is a GpuplanError."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise GpuplanError(
+            f"cannot listen on {host!r}: {error.strerror}",
+            hint="give an address of this machine, like 127.0.0.1 or 0.0.0.0",
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise GpuplanError(
+                f"port {port} on {host} is already in use",
+                hint=f"stop the program using it, or pick another with --port {port + 1}",
+            ) from None
+        raise GpuplanError(
+            f"cannot listen on {host}:{port}: {error.strerror or error}",
+            hint="ports below 1024 need root; pick another with --port",
+        ) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 @handle_errors
@@ -18,13 +58,35 @@ def serve(
         str, typer.Option("--host", help="Address to listen on; 0.0.0.0 exposes it to the network.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8100,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="Another Host name to answer to (a reverse proxy's name); repeatable. "
+            "localhost, the loopback addresses and --host are always accepted.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API: /v1/config/profile, /v1/models/select_by_role, /health, /docs."""
     import uvicorn
 
     from gpuplan.api import create_app
     from gpuplan.api.state import ServerSettings
+    from gpuplan.hardware import load_host
 
-    app = create_app(ServerSettings(hardware=hardware, profile=profile, headroom_mb=headroom_mb))
-    console.print(f"gpuplan API on http://{host}:{port} (OpenAPI at /docs)")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    if hardware is not None:  # declared: a typo is refused now, not served degraded
+        load_host(hardware, headroom_mb=headroom_mb)
+    settings = ServerSettings(
+        hardware=hardware,
+        profile=profile,
+        headroom_mb=headroom_mb,
+        bind_host=host,
+        allowed_hosts=tuple(allowed_host or ()),
+    )
+    sock = bind(host, port)
+    app = create_app(settings)
+    shown = f"[{host}]" if ":" in host else host
+    console.print(f"gpuplan API on http://{shown}:{port} (OpenAPI at /docs)")
+    server = uvicorn.Server(uvicorn.Config(app, log_level="info"))
+    server.run(sockets=[sock])

@@ -2,41 +2,72 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
 
+from gpuplan.api.errors import error_responses
 from gpuplan.api.state import get_state, require_host
 from gpuplan.hardware import Host
 
-router = APIRouter(tags=["hardware"])
+router = APIRouter(tags=["hardware"], responses=error_responses(503))
 
 
-@router.get("/v1/hardware", summary="The host as `gpuplan detect --json` prints it")
-def hardware(host: Annotated[Host, Depends(require_host)]) -> dict[str, Any]:
-    return host.model_dump(mode="json")
+class SystemGpu(BaseModel):
+    """One GPU in seed 004's ``/api/system/gpus`` shape."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    index: int = Field(description="Device index.")
+    name: str = Field(description="Product name.")
+    vram_total_mb: int | None = Field(description="Total memory, MiB.")
+    vram_used_mb: int | None = Field(description="Used memory, MiB.")
+    compute_capability: str | None = Field(description="CUDA compute capability, e.g. '8.9'.")
+
+
+class SystemGpus(BaseModel):
+    """Seed 004's GPU list."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gpus: list[SystemGpu] = Field(description="Detected GPUs, in index order.")
+
+
+@router.get(
+    "/v1/hardware",
+    summary="The host as `gpuplan detect --json` prints it",
+    response_model=Host,
+)
+def hardware(host: Annotated[Host, Depends(require_host)]) -> Host:
+    return host
 
 
 @router.post(
     "/v1/hardware/detect",
     summary="Detect again (re-scan the GPUs), then re-resolve the profile and model costs",
+    response_model=Host,
+    responses=error_responses(403),
 )
-def redetect(request: Request) -> dict[str, Any]:
-    get_state(request).start(refresh=True)
-    return require_host(request).model_dump(mode="json")
+def redetect(request: Request) -> Host:
+    snapshot = get_state(request).start(refresh=True)
+    request.state.gpuplan_snapshot = snapshot  # answer from what this request loaded
+    return require_host(request)
 
 
-@router.get("/api/system/gpus", summary="Detected GPUs in seed 004's shape")
-def system_gpus(host: Annotated[Host, Depends(require_host)]) -> dict[str, Any]:
-    return {
-        "gpus": [
-            {
-                "index": gpu.index,
-                "name": gpu.name,
-                "vram_total_mb": gpu.vram_total_mb,
-                "vram_used_mb": gpu.vram_used_mb,
-                "compute_capability": gpu.compute_capability,
-            }
+@router.get(
+    "/api/system/gpus", summary="Detected GPUs in seed 004's shape", response_model=SystemGpus
+)
+def system_gpus(host: Annotated[Host, Depends(require_host)]) -> SystemGpus:
+    return SystemGpus(
+        gpus=[
+            SystemGpu(
+                index=gpu.index,
+                name=gpu.name,
+                vram_total_mb=gpu.vram_total_mb,
+                vram_used_mb=gpu.vram_used_mb,
+                compute_capability=gpu.compute_capability,
+            )
             for gpu in host.gpus
         ]
-    }
+    )
