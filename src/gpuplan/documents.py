@@ -34,6 +34,7 @@ __all__ = [
     "DocumentReadError",
     "DocumentSyntaxError",
     "Format",
+    "display_path",
     "format_of",
     "parse_document",
     "read_document",
@@ -90,7 +91,19 @@ class DocumentReadError(Exception):
     hint: str
 
     def __str__(self) -> str:
-        return f"{self.path} {self.problem}"
+        return f"{display_path(self.path)} {self.problem}"
+
+
+def display_path(path: str | Path, limit: int = 120) -> str:
+    """``path`` fit for one error line: unprintable characters escaped, long ones cut.
+
+    Whatever a user pasted as a path (300 random bytes in $GPUPLAN_HARDWARE) must
+    not come back as a screenful of mojibake.
+    """
+    text = str(path)
+    if not text.isprintable():
+        text = repr(text)[1:-1]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def format_of(path: Path) -> Format | None:

@@ -39,6 +39,7 @@ from pydantic import ValidationError
 from gpuplan.documents import (
     DocumentReadError,
     DocumentSyntaxError,
+    display_path,
     format_of,
     parse_document,
     read_text,
@@ -75,6 +76,8 @@ _SEPARATORS = re.compile(r"[,+]")
 _NUMBER = r"[+-]?[0-9]+(?:\.[0-9]*)?"
 _LEADING_COUNT = re.compile(rf"^(?P<count>{_NUMBER})\s*(?:[xX](?=\s)|×|\*)\s*(?P<rest>.+)$")
 _TRAILING_COUNT = re.compile(rf"^(?P<rest>.+?)\s+(?:[xX]|×|\*)\s*(?P<count>{_NUMBER})$")
+_COUNT_ONLY = re.compile(r"[0-9]+\s*(?:[xX]|×|\*)|(?:[xX]|×|\*)\s*[0-9]+")
+"""'2x', 'x2', '3 *': a count with nothing to count."""
 _MEMORY = re.compile(
     r"^\s*(?P<value>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>gib|gb|g|mib|mb|m)?\s*$", re.IGNORECASE
 )
@@ -137,7 +140,7 @@ def load_hardware_file(
     data = _read_document(path)
     return host_from_document(
         data,
-        origin=f"hardware file {path}",
+        origin=f"hardware file {display_path(path)}",
         headroom_mb=headroom_mb,
         override_headroom=override_headroom,
         catalog=catalog,
@@ -233,6 +236,10 @@ def _parse_item(item: str) -> tuple[int, str, int | None]:
     head, at, memory = item.partition("@")
     count = 1
     name = head.strip()
+    if _COUNT_ONLY.fullmatch(name):
+        raise HardwareSpecError(
+            f"{_quote(item)} has a count but no GPU name", hint="write it like '2x RTX 4090'"
+        )
     match = _LEADING_COUNT.match(name) or _TRAILING_COUNT.match(name)
     if match:
         count = _parse_count(match["count"], item)
@@ -250,6 +257,11 @@ def _parse_item(item: str) -> tuple[int, str, int | None]:
 
 
 def _parse_count(raw: str, item: str) -> int:
+    if re.fullmatch(r"[0-9]+", raw) and len(raw) > 6:
+        raise HardwareSpecError(
+            f"GPU count {_shorten(raw, 20)} in {_quote(item)} is out of range",
+            hint=f"use 1 to {MAX_GPUS}; for no GPU write 'cpu'",
+        )
     if not re.fullmatch(r"[0-9]{1,6}", raw):
         raise HardwareSpecError(
             f"GPU count {raw!r} in {_quote(item)} is not a whole number of GPUs",
@@ -334,7 +346,7 @@ def _read_document(path: Path) -> object:
         return parse_document(text, fmt)
     except DocumentSyntaxError as error:
         raise HardwareSpecError(
-            f"hardware file {path} is {error}", hint=error.fix or _SYNTAX_HINTS[fmt]
+            f"hardware file {display_path(path)} is {error}", hint=error.fix or _SYNTAX_HINTS[fmt]
         ) from None
 
 

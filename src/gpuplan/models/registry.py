@@ -49,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gpuplan.documents import (
     DocumentReadError,
     DocumentSyntaxError,
+    display_path,
     format_of,
     parse_document,
     read_text,
@@ -455,20 +456,20 @@ def registry_files(
 
 def _read_document(path: Path) -> object:
     fmt = format_of(path)
+    try:
+        text = read_text(path)  # first: a missing file, a directory or a device says so
+    except DocumentReadError as error:
+        raise ModelError(f"registry file {error}", hint=error.hint) from None
     if fmt is None:
-        if not path.exists():
-            raise ModelError(f"registry file {path} does not exist", hint="check the path you gave")
         raise ModelError(
-            f"registry file {path} is not TOML, YAML or JSON",
+            f"registry file {display_path(path)} is not TOML, YAML or JSON",
             hint="name it *.toml, *.yaml, *.yml or *.json",
         )
     try:
-        return parse_document(read_text(path), fmt) or {}
-    except DocumentReadError as error:
-        raise ModelError(f"registry file {error}", hint=error.hint) from None
+        return parse_document(text, fmt) or {}
     except DocumentSyntaxError as error:
         raise ModelError(
-            f"registry file {path} is {error}", hint=error.fix or "fix that line"
+            f"registry file {display_path(path)} is {error}", hint=error.fix or "fix that line"
         ) from None
 
 

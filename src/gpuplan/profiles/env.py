@@ -159,17 +159,24 @@ def path_entries(request: ProfileRequest) -> list[ProfileEntry]:
     return entries
 
 
-def flag_overrides(values: Mapping[str, Any]) -> tuple[Override, ...]:
+def flag_overrides(
+    values: Mapping[str, Any], flags: Mapping[str, str] | None = None
+) -> tuple[Override, ...]:
     """Explicit flags as overrides; ``None`` means the flag was not given.
 
     Keys are field paths ('engine.tensor_parallel_size', 'max_vram_mb'); the flag
-    named in provenance is the last part with dashes (--tensor-parallel-size).
+    named in provenance is ``flags[key]`` when the command's flag has another name
+    (``--bias`` sets model_selection_bias), else the last part with dashes.
     """
+    flags = flags or {}
     return tuple(
         Override(
             field=key,
             value=value,
-            origin=Origin(kind="flag", label="--" + key.rsplit(".", 1)[-1].replace("_", "-")),
+            origin=Origin(
+                kind="flag",
+                label=flags.get(key) or "--" + key.rsplit(".", 1)[-1].replace("_", "-"),
+            ),
         )
         for key, value in values.items()
         if value is not None

@@ -23,10 +23,12 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gpuplan.documents import display_path
 from gpuplan.errors import ProfileNotFoundError
 from gpuplan.hardware.model import Host
 from gpuplan.profiles.auto import AutoDecision, auto_decide, auto_layers, explain_auto
@@ -219,8 +221,15 @@ def _lookup(choice: Choice, catalog: Catalog) -> tuple[ProfileEntry, ...] | None
 
 def _not_found(choice: Choice, catalog: Catalog) -> ProfileNotFoundError:
     if choice.path is not None:
+        path = Path(choice.path)
+        if path.exists() and not path.is_file():
+            what = "a directory" if path.is_dir() else "not a regular file (a device or pipe)"
+            return ProfileNotFoundError(
+                f"profile file {display_path(path)} is {what}",
+                hint="give the path of a .toml, .json or .yaml profile, or a profile name",
+            )
         return ProfileNotFoundError(
-            f"no profile file {choice.path}", hint="check the path, or give a profile name"
+            f"no profile file {display_path(path)}", hint="check the path, or give a profile name"
         )
     names = catalog.names()
     close = difflib.get_close_matches(choice.value, names, n=3)
