@@ -21,7 +21,7 @@ from pathlib import Path
 import gguf
 import numpy as np
 
-from gpuplan.models.estimate import estimate
+from gpuplan.memory.estimate import estimate
 from gpuplan.models.files.gguf_header import read_gguf_header
 from gpuplan.models.files.gguf_model import read_gguf
 

@@ -24,11 +24,11 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from gpuplan.models.candidates import Candidate, build_candidates
-from gpuplan.models.joint import select_joint
-from gpuplan.models.policy import SelectionPolicy
 from gpuplan.models.registry import ROLES, load_registry
-from gpuplan.models.select import RoleSelector
+from gpuplan.selection.candidates import Candidate, build_candidates
+from gpuplan.selection.joint import select_joint
+from gpuplan.selection.policy import SelectionPolicy
+from gpuplan.selection.select import RoleSelector
 
 T = TypeVar("T")
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from gpuplan.hardware import GPU, Host, MigDevice, load_host
-from gpuplan.models.joint import select_joint
 from gpuplan.models.registry import Role, load_registry
-from gpuplan.models.select import RoleSelector
 from gpuplan.placement import assign
 from gpuplan.planning import Plan, fit_rows, host_candidates, make_plan, selection_policy
 from gpuplan.profiles import resolve_here
+from gpuplan.selection.joint import select_joint
+from gpuplan.selection.select import RoleSelector
 
 SPECS = ["2x RTX 4090", "2x RTX 4080", "4x RTX 3060 12GB", "RTX A5500, RTX A400", "RTX 4090"]
 
@@ -218,9 +218,9 @@ def test_a_fifo_named_gguf_does_not_hang_discovery(tmp_path: Path) -> None:
 
 
 def test_fit_never_proposes_a_tensor_parallel_size_the_engine_refuses() -> None:
-    from gpuplan.models.engines import engine_profile
-    from gpuplan.models.estimate import splits_heads
-    from gpuplan.models.vram import arch_of, engine_for
+    from gpuplan.memory.engines import engine_profile
+    from gpuplan.memory.estimate import splits_heads
+    from gpuplan.memory.vram import arch_of, engine_for
 
     host = load_host("8x RTX 3060 12GB")
     registry = load_registry()

@@ -13,13 +13,14 @@ from collections.abc import Iterable, Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuplan.hardware import Host
-from gpuplan.models.candidates import DEFAULT_CONTEXT, Candidate, build_candidates
-from gpuplan.models.fit import FitRow, fit_registry
-from gpuplan.models.joint import JointSelection, select_joint
-from gpuplan.models.policy import SelectionPolicy
+from gpuplan.memory.figure import DEFAULT_CONTEXT
+from gpuplan.memory.vram import coster_for_gpu
 from gpuplan.models.registry import Backend, ModelEntry, Role
-from gpuplan.models.vram import coster_for_gpu
 from gpuplan.profiles import ProfileDocument, Resolution, explain, profile_document
+from gpuplan.selection.candidates import Candidate, build_candidates
+from gpuplan.selection.fit import FitRow, fit_registry
+from gpuplan.selection.joint import JointSelection, select_joint
+from gpuplan.selection.policy import SelectionPolicy
 
 __all__ = [
     "CPU_BACKENDS",

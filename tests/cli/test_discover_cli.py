@@ -22,7 +22,7 @@ from gpuplan.cli.discover import discover
 from gpuplan.cli.models import fit, select
 from gpuplan.cli.plan import plan
 from gpuplan.hardware import load_host
-from gpuplan.models.estimate import estimate
+from gpuplan.memory.estimate import estimate
 from gpuplan.models.files.gguf_model import read_gguf
 from tests.models.test_discovered import TINY_ENTRY
 from tests.models.test_files import _hf_dir, _ollama_store, write_gguf

@@ -7,9 +7,9 @@ import json
 from typer.testing import CliRunner
 
 from gpuplan.cli.main import app
-from gpuplan.models.estimate import estimate
+from gpuplan.memory.estimate import estimate
+from gpuplan.memory.vram import arch_of
 from gpuplan.models.registry import load_registry
-from gpuplan.models.vram import arch_of
 
 
 def test_registry_id_is_estimated_at_its_first_variant_on_its_engine() -> None:

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from gpuplan.errors import ModelError, ModelFileError
-from gpuplan.models.arch import ModelArch
 from gpuplan.models.files.gguf_model import read_gguf
 from gpuplan.models.files.safetensors_header import read_safetensors_header
+from gpuplan.models.hf_config import parse_hf_config
 from gpuplan.models.registry import load_registry
 from tests.hostile.conftest import Gpuplan
 
@@ -53,7 +53,7 @@ def test_config_json_sizes_are_bounded(
     config = tmp_path / "config.json"
     config.write_text(json.dumps({**LLAMA, **change}))
     with pytest.raises(ModelError, match=words):
-        ModelArch.from_hf_config(json.loads(config.read_text()))
+        parse_hf_config(json.loads(config.read_text()))
     run = gpuplan("estimate", str(config))
     assert run.exit_code == 1 and words in run.stderr
     assert "Input should" not in run.stderr and "OverflowError" not in run.output

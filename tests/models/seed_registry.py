@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gpuplan.models.candidates import Candidate, build_candidates
-from gpuplan.models.policy import SelectionPolicy
 from gpuplan.models.registry import Registry, load_registry
+from gpuplan.selection.candidates import Candidate, build_candidates
+from gpuplan.selection.policy import SelectionPolicy
 
 SEED_REGISTRY_TOML = """
 [[models]]

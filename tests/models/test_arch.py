@@ -1,4 +1,4 @@
-"""ModelArch.from_hf_config on the published config.json of real models.
+"""parse_hf_config on the published config.json of real models.
 
 Each dict is the model's own config.json as published on Hugging Face (keys that do
 not affect memory, such as token ids, are trimmed). The values were checked against
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from gpuplan.errors import ModelError
-from gpuplan.models.arch import ModelArch
+from gpuplan.models.hf_config import parse_hf_config
 
 # meta-llama/Meta-Llama-3-8B config.json; dims cross-checked with
 # Retruth/deontic nlp_models/llama3/README.md (module printout) and
@@ -314,13 +314,13 @@ JAMBA_V01: dict[str, Any] = {
 def test_parameters_counted_from_the_architecture(
     config: dict[str, Any], published_b: float, tolerance: float
 ) -> None:
-    arch = ModelArch.from_hf_config(config)
+    arch = parse_hf_config(config)
     assert arch.parameters is None  # nobody stated it: counted
     assert arch.counted_parameters / 1e9 == pytest.approx(published_b, rel=tolerance)
 
 
 def test_llama3_dense_gqa() -> None:
-    arch = ModelArch.from_hf_config(LLAMA3_8B)
+    arch = parse_hf_config(LLAMA3_8B)
     assert arch.attention_kind == "full"
     assert (arch.num_kv_heads, arch.head_dim, arch.attention_layers) == (8, 128, 32)
     assert arch.dtype == "bf16" and arch.moe is None and arch.vision is None
@@ -328,7 +328,7 @@ def test_llama3_dense_gqa() -> None:
 
 
 def test_qwen25_vl_multimodal_top_level_and_nested_agree() -> None:
-    flat = ModelArch.from_hf_config(QWEN25_VL_7B)
+    flat = parse_hf_config(QWEN25_VL_7B)
     assert flat.vision is not None and flat.vision.num_layers == 32
     assert flat.sliding is None  # use_sliding_window: false
     text_keys = {k: v for k, v in QWEN25_VL_7B.items() if k not in ("vision_config",)}
@@ -338,13 +338,13 @@ def test_qwen25_vl_multimodal_top_level_and_nested_agree() -> None:
         "text_config": {**text_keys, "model_type": "qwen2_5_vl_text"},
         "vision_config": QWEN25_VL_7B["vision_config"],
     }
-    again = ModelArch.from_hf_config(nested)
+    again = parse_hf_config(nested)
     assert again.counted_parameters == flat.counted_parameters
     assert again.hidden_size == 3584 and again.num_kv_heads == 4
 
 
 def test_mixtral_moe() -> None:
-    arch = ModelArch.from_hf_config(MIXTRAL_8X7B)
+    arch = parse_hf_config(MIXTRAL_8X7B)
     assert arch.moe is not None
     assert (arch.moe.num_experts, arch.moe.experts_per_token, arch.moe.moe_layers) == (8, 2, 32)
     assert arch.moe.expert_intermediate_size == 14336 and arch.dense_layers == 0
@@ -352,7 +352,7 @@ def test_mixtral_moe() -> None:
 
 
 def test_deepseek_v3_mla_and_moe() -> None:
-    arch = ModelArch.from_hf_config(DEEPSEEK_V3)
+    arch = parse_hf_config(DEEPSEEK_V3)
     assert arch.attention_kind == "mla" and arch.mla is not None
     assert (arch.mla.kv_lora_rank, arch.mla.qk_rope_head_dim) == (512, 64)
     assert arch.moe is not None and arch.moe.moe_layers == 58 and arch.dense_layers == 3
@@ -361,7 +361,7 @@ def test_deepseek_v3_mla_and_moe() -> None:
 
 
 def test_gpt_oss_sliding_and_mxfp4() -> None:
-    arch = ModelArch.from_hf_config(GPT_OSS_20B)
+    arch = parse_hf_config(GPT_OSS_20B)
     assert arch.sliding is not None
     assert (arch.sliding.window, arch.sliding.sliding_layers) == (128, 12)
     assert arch.checkpoint_quant == "mxfp4" and arch.attention_bias
@@ -369,7 +369,7 @@ def test_gpt_oss_sliding_and_mxfp4() -> None:
 
 
 def test_gemma3_defaults_sliding_pattern_and_vision() -> None:
-    arch = ModelArch.from_hf_config(GEMMA3_27B)
+    arch = parse_hf_config(GEMMA3_27B)
     assert arch.vocab_size == 262208 and arch.tied_embeddings
     assert arch.sliding is not None and arch.sliding.window == 1024
     assert arch.sliding.sliding_layers == 52  # 5 of every 6 of 62 layers
@@ -377,7 +377,7 @@ def test_gemma3_defaults_sliding_pattern_and_vision() -> None:
 
 
 def test_llama4_chunked_attention_and_shared_expert() -> None:
-    arch = ModelArch.from_hf_config(LLAMA4_SCOUT)
+    arch = parse_hf_config(LLAMA4_SCOUT)
     assert arch.sliding is not None and arch.sliding.chunked
     assert (arch.sliding.window, arch.sliding.sliding_layers) == (8192, 36)
     assert arch.moe is not None and arch.moe.num_shared_experts == 1
@@ -385,7 +385,7 @@ def test_llama4_chunked_attention_and_shared_expert() -> None:
 
 
 def test_qwen3_next_hybrid() -> None:
-    arch = ModelArch.from_hf_config(QWEN3_NEXT_80B)
+    arch = parse_hf_config(QWEN3_NEXT_80B)
     assert arch.attention_kind == "hybrid" and arch.hybrid is not None
     assert arch.attention_layers == 12 and arch.hybrid.state_layers == 36
     assert arch.hybrid.mixer == "gated_deltanet"
@@ -395,7 +395,7 @@ def test_qwen3_next_hybrid() -> None:
 
 
 def test_jamba_hybrid_with_interleaved_moe() -> None:
-    arch = ModelArch.from_hf_config(JAMBA_V01)
+    arch = parse_hf_config(JAMBA_V01)
     assert arch.hybrid is not None and arch.hybrid.mixer == "mamba"
     assert (arch.attention_layers, arch.hybrid.state_layers) == (4, 28)
     assert arch.moe is not None and (arch.moe.moe_layers, arch.dense_layers) == (16, 16)
@@ -419,7 +419,7 @@ def test_nemotron_h_pattern() -> None:
         "conv_kernel": 4,
         "tie_word_embeddings": False,
     }
-    arch = ModelArch.from_hf_config(config)
+    arch = parse_hf_config(config)
     assert arch.hybrid is not None and arch.hybrid.mixer == "mamba2"
     assert (arch.attention_layers, arch.hybrid.state_layers, arch.dense_layers) == (1, 4, 3)
     assert not arch.gated_mlp  # relu² MLP: two matrices
@@ -427,18 +427,18 @@ def test_nemotron_h_pattern() -> None:
 
 def test_unknown_sliding_window_use_is_noted_not_trusted() -> None:
     config = {**LLAMA3_8B, "model_type": "phi3", "sliding_window": 2047}
-    arch = ModelArch.from_hf_config(config)
+    arch = parse_hf_config(config)
     assert arch.sliding is None and "overestimate" in arch.notes[0]
 
 
 def test_missing_keys_are_named() -> None:
     with pytest.raises(ModelError, match="num_hidden_layers, hidden_size"):
-        ModelArch.from_hf_config({"model_type": "llama", "vocab_size": 10})
+        parse_hf_config({"model_type": "llama", "vocab_size": 10})
 
 
 def test_impossible_sizes_are_a_model_error() -> None:
     with pytest.raises(ModelError, match="impossible"):
-        ModelArch.from_hf_config({**LLAMA3_8B, "num_attention_heads": 8192, "head_dim": 0})
+        parse_hf_config({**LLAMA3_8B, "num_attention_heads": 8192, "head_dim": 0})
 
 
 @pytest.mark.parametrize(
@@ -465,13 +465,12 @@ def test_impossible_sizes_are_a_model_error() -> None:
     ],
 )
 def test_checkpoint_quantization(qcfg: dict[str, Any], quant: str) -> None:
-    arch = ModelArch.from_hf_config({**LLAMA3_8B, "quantization_config": qcfg})
+    arch = parse_hf_config({**LLAMA3_8B, "quantization_config": qcfg})
     assert arch.checkpoint_quant == quant
 
 
 def test_a_non_boolean_tie_flag_never_saves_the_lm_head() -> None:
     """A string "yes" must not shrink the estimate (the reviewer's underestimate case)."""
-    from gpuplan.models.arch import ModelArch
 
     base = {
         "architectures": ["LlamaForCausalLM"],
@@ -483,7 +482,7 @@ def test_a_non_boolean_tie_flag_never_saves_the_lm_head() -> None:
         "num_key_value_heads": 8,
         "vocab_size": 128256,
     }
-    untied = ModelArch.from_hf_config({**base, "tie_word_embeddings": False})
-    odd = ModelArch.from_hf_config({**base, "tie_word_embeddings": "yes"})
+    untied = parse_hf_config({**base, "tie_word_embeddings": False})
+    odd = parse_hf_config({**base, "tie_word_embeddings": "yes"})
     assert odd.tied_embeddings is False
     assert odd.total_parameters == untied.total_parameters

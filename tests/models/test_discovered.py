@@ -14,6 +14,8 @@ import gguf
 import pytest
 from pydantic import ValidationError
 
+from gpuplan.memory.estimate import estimate
+from gpuplan.memory.vram import variant_vram
 from gpuplan.models.arch import VisionSpec
 from gpuplan.models.discovered import (
     GUESSED_PRIORITY,
@@ -22,14 +24,12 @@ from gpuplan.models.discovered import (
     match_entry,
     normalise_name,
 )
-from gpuplan.models.estimate import estimate
 from gpuplan.models.files import LocalModel
 from gpuplan.models.files.discover import discover
 from gpuplan.models.files.gguf_model import read_gguf
 from gpuplan.models.files.hf_dir import read_hf_model
-from gpuplan.models.fit import fit_variant
 from gpuplan.models.registry import ModelEntry, Registry, load_registry
-from gpuplan.models.vram import variant_vram
+from gpuplan.selection.fit import fit_variant
 from tests.models.test_files import TINY_CONFIG, _hf_dir, _ollama_store, write_gguf
 
 TINY_ENTRY: dict[str, Any] = {

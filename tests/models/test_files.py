@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from safetensors.numpy import save_file
 
 from gpuplan.errors import ModelError, ModelFileError, ModelNotFoundError
-from gpuplan.models.estimate import estimate
+from gpuplan.memory.estimate import estimate
 from gpuplan.models.files.discover import discover
 from gpuplan.models.files.gguf_header import read_gguf_header
 from gpuplan.models.files.gguf_model import read_gguf

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gpuplan.errors import ModelError
-from gpuplan.models.engines import ENGINES, normalize_engine
+from gpuplan.memory.engines import ENGINES, normalize_engine
 from gpuplan.models.quant import (
     KV_CACHE_BYTES,
     QUANTS,
@@ -16,7 +16,7 @@ from gpuplan.models.quant import (
     normalize_quant,
     quant_spec,
 )
-from tests.models import calibration
+from tests.memory import calibration
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gpuplan.errors import ModelError
-from gpuplan.models.candidates import build_candidates, planning_context
+from gpuplan.memory.vram import arch_of
 from gpuplan.models.quant import normalize_quant
 from gpuplan.models.registry import (
     PACKAGED_REGISTRY,
@@ -20,7 +20,7 @@ from gpuplan.models.registry import (
     registry_files,
     user_registry_dir,
 )
-from gpuplan.models.vram import arch_of
+from gpuplan.selection.candidates import build_candidates, planning_context
 from tests.conftest import VRAM_DATA
 
 ONE_MODEL = """

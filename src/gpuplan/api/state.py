@@ -23,11 +23,11 @@ from fastapi import HTTPException, Request
 
 from gpuplan.errors import GpuplanError
 from gpuplan.hardware import Host, load_host
-from gpuplan.models.candidates import Candidate
 from gpuplan.models.registry import load_registry
-from gpuplan.models.select import RoleSelector
 from gpuplan.planning import host_candidates, selection_policy
 from gpuplan.profiles import Resolution, resolve_here
+from gpuplan.selection.candidates import Candidate
+from gpuplan.selection.select import RoleSelector
 
 __all__ = [
     "ServerSettings",

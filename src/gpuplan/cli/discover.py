@@ -14,18 +14,16 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from gpuplan.cli._common import JsonOpt, console, emit_json, err_console, handle_errors
+from gpuplan.cli.render.tables import Col, FlexTable
 from gpuplan.errors import GpuplanError
-from gpuplan.models.candidates import DEFAULT_CONTEXT, planning_context
+from gpuplan.memory.figure import DEFAULT_CONTEXT
+from gpuplan.memory.vram import engine_for, variant_vram
 from gpuplan.models.discovered import DiscoveredEntry, entries_from_discovery
 from gpuplan.models.files import LocalModel
-from gpuplan.models.files.discover import discover as discover_path
-from gpuplan.models.files.hf_dir import default_hf_cache
-from gpuplan.models.files.ollama_store import default_store
 from gpuplan.models.registry import ModelEntry, Registry, load_registry
-from gpuplan.models.vram import engine_for, variant_vram
+from gpuplan.selection.candidates import planning_context
 
 __all__ = [
     "MODEL_DIRS_ENV",
@@ -59,12 +57,17 @@ def default_locations(env: Mapping[str, str] | None = None) -> list[Path]:
     """
     env = os.environ if env is None else env
     listed = [Path(p).expanduser() for p in env.get(MODEL_DIRS_ENV, "").split(os.pathsep) if p]
+    from gpuplan.models.files.hf_dir import default_hf_cache
+    from gpuplan.models.files.ollama_store import default_store
+
     defaults = [p for p in (default_hf_cache(env), default_store(env)) if p.is_dir()]
     return defaults + listed
 
 
 def scan(paths: Sequence[Path]) -> tuple[list[LocalModel], list[str]]:
     """Every model under ``paths`` (headers only) and one line per unreadable one."""
+    from gpuplan.models.files.discover import discover as discover_path  # gguf, numpy
+
     models: list[LocalModel] = []
     problems: list[str] = []
     for path in paths:
@@ -93,7 +96,6 @@ def with_discovered(registry: Registry, paths: Sequence[Path] | None) -> list[Mo
         err_console.print(
             "[yellow]Warning:[/] --discover found no models in "
             + ", ".join(escape(str(p)) for p in paths),
-            soft_wrap=True,
         )
     return entries + list(found)
 
@@ -138,18 +140,19 @@ def _count(parameters: int) -> str:
     return f"{parameters / 1e6:.1f} M"
 
 
-def _table(rows: Sequence[dict[str, Any]], context: int) -> Table:
-    table = Table(
+def _table(rows: Sequence[dict[str, Any]], context: int) -> FlexTable:
+    table = FlexTable(
+        [
+            Col("id", "text"),
+            Col("kind/engine", drop=2),
+            Col("quant"),
+            Col("weights", "num"),
+            Col("layers/params", "num", drop=1),
+            Col("VRAM", "num"),
+            Col("registry", "text"),
+        ],
         title=f"Models on disk (MiB; VRAM at {context:,} tokens, largest-GPU engine defaults)",
-        title_justify="left",
     )
-    table.add_column("id", overflow="fold", ratio=3)
-    table.add_column("kind/engine", ratio=2)
-    table.add_column("quant", ratio=1)
-    table.add_column("weights", justify="right", ratio=1)
-    table.add_column("layers/params", justify="right", ratio=2)
-    table.add_column("VRAM", justify="right", ratio=1)
-    table.add_column("registry", ratio=2)
     for row in rows:
         weights = f"{row['weights_mib']:,.1f}" if row["weights_mib"] is not None else "n/a"
         vram = f"{row['vram_estimate_mb']:,}" if row["vram_estimate_mb"] is not None else "error"
@@ -211,18 +214,20 @@ def discover(
         console.print(_table(rows, context))
     elif searched:
         where = ", ".join(str(p) for p in searched)
-        console.print(f"No models found in {escape(where)}.", soft_wrap=True)
+        console.print(f"No models found in {escape(where)}.")
     else:
+        from gpuplan.models.files.hf_dir import default_hf_cache
+        from gpuplan.models.files.ollama_store import default_store
+
         console.print(
             f"No models found: no Hugging Face cache at {escape(str(default_hf_cache()))}, "
             f"no Ollama store at {escape(str(default_store()))}, and ${MODEL_DIRS_ENV} is not "
             "set (or pass PATH).",
-            soft_wrap=True,
         )
     for line in problems:
-        console.print(f"[red]✗[/] {escape(line)}", soft_wrap=True)
+        console.print(f"[red]✗[/] {escape(line)}")
     for line in warnings:
-        console.print(f"[dim]• {escape(line)}[/]", soft_wrap=True)
+        console.print(f"[dim]• {escape(line)}[/]")
     _exit_when_nothing_read(rows, problems)
 
 

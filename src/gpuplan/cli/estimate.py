@@ -14,15 +14,16 @@ from typing import Annotated
 
 import typer
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
 from gpuplan.cli._common import JsonOpt, console, emit_json, handle_errors
 from gpuplan.cli.models import RegistryOpt
+from gpuplan.cli.render.tables import Col, FlexTable
 from gpuplan.errors import ModelError, ModelNotFoundError
-from gpuplan.models.candidates import VramFigure
-from gpuplan.models.estimate import Estimate
-from gpuplan.models.estimate import estimate as estimate_memory
+from gpuplan.memory.estimate import Estimate
+from gpuplan.memory.estimate import estimate as estimate_memory
+from gpuplan.memory.figure import VramFigure
+from gpuplan.memory.vram import arch_of, engine_for, has_arch, variant_vram
 from gpuplan.models.files import LocalModel
 from gpuplan.models.files.discover import gguf_model_files
 from gpuplan.models.files.gguf_model import read_gguf
@@ -34,7 +35,6 @@ from gpuplan.models.files.ollama_store import (
     read_ollama_model,
 )
 from gpuplan.models.registry import ModelEntry, Variant, load_registry
-from gpuplan.models.vram import arch_of, engine_for, has_arch, variant_vram
 
 
 def resolve_source(source: str, registry: Sequence[Path] = ()) -> LocalModel | RegistryFigure:
@@ -161,14 +161,11 @@ _SOURCES = {
 def render_estimate(model: LocalModel, result: Estimate) -> Group:
     """The breakdown as a table, then every assumption, for a terminal."""
     scope = f", per GPU of {result.tensor_parallel}" if result.per_gpu else ""
-    table = Table(
+    table = FlexTable(
+        [Col("memory"), Col("MiB", "num"), Col("GiB", "num")],
         title=f"{model.id} on {result.engine} · {result.quant} · "
         f"{result.context:,} tokens × {result.concurrency}{scope}",
-        title_justify="left",
     )
-    table.add_column("memory")
-    table.add_column("MiB", justify="right")
-    table.add_column("GiB", justify="right")
     rows = [
         ("weights", result.weights_mb),
         (f"KV cache ({result.kv_cache_dtype})", result.kv_cache_mb),
@@ -267,4 +264,4 @@ def estimate(
     if json:
         emit_json(result)
     else:
-        console.print(render_estimate(model, result), soft_wrap=True)
+        console.print(render_estimate(model, result))

@@ -24,17 +24,17 @@ from gpuplan.cli._common import (
     handle_errors,
 )
 from gpuplan.cli.discover import DiscoverOpt, with_discovered
+from gpuplan.cli.render.models import render_explanation, render_fit, render_joint, render_selection
 from gpuplan.errors import GpuplanError, ModelError, ModelNotFoundError
 from gpuplan.hardware import load_host
 from gpuplan.hardware.model import Host
-from gpuplan.models.candidates import DEFAULT_CONTEXT
-from gpuplan.models.joint import select_joint
-from gpuplan.models.policy import SelectionPolicy
+from gpuplan.memory.figure import DEFAULT_CONTEXT
 from gpuplan.models.quant import normalize_quant
 from gpuplan.models.registry import ROLES, ModelEntry, load_registry, parse_role
-from gpuplan.models.select import DEFAULT_TOP_N, RoleSelector, select_by_role_response
 from gpuplan.planning import fit_rows, host_candidates, selection_policy
-from gpuplan.render.models import render_explanation, render_fit, render_joint, render_selection
+from gpuplan.selection.joint import select_joint
+from gpuplan.selection.policy import SelectionPolicy
+from gpuplan.selection.select import DEFAULT_TOP_N, RoleSelector, select_by_role_response
 
 __all__ = ["fit", "select"]
 
@@ -105,7 +105,6 @@ def fit(
             if not row.fits:
                 console.print(
                     f"[dim]✗ {row.model_id} {row.quantization}: {escape(row.reason)}[/]",
-                    soft_wrap=True,
                 )
 
 
@@ -191,7 +190,7 @@ def select(
     discover: DiscoverOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Choose models by role under the active profile (seed 001's role selection).
+    """Choose models by role under the active profile: the best that fits, per role.
 
     --role R lists the best --top-n models for R; --explain MODEL says why MODEL is
     or is not among them. --roles R1,R2,… chooses one model per role so that the

@@ -19,12 +19,12 @@ from gpuplan.cli._common import (
 )
 from gpuplan.cli.discover import DiscoverOpt, with_discovered
 from gpuplan.cli.models import RegistryOpt
+from gpuplan.cli.render.plan import render_plan
 from gpuplan.hardware import load_host
-from gpuplan.models.candidates import DEFAULT_CONTEXT
+from gpuplan.memory.figure import DEFAULT_CONTEXT
 from gpuplan.models.registry import load_registry
 from gpuplan.planning import DEFAULT_ROLES, make_plan, selection_policy
 from gpuplan.profiles import resolve_here
-from gpuplan.render.plan import render_plan
 
 
 @handle_errors
@@ -63,4 +63,4 @@ def plan(
         return
     for warning in resolution.warnings:
         err_console.print(f"[yellow]Warning:[/] {escape(warning)}", soft_wrap=True)
-    console.print(render_plan(result, selection_policy(resolution, host)), soft_wrap=True)
+    console.print(render_plan(result, selection_policy(resolution, host)))

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gpuplan.models.engines import Engine
+from gpuplan.memory.engines import Engine
 
 __all__ = ["GpuSlot", "LaunchConfig", "LaunchRequest"]
 

@@ -1,8 +1,7 @@
 """What a model *is*, as far as GPU memory cares: a frozen ``ModelArch``.
 
-Built from a Hugging Face ``config.json`` (``ModelArch.from_hf_config``, parsed in
-``gpuplan.models.hf_config``), from a GGUF header (``gpuplan.models.files``) or
-declared by hand. Everything the
+Built from a Hugging Face ``config.json`` (``gpuplan.models.hf_config.parse_hf_config``),
+from a GGUF header (``gpuplan.models.files``) or declared by hand. Everything the
 estimator needs is here: the layer composition (which layers keep a KV cache, which
 have a dense MLP or MoE experts, which are Mamba / linear-attention mixers), the
 attention kind (full, sliding window, MLA, hybrid), and enough shape to count
@@ -14,9 +13,8 @@ written to ``notes``, which the estimate copies into its assumptions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -255,14 +253,3 @@ class ModelArch(_Frozen):
         if self.attention_bias:
             params += q_width + 2 * kv_width
         return params
-
-    @classmethod
-    def from_hf_config(cls, config: Mapping[str, Any]) -> ModelArch:
-        """Read a Hugging Face config.json dict (text or multimodal) into a ModelArch.
-
-        Raises ModelError when the config lacks what any estimate needs (layers, width,
-        heads, vocabulary), naming the missing keys.
-        """
-        from gpuplan.models.hf_config import parse_hf_config
-
-        return parse_hf_config(config)

@@ -49,7 +49,7 @@ for Florence-2).
 
 **VRAM** comes from the file's own headers: the entry carries the ``ModelArch`` read
 from config.json or the GGUF header, and its one variant the exact ``WeightBytes``;
-``gpuplan.models.vram`` prefers both over ``hf_config`` and ``weights_mb``, so the
+``gpuplan.memory.vram`` prefers both over ``hf_config`` and ``weights_mb``, so the
 estimate is exactly what ``gpuplan estimate PATH`` says on the same engine.
 """
 
@@ -67,7 +67,7 @@ from gpuplan.models.arch import ModelArch
 from gpuplan.models.files import LocalModel, SourceKind
 from gpuplan.models.quant import normalize_quant
 from gpuplan.models.registry import Backend, ModelEntry, Registry, Role, Variant
-from gpuplan.models.weights import MIB, WeightBytes
+from gpuplan.models.weight_bytes import MIB, WeightBytes
 
 __all__ = [
     "BACKEND_BY_KIND",

@@ -26,7 +26,7 @@ A file is one table ``models``, a list of entries::
     repo = "meta-llama/Llama-3.1-8B-Instruct"
 
 ``hf_config`` is kept in config.json's own key names so that the estimator's
-``ModelArch.from_hf_config`` reads it exactly as it would read the real file:
+``parse_hf_config`` reads it exactly as it would read the real file:
 one parser of architecture facts, not two.
 
 Reading files is the edge (``load_registry``, ``read_registry_file``); turning a
@@ -56,7 +56,8 @@ from gpuplan.documents import (
 )
 from gpuplan.errors import GpuplanError, ModelError, ModelNotFoundError, UnknownRoleError
 from gpuplan.hardware.model import MAX_GPU_MEMORY_MB, MAX_GPUS_PER_HOST
-from gpuplan.models.arch import MAX_CONTEXT, MAX_PARAMETERS, ModelArch
+from gpuplan.models.arch import MAX_CONTEXT, MAX_PARAMETERS
+from gpuplan.models.hf_config import parse_hf_config
 from gpuplan.models.quant import normalize_quant
 from gpuplan.problems import describe
 
@@ -382,7 +383,7 @@ def parse_registry_document(data: object, *, origin: str) -> tuple[ModelEntry, .
             raise ModelError(f"{origin}: " + "; ".join(problems[:3]) + more) from None
         if entry.hf_config is not None:
             try:
-                ModelArch.from_hf_config(entry.hf_config)
+                parse_hf_config(entry.hf_config)
             except ModelError as error:
                 raise ModelError(
                     f"{origin}: {_field_path([index], raw)}.hf_config: {error.message}",

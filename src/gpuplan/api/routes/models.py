@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from gpuplan.api.errors import error_responses
 from gpuplan.api.state import require_selector
 from gpuplan.models.registry import ROLES
-from gpuplan.models.select import (
+from gpuplan.selection.select import (
     DEFAULT_TOP_N,
     RoleSelector,
     SelectByRoleResponse,

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuplan.models.arch import ModelArch
-from gpuplan.models.weights import WeightBytes
+from gpuplan.models.weight_bytes import WeightBytes
 
 SourceKind = Literal["gguf", "hf", "ollama", "registry"]
 

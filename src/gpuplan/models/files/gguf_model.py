@@ -31,7 +31,7 @@ from gpuplan.models.files.gguf_header import (
     split_paths,
 )
 from gpuplan.models.quant import normalize_quant
-from gpuplan.models.weights import WeightBytes
+from gpuplan.models.weight_bytes import WeightBytes
 from gpuplan.problems import first_problem, shown
 
 _BLOCK = re.compile(r"^blk\.(\d+)\.(.+)$")

@@ -16,9 +16,9 @@ from typing import Any
 
 from gpuplan.documents import DocumentReadError, DocumentSyntaxError, read_document
 from gpuplan.errors import ModelError, ModelFileError
-from gpuplan.models.arch import ModelArch
 from gpuplan.models.files import LocalModel
 from gpuplan.models.files.safetensors_header import checkpoint_files, safetensors_weights
+from gpuplan.models.hf_config import parse_hf_config
 
 
 def read_config(path: Path) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def read_hf_model(path: str | Path, model_id: str | None = None) -> LocalModel:
     config_path = path if path.is_file() else path / "config.json"
     config = read_config(config_path)
     try:
-        arch = ModelArch.from_hf_config(config)
+        arch = parse_hf_config(config)
     except ModelError as error:
         raise ModelFileError(f"{config_path}: {error.message}", hint=error.hint) from None
     files = checkpoint_files(directory)

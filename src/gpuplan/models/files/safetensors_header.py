@@ -24,7 +24,7 @@ from gpuplan.documents import (
     read_document,
 )
 from gpuplan.errors import ModelFileError
-from gpuplan.models.weights import WeightBytes
+from gpuplan.models.weight_bytes import WeightBytes
 
 DTYPE_BITS: dict[str, int] = {
     "F64": 64, "I64": 64, "U64": 64, "F32": 32, "I32": 32, "U32": 32, "F16": 16, "BF16": 16,

@@ -1,0 +1,74 @@
+"""How `gpuplan plan` looks: hardware, profile and why, what fits, what to serve."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.rule import Rule
+from rich.text import Text
+
+from gpuplan.cli.render.hardware import render_host
+from gpuplan.cli.render.models import render_joint
+from gpuplan.cli.render.tables import Col, FlexTable
+from gpuplan.planning import Plan
+from gpuplan.selection.policy import SelectionPolicy
+
+TOP_FITTING = 8
+
+
+def _fitting(plan: Plan) -> RenderableType:
+    if not plan.hardware.gpus:
+        return Text("No GPU memory to fit models into; `gpuplan fit --hardware SPEC` plans one.")
+    models = {row.model_id for row in plan.fitting}
+    title = (
+        f"{len(plan.fitting)} of {plan.variants_checked} registry variants "
+        f"({len(models)} models) fit at {plan.context:,} tokens; the largest:"
+    )
+    table = FlexTable(
+        [
+            Col("model"),
+            Col("quant"),
+            Col("engine"),
+            Col("MiB", "num"),
+            Col("GPUs", "num"),
+            Col("max context", "num", drop=1),
+        ],
+        title=title,
+    )
+    # Largest by total memory, which is the MiB column shown (per GPU × GPUs).
+    largest = sorted(
+        plan.fitting,
+        key=lambda row: (-row.vram_estimate_mb * row.gpus, row.model_id, row.quantization),
+    )
+    for row in largest[:TOP_FITTING]:
+        table.add_row(
+            row.model_id,
+            row.quantization,
+            row.backend,
+            f"{row.vram_estimate_mb * row.gpus:,}",
+            str(row.gpus),
+            "-" if row.max_context is None else f"{row.max_context:,}",
+        )
+    return table
+
+
+def render_plan(plan: Plan, policy: SelectionPolicy) -> RenderableType:
+    active = plan.profile.active_profile
+    parts: list[RenderableType] = [
+        Rule("Hardware", align="left"),
+        render_host(plan.hardware),
+        Rule(f"Profile: {active.name}", align="left"),
+        *(Text(line) for line in plan.profile_why),
+        Rule("What fits", align="left"),
+        _fitting(plan),
+        Rule("What to serve", align="left"),
+        render_joint(plan.selection, policy),
+    ]
+    parts += [Text(note, style="yellow") for note in plan.notes]
+    parts.append(
+        Text(
+            "More: `gpuplan profile show --explain`, `gpuplan fit --all`, "
+            "`gpuplan select --role R --explain MODEL`, `gpuplan estimate MODEL`.",
+            style="dim",
+        )
+    )
+    return Group(*parts)

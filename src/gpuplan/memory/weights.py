@@ -1,0 +1,153 @@
+"""Weight memory: exact from file headers when we have them, else parameters × bits.
+
+``WeightBytes`` (``gpuplan.models.weight_bytes``) is what the file readers return:
+the exact tensor bytes of a checkpoint, split by the roles that engines place
+differently (llama.cpp keeps the token embedding in host RAM; vLLM replicates the
+vision tower on every tensor-parallel rank). ``weight_memory`` turns either source
+into the bytes one GPU must hold.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from gpuplan.memory.engines import EngineProfile
+from gpuplan.models.arch import ModelArch
+from gpuplan.models.quant import QuantSpec
+from gpuplan.models.weight_bytes import MIB, WeightBytes
+
+
+@dataclass(frozen=True)
+class WeightMemory:
+    """Bytes on the fullest GPU, bytes kept in host RAM, and what we assumed."""
+
+    gpu_bytes: float
+    host_bytes: float
+    assumptions: tuple[str, ...]
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def _mib(value: float) -> str:
+    return f"{math.ceil(value / MIB):,} MiB"
+
+
+def model_bytes(arch: ModelArch, spec: QuantSpec) -> WeightBytes:
+    """Bytes by role from parameters × bits (no file at hand)."""
+    counts = arch.param_counts()
+    scale = 1.0
+    if arch.parameters and arch.parameters > counts.total:
+        # A declared total above our count (vision extras, MTP heads, odd layers) scales
+        # the transformer body up: an undercount must never shrink the estimate.
+        scale = 1 + (arch.parameters - counts.total) / max(counts.linear_body + counts.experts, 1)
+    if spec.family == "float":
+        body_bits = expert_bits = spec.bits
+    elif spec.experts_only and arch.moe is not None:
+        body_bits, expert_bits = 16.0, spec.bits
+    else:
+        body_bits = expert_bits = spec.bits
+    small_bits = max(spec.bits, 16.0) if spec.family != "float" else spec.bits
+    body = counts.linear_body * scale * body_bits / 8
+    experts = counts.experts * scale * expert_bits / 8
+    embedding = counts.embedding * spec.embedding_bits / 8
+    output = counts.output * spec.output_bits / 8
+    router = counts.router * 32 / 8  # routers stay F32 in GGUF, 16-bit elsewhere
+    norms = counts.norms * 32 / 8
+    vision = counts.vision * small_bits / 8
+    total = body + experts + embedding + output + router + norms + vision
+    return WeightBytes(
+        total_bytes=math.ceil(total),
+        parameters=round(counts.total + (scale - 1) * (counts.linear_body + counts.experts)),
+        token_embedding_bytes=math.ceil(embedding),
+        output_bytes=math.ceil(output),
+        expert_bytes=math.ceil(experts),
+        vision_bytes=math.ceil(vision),
+        tied_embeddings=arch.tied_embeddings,
+        quant=spec.name,
+    )
+
+
+def _mxfp4_padding(arch: ModelArch) -> float:
+    """vLLM/SGLang MXFP4 MoE kernels pad hidden and expert width to multiples of 256."""
+    if arch.moe is None:
+        return 1.0
+    h, i = arch.hidden_size, arch.moe.expert_intermediate_size
+    return (_round_up(h, 256) * _round_up(i, 256)) / (h * i)
+
+
+def weight_memory(
+    arch: ModelArch,
+    weights: WeightBytes,
+    spec: QuantSpec,
+    engine: EngineProfile,
+    tensor_parallel: int,
+) -> WeightMemory:
+    """Bytes of weights on the fullest GPU for this engine and split."""
+    notes: list[str] = []
+    total = float(weights.total_bytes)
+    experts = float(weights.expert_bytes)
+    if spec.name == "mxfp4" and not engine.ggml and arch.moe is not None:
+        factor = _mxfp4_padding(arch)
+        if factor > 1.0:
+            total += experts * (factor - 1)
+            notes.append(
+                f"MXFP4 experts padded to multiples of 256 by the {engine.label} MoE kernels "
+                f"(×{factor:.3f} on {_mib(experts)})"
+            )
+    host = 0.0
+    if engine.ggml:
+        embed = float(weights.token_embedding_bytes)
+        host = embed
+        if weights.tied_embeddings:
+            notes.append(
+                f"token embeddings ({_mib(embed)}) are kept in host RAM by {engine.label}; the "
+                "tied output layer is a GPU copy of them"
+            )
+        else:
+            total -= embed
+            notes.append(f"token embeddings ({_mib(embed)}) are kept in host RAM by {engine.label}")
+    if engine.rope_cache and arch.max_position_embeddings:
+        rotary = arch.mla.qk_rope_head_dim if arch.mla else arch.head_dim
+        rope = arch.max_position_embeddings * rotary * (4 if arch.dtype == "fp32" else 2)
+        notes.append(
+            f"{engine.label} keeps a rotary cos/sin table of {arch.max_position_embeddings:,} "
+            f"positions × {rotary} on every GPU ({_mib(rope)})"
+        )
+    else:
+        rope = 0
+    if tensor_parallel > 1:
+        if engine.ggml:
+            output = float(
+                weights.output_bytes
+                or (weights.token_embedding_bytes if weights.tied_embeddings else 0)
+            )
+            total = (total - output) / tensor_parallel + output
+            notes.append(
+                f"{engine.label} splits layers across {tensor_parallel} GPUs (--split-mode layer); "
+                "the GPU holding the output layer is the fullest"
+            )
+        else:
+            replicated = float(weights.vision_bytes)
+            total = (total - replicated) / tensor_parallel + replicated
+            notes.append(
+                f"weights sharded {tensor_parallel} ways"
+                + (
+                    f"; vision tower ({_mib(replicated)}) assumed replicated on every GPU"
+                    if replicated
+                    else ""
+                )
+            )
+    return WeightMemory(gpu_bytes=total + rope, host_bytes=host, assumptions=tuple(notes))
+
+
+def describe_bits(spec: QuantSpec) -> str:
+    """'4.85 bpw (embeddings 4.5, lm_head 6.56)' for assumptions."""
+    if spec.family == "float":
+        return f"{spec.bits:g} bits per weight"
+    text = f"{spec.bits:g} bits per quantized weight"
+    if spec.experts_only:
+        text += " on MoE experts only (other layers 16-bit)"
+    return text + f", embeddings {spec.embedding_bits:g}, lm_head {spec.output_bits:g}"
