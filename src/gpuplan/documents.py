@@ -76,6 +76,9 @@ class DocumentSyntaxError(Exception):
             return ""
         return f" at line {self.line}" + (f" column {self.column}" if self.column else "")
 
+    def __post_init__(self) -> None:  # parsers' messages may span lines: errors are one line
+        object.__setattr__(self, "message", " ".join(self.message.split()))
+
     def __str__(self) -> str:
         if self.fix is not None:  # a limit, not a typo: the text parsed but is refused
             return f"{self.kind} that {self.message}"

@@ -36,15 +36,30 @@ def parse_hf_config(config: Mapping[str, Any]) -> ModelArch:
     """
     try:
         return _from_hf_config(config)
-    except ValidationError as error:
-        problem = first_problem(error.errors())
-        for field, key in _CONFIG_KEYS.items():
-            if problem.startswith(f"{field}:"):
-                problem = key + problem[len(field) :]
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as error:
+        if isinstance(error, ValidationError):
+            raise _impossible(error) from None
+        # a value of a type no config.json has (a number where a table belongs…)
         raise ModelError(
-            f"config.json describes an impossible model: {problem}",
-            hint="check the config's sizes against the model card",
+            f"config.json has a value of the wrong type ({_short_reason(error)})",
+            hint="pass the model's own config.json; check the keys you edited",
         ) from None
+
+
+def _short_reason(error: Exception) -> str:
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _impossible(error: ValidationError) -> ModelError:
+    problem = first_problem(error.errors())
+    for field, key in _CONFIG_KEYS.items():
+        if problem.startswith(f"{field}:"):
+            problem = key + problem[len(field) :]
+    return ModelError(
+        f"config.json describes an impossible model: {problem}",
+        hint="check the config's sizes against the model card",
+    )
 
 
 _CONFIG_KEYS = {
@@ -138,6 +153,8 @@ def _from_hf_config(config: Mapping[str, Any]) -> ModelArch:
     text = _text_section(config)
     notes: list[str] = []
     architectures = config.get("architectures") or text.get("architectures") or []
+    if not isinstance(architectures, list):
+        architectures = [architectures]
     architecture = (
         str(architectures[0]) if architectures else str(text.get("model_type", "this model"))
     )
