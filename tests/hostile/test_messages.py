@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -84,3 +86,14 @@ def test_registry_given_as_a_device_or_missing(gpuplan: Gpuplan, tmp_path: Path)
     device = gpuplan("fit", "-H", "RTX 4090", "--registry", "/dev/null")
     assert device.exit_code == 1
     assert "not TOML, YAML or JSON" not in device.stderr
+
+
+def test_the_readme_error_example_is_what_gpuplan_says(gpuplan: Gpuplan) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Hostile input", 1)[1]
+    command = re.search(r"`gpuplan ([^`]+)`\s+exits 1 with:", section)
+    assert command is not None
+    expected = section.split("```text\n", 1)[1].split("```", 1)[0].strip()
+    args = shlex.split(command[1])
+    run = gpuplan(*args)
+    assert run.exit_code == 1 and run.stderr.strip() == expected
