@@ -16,8 +16,10 @@ from gpuplan.hardware import Host
 from gpuplan.memory.figure import DEFAULT_CONTEXT
 from gpuplan.memory.vram import coster_for_gpu
 from gpuplan.models.registry import Backend, ModelEntry, Role
+from gpuplan.placement import Demand, assign
 from gpuplan.profiles import ProfileDocument, Resolution, explain, profile_document
 from gpuplan.selection.candidates import Candidate, build_candidates
+from gpuplan.selection.engine_block import EngineBlock, GpuKind, engine_block
 from gpuplan.selection.fit import FitRow, fit_registry
 from gpuplan.selection.joint import JointSelection, select_joint
 from gpuplan.selection.policy import SelectionPolicy
@@ -26,8 +28,10 @@ __all__ = [
     "CPU_BACKENDS",
     "DEFAULT_ROLES",
     "Plan",
+    "engine_blocks",
     "fit_rows",
     "host_candidates",
+    "idle_gpu_mb",
     "largest_gpu_mb",
     "make_plan",
     "selection_policy",
@@ -102,13 +106,34 @@ def _as_fitted(candidate: Candidate, row: FitRow | None) -> Candidate:
 
 
 def selection_policy(resolution: Resolution, host: Host) -> SelectionPolicy:
-    """The active profile as a selection policy; an unset budget means all usable VRAM."""
+    """The active profile as a selection policy; an unset budget means all usable VRAM.
+
+    When auto-selection sized the profile on the largest GPU alone (a mismatched
+    pair such as seed 004's RTX A5500 + RTX A400), the other GPUs are not part of
+    the budget, and would sit idle: their usable VRAM is added to it, so the
+    embedder or captioner can go there (``idle_gpu_mb``).
+    """
     policy = SelectionPolicy.from_profile(
         resolution.profile, name=resolution.name, max_vram_mb=host.total_usable_vram_mb
     )
     if not host.gpus:
         return policy
-    return dataclasses.replace(policy, device_budgets_mb=host.device_budgets_mb())
+    return dataclasses.replace(
+        policy,
+        max_vram_mb=policy.max_vram_mb + idle_gpu_mb(resolution, host),
+        device_budgets_mb=host.device_budgets_mb(),
+    )
+
+
+def idle_gpu_mb(resolution: Resolution, host: Host) -> int:
+    """Usable MiB of the GPUs an auto-selected profile left out of its budget (else 0)."""
+    auto = resolution.auto
+    if resolution.selection.by != "auto" or auto is None or auto.budget != "largest_gpu":
+        return 0
+    if len(host.gpus) < 2 or any(gpu.mig_mode for gpu in host.gpus):
+        return 0
+    largest = max(host.gpus, key=lambda g: g.vram_total_mb or 0)
+    return sum(host.usable_vram_mb(g) for g in host.gpus if g is not largest)
 
 
 def busy_gpu_notes(host: Host) -> list[str]:
@@ -147,6 +172,11 @@ class Plan(BaseModel):
     fitting: tuple[FitRow, ...] = Field(description="Registry variants that fit these GPUs.")
     variants_checked: int = Field(description="Registry variants that were checked.")
     selection: JointSelection = Field(description="One model per role, fitting together.")
+    engines: tuple[EngineBlock, ...] = Field(
+        default=(),
+        description="Engine settings derived from each loaded model (its engine, precision "
+        "and GPUs) and the GPU vendor; they supersede the profile's hardware-only engine block.",
+    )
     notes: tuple[str, ...] = ()
 
 
@@ -164,6 +194,12 @@ def make_plan(
     candidates = host_candidates(host, entries, context=context, rows=rows)
     selection = select_joint(candidates, roles, policy)
     notes = busy_gpu_notes(host)
+    idle = idle_gpu_mb(resolution, host)
+    if idle:
+        notes.append(
+            f"The profile's budget is sized on the largest GPU; the other GPU(s) add {idle} MiB "
+            "so that supporting models (embedder, captioner) can run there instead of idling."
+        )
     if not host.gpus:
         notes.append(
             "No GPU: the selection keeps engines that run on a CPU (llama.cpp, Ollama, "
@@ -177,5 +213,62 @@ def make_plan(
         fitting=tuple(row for row in rows if row.fits),
         variants_checked=sum(len(entry.variants) for entry in entries),
         selection=selection,
+        engines=engine_blocks(host, selection),
         notes=tuple(notes),
     )
+
+
+def _gpu_kind(host: Host) -> GpuKind:
+    if not host.gpus:
+        return "cpu"
+    vendors = {gpu.vendor for gpu in host.gpus}
+    if vendors == {"nvidia"}:
+        return "nvidia"
+    if vendors == {"amd"}:
+        return "amd"
+    return "other"
+
+
+def _bf16(host: Host) -> bool:
+    """Every GPU computes in bf16: NVIDIA Ampere (8.0) or newer, or an AMD GPU (CDNA 2+/RDNA 3)."""
+    if not host.gpus:
+        return False
+    for gpu in host.gpus:
+        cc = gpu.compute_capability_tuple
+        if gpu.vendor == "amd":
+            continue
+        if cc is None or cc < (8, 0):
+            return False
+    return True
+
+
+def engine_blocks(host: Host, selection: JointSelection) -> tuple[EngineBlock, ...]:
+    """One engine block per loaded model, placed as ``assign`` would place the set."""
+    backends = {(p.model_id, p.quantization): p.backend for p in selection.picks}
+    budgets = host.device_budgets_mb()
+    models = selection.models
+    placed = (
+        assign([Demand(m.vram_per_gpu_mb or m.vram_estimate_mb, m.gpus) for m in models], budgets)
+        if budgets
+        else None
+    )
+    users: dict[int, int] = {}
+    for devices in placed or ():
+        for device in devices:
+            users[device] = users.get(device, 0) + 1
+    kind, bf16 = _gpu_kind(host), _bf16(host)
+    blocks = []
+    for position, model in enumerate(models):
+        devices = placed[position] if placed is not None else ()
+        sizes = [budgets[d] + host.headroom_mb_per_gpu for d in devices]
+        blocks.append(
+            engine_block(
+                model,
+                backends[(model.model_id, model.quantization)],
+                kind=kind,
+                bf16=bf16,
+                gpu_memory_mb=min(sizes) if sizes else None,
+                shares_gpu=any(users.get(d, 0) > 1 for d in devices),
+            )
+        )
+    return tuple(blocks)

@@ -33,7 +33,8 @@ def test_plan_on_declared_hardware_fits_the_profile(spec: str, profile: str) -> 
     selection = body["selection"]
     assert isinstance(selection, dict)
     assert selection["total_vram_mb"] <= active["max_vram_mb"]
-    assert len(selection["models"]) <= active["max_concurrent_models"]
+    slots = [m for m in selection["models"] if not m["sidecar"]]
+    assert len(slots) == selection["slots_used"] <= active["max_concurrent_models"]
     served = {pick["role"] for pick in selection["picks"]} | {
         u["role"] for u in selection["unserved"]
     }

@@ -18,13 +18,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from gpuplan.errors import (
+    ApplyBusyError,
+    ApplyError,
+    ComposeFileError,
     GpuplanError,
     HardwareSpecError,
+    HistoryNotFoundError,
+    InvalidConfigError,
     ModelNotFoundError,
     ProfileNotFoundError,
     ProfileValidationError,
+    StaleWriteError,
     UnknownRoleError,
 )
 from gpuplan.problems import describe
@@ -52,14 +59,18 @@ class ErrorBody(BaseModel):
 
 
 _DESCRIPTIONS = {
-    400: "Bad input (an unknown role, a malformed hardware spec)",
+    400: "Bad input (an unknown role, a malformed hardware spec or configuration)",
+    401: "A write without the bearer token (required when bound beyond loopback)",
     403: "A cross-origin write, refused",
-    404: "No such route, profile or model",
+    404: "No such route, profile, model or history entry",
     405: "Method not allowed on this route",
+    409: "Another apply is running",
+    412: "The configuration changed since it was read (stale write)",
     421: "A Host name this server is not bound to (DNS rebinding guard)",
     422: "A parameter failed validation",
     500: "An error gpuplan could not attribute to the input",
-    503: "Hardware, profile or models not initialized (the reason says why)",
+    503: "Not initialized (hardware, profile, models, store) or cannot apply here (no Compose "
+    "file or runtime); the reason says why",
 }
 
 
@@ -73,11 +84,20 @@ def error_body(kind: str, message: str, hint: str | None = None) -> dict[str, ob
 
 
 def status_for(error: GpuplanError) -> int:
-    """404 for a name that does not exist, 400 for bad input, 500 otherwise."""
-    if isinstance(error, ProfileNotFoundError | ModelNotFoundError):
+    """404 for a name that does not exist, 400 for bad input, 412 for a stale write,
+    409 while another apply runs, 503 when this server cannot apply, 500 otherwise."""
+    if isinstance(error, StaleWriteError):
+        return 412
+    if isinstance(error, ApplyBusyError):
+        return 409
+    if isinstance(error, ComposeFileError | InvalidConfigError):
+        return 400
+    if isinstance(error, ProfileNotFoundError | ModelNotFoundError | HistoryNotFoundError):
         return 404
     if isinstance(error, HardwareSpecError | ProfileValidationError | UnknownRoleError):
         return 400
+    if isinstance(error, ApplyError):  # no Compose file or runtime: cannot apply here, now
+        return 503
     return 500
 
 
@@ -91,6 +111,16 @@ def _validation_message(error: RequestValidationError) -> str:
     return "; ".join(problems) or "the request is not valid"
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of this path takes (GET and PUT of one path: both)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that give every error the one shape."""
 
@@ -100,9 +130,12 @@ def install(app: FastAPI) -> None:
         return JSONResponse(body, status_code=status_for(error))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         body = error_body("HTTPException", str(error.detail))
-        return JSONResponse(body, error.status_code, headers=error.headers)
+        headers = dict(error.headers or {})
+        if error.status_code == 405:  # Starlette names only the first route's methods
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return JSONResponse(body, error.status_code, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:

@@ -51,8 +51,19 @@ class ServerSettings:
     hardware: str | None = None
     profile: str | None = None
     headroom_mb: int | None = None
+    services: str | None = None
+    """Services file for preview and PUT (``--services`` / ``GPUPLAN_SERVICES``)."""
+    compose_file: str | None = None
+    """Base Compose file apply recreates through (``--compose-file``)."""
+    runtime: str | None = None
+    """'docker' or 'podman'; None = whichever is installed."""
+    database_url: str | None = None
+    """None = ``GPUPLAN_DATABASE_URL`` or the SQLite file in the user data dir."""
     bind_host: str = "127.0.0.1"
-    """The address the server listens on; its names are the Host headers accepted."""
+    """Where the server listens: its names are the Host headers accepted (security.py),
+    and beyond loopback, mutating routes need ``token`` (auth.py)."""
+    token: str | None = None
+    """Bearer token for mutating routes; required whenever ``bind_host`` is not loopback."""
     allowed_hosts: tuple[str, ...] = ()
     """More Host names to accept (a reverse proxy's name), beyond the bound ones."""
 
@@ -73,6 +84,8 @@ class ServerState:
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         self.current = Snapshot(errors={"hardware": "hardware detection has not run"})
+        self.service_errors: dict[str, str] = {}
+        """Problems of services beside the snapshot (the store), kept across re-detection."""
         self._reload = threading.Lock()
 
     # the fields routes and /health read, from the current snapshot
@@ -90,7 +103,8 @@ class ServerState:
 
     @property
     def startup_errors(self) -> dict[str, str]:
-        return dict(self.current.errors)
+        """What failed to load: the snapshot's steps, then the services beside it."""
+        return {**self.current.errors, **self.service_errors}
 
     def start(self, *, refresh: bool = False) -> Snapshot:
         """(Re)load everything into a new snapshot, then swap it in; returns it."""

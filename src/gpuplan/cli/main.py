@@ -20,6 +20,11 @@ class Commands(LazyGroup):
             "plan",
             "The whole answer: the GPUs, the deployment profile and why, what fits, what to serve.",
         ),
+        "render": LazyCommand(
+            "gpuplan.cli.render_files",
+            "render",
+            "Write the plan's files: Kubernetes manifests, engine launch lines, Compose override.",
+        ),
         "detect": LazyCommand(
             "gpuplan.cli.detect",
             "detect",
@@ -49,7 +54,29 @@ class Commands(LazyGroup):
         "serve": LazyCommand(
             "gpuplan.cli.serve",
             "serve",
-            "Serve the HTTP API: /v1/config/profile, /v1/models/select_by_role, /health, /docs.",
+            "Serve the HTTP API: /api/system/gpu-config (seed 004), /v1/config/profile, "
+            "/v1/models/select_by_role, /health, /docs.",
+        ),
+        "apply": LazyCommand(
+            "gpuplan.cli.apply",
+            "apply",
+            "Place the services on the GPUs, save it, write the Compose override, recreate "
+            "only the services whose GPUs changed; on failure put everything back.",
+        ),
+        "status": LazyCommand(
+            "gpuplan.cli.apply",
+            "status",
+            "The saved configuration, the last apply's per-service progress, container health.",
+        ),
+        "history": LazyCommand(
+            "gpuplan.cli.apply",
+            "history",
+            "Every saved, applied and rolled-back configuration, newest first.",
+        ),
+        "rollback": LazyCommand(
+            "gpuplan.cli.apply",
+            "rollback",
+            "Apply an earlier configuration again (recreating only what differs).",
         ),
         "hardware": LazyCommand(
             "gpuplan.cli.hardware",

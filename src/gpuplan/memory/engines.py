@@ -69,6 +69,11 @@ class EngineProfile(BaseModel):
         description="Assumed default; without it llama.cpp's compute buffer holds "
         "n_ctx × n_ubatch scores."
     )
+    flash_attention_archs: tuple[str, ...] = Field(
+        default=(),
+        description="Architectures (GGUF names, e.g. 'gptoss') the engine turns flash attention "
+        "on for even when flash_attention is False.",
+    )
     mla_full_kv: bool = Field(
         default=False, description="MLA models cache decompressed per-head K/V (transformers)."
     )
@@ -190,7 +195,19 @@ ENGINES: dict[Engine, EngineProfile] = {
         prefill_chunk_tokens=512,
         sampler_rows=1,
         sampler_bytes_per_logit=0,
-        flash_attention=False,  # off unless OLLAMA_FLASH_ATTENTION=1 (on for a few models)
+        flash_attention=False,  # off unless OLLAMA_FLASH_ATTENTION=1, except for:
+        # Ollama's GGML.FlashAttention() (fs/ggml/ggml.go) turns it on for these.
+        flash_attention_archs=(
+            "bert",
+            "gemma3",
+            "gptoss",
+            "mistral3",
+            "olmo3",
+            "qwen3",
+            "qwen3moe",
+            "qwen3vl",
+            "qwen3vlmoe",
+        ),
         preallocates="num_ctx × num_parallel tokens of KV per loaded model",
         calibrated_rows=("row018", "row019", "row020"),
     ),

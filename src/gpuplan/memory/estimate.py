@@ -66,7 +66,9 @@ def _resolve_quant(
     if not engine.ggml and canonical in _GGUF_TO_FLOAT:
         canonical = _GGUF_TO_FLOAT[canonical]  # 'f16' typed for vLLM means fp16
     spec = QUANTS[canonical]
-    if engine.ggml and spec.family == "checkpoint":
+    # llama.cpp (and Ollama on it) load MXFP4 MoE GGUFs: `file type = MXFP4 MoE`, experts
+    # in MXFP4 and the rest wider -- the gpt-oss releases (ggml-org/gpt-oss-20b-GGUF).
+    if engine.ggml and spec.family == "checkpoint" and canonical != "mxfp4":
         raise ModelError(
             f"{engine.label} cannot load {canonical} checkpoints",
             hint="estimate a GGUF type instead, e.g. --quant q4_k_m or q8_0",
