@@ -79,9 +79,9 @@ def test_redetection_under_1000_concurrent_reads_never_fails(live: Live) -> None
     """Re-detection swaps a new snapshot in: no read ever sees a half-loaded server."""
 
     async def run() -> tuple[list[int], int]:
-        # idle connections are dropped by the client before uvicorn's 5 s keep-alive ends,
-        # so a transport error here would be the server's fault, not a pooling race
-        limits = httpx.Limits(max_connections=64, keepalive_expiry=2)
+        # a fresh connection per request: no race between the pool reusing a connection
+        # and uvicorn's keep-alive timeout closing it, so any error is the server's
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=0)
         async with httpx.AsyncClient(base_url=live.url, timeout=60, limits=limits) as client:
             statuses: list[int] = []
             done = asyncio.Event()
