@@ -244,3 +244,30 @@ def test_fit_never_proposes_a_tensor_parallel_size_the_engine_refuses() -> None:
             entry = registry.get(row.model_id)
             engine = engine_profile(engine_for(row.backend))
             assert splits_heads(arch_of(entry), engine, row.gpus), row
+
+
+def test_candidates_on_a_gpu_host_reuse_fits_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 7: each variant is costed once (by fit); the candidate builder reuses it."""
+    import gpuplan.planning as planning
+
+    host = load_host("2x RTX 4090")
+    entries = list(load_registry())
+    rows = fit_rows(host, entries, context=4096)
+    calls: list[str] = []
+
+    def counting(largest: int | None):
+        def cost(entry, variant, tokens):
+            calls.append(entry.id)
+            raise AssertionError("costed twice")
+
+        return cost
+
+    monkeypatch.setattr(planning, "coster_for_gpu", counting)
+    candidates = host_candidates(host, entries, rows=rows)
+    assert calls == []
+    assert len(candidates) == sum(len(e.variants) for e in entries)
+    fitted = {(r.model_id, r.quantization): r for r in rows if r.fits}
+    for candidate in candidates:
+        row = fitted.get((candidate.model_id, candidate.quantization))
+        if row is not None:
+            assert candidate.vram_estimate_mb == row.vram_estimate_mb * row.gpus

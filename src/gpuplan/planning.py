@@ -12,11 +12,15 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gpuplan.errors import GpuplanError
 from gpuplan.hardware import Host
-from gpuplan.memory.figure import DEFAULT_CONTEXT
+from gpuplan.launch.model import LaunchConfig
+from gpuplan.memory.figure import DEFAULT_CONTEXT, VramFigure
 from gpuplan.memory.vram import coster_for_gpu
-from gpuplan.models.registry import Backend, ModelEntry, Role
+from gpuplan.models.registry import Backend, ModelEntry, Role, Variant
 from gpuplan.placement import Demand, assign
+from gpuplan.placement.devices import On
+from gpuplan.placement.model import Assignment, GpuFill, Placement, Service, Strategy
 from gpuplan.profiles import ProfileDocument, Resolution, explain, profile_document
 from gpuplan.selection.candidates import Candidate, build_candidates
 from gpuplan.selection.engine_block import EngineBlock, GpuKind, engine_block
@@ -27,15 +31,20 @@ from gpuplan.selection.policy import SelectionPolicy
 __all__ = [
     "CPU_BACKENDS",
     "DEFAULT_ROLES",
+    "DEFAULT_STRATEGY",
     "Plan",
     "engine_blocks",
     "fit_rows",
     "host_candidates",
     "idle_gpu_mb",
     "largest_gpu_mb",
+    "launch_configs",
     "make_plan",
     "selection_policy",
 ]
+
+DEFAULT_STRATEGY: Strategy = "vram_based"
+"""Seed 004's recommended strategy: largest first onto the GPU with most free memory."""
 
 DEFAULT_ROLES: tuple[Role, ...] = ("chat", "embedding", "caption")
 """What `gpuplan plan` chooses for when no roles are given: the common trio."""
@@ -82,13 +91,28 @@ def host_candidates(
     CPU-only host keeps only variants whose engine runs on a CPU.
     """
     entries = list(entries)
-    candidates = build_candidates(
-        entries, context=context, coster=coster_for_gpu(largest_gpu_mb(host))
-    )
     if not host.gpus:
+        candidates = build_candidates(
+            entries, context=context, coster=coster_for_gpu(largest_gpu_mb(host))
+        )
         return tuple(c for c in candidates if c.backend in CPU_BACKENDS)
     if rows is None:
         rows = fit_rows(host, entries, context=context)
+    by_key = {(row.model_id, row.quantization): row for row in rows}
+    fallback = coster_for_gpu(largest_gpu_mb(host))
+
+    def costed_by_fit(entry: ModelEntry, variant: Variant, tokens: int | None) -> VramFigure:
+        # fit has costed every variant on these GPUs already: reuse its figure (one GPU,
+        # or per GPU for a split that _as_fitted multiplies), never cost it twice.
+        row = by_key.get((entry.id, variant.quantization))
+        if row is None or row.context != tokens:
+            return fallback(entry, variant, tokens)
+        mib = row.vram_estimate_mb if row.fits else row.single_gpu_mb
+        if mib is None:
+            return fallback(entry, variant, tokens)
+        return VramFigure(mib, row.vram_source, row.assumptions)
+
+    candidates = build_candidates(entries, context=context, coster=costed_by_fit)
     shapes = {(row.model_id, row.quantization): row for row in rows if row.fits}
     return tuple(_as_fitted(c, shapes.get((c.model_id, c.quantization))) for c in candidates)
 
@@ -178,6 +202,20 @@ class Plan(BaseModel):
         "and GPUs) and the GPU vendor; they supersede the profile's hardware-only engine block.",
     )
     notes: tuple[str, ...] = ()
+    strategy: Strategy = Field(default=DEFAULT_STRATEGY, description="Placement strategy used.")
+    assignments: tuple[Assignment, ...] = Field(
+        default=(), description="Where each service runs (one per service), and why."
+    )
+    gpus: tuple[GpuFill, ...] = Field(
+        default=(), description="Every GPU after placement: used and usable MiB, services."
+    )
+    warnings: tuple[str, ...] = Field(
+        default=(), description="Seed 004's placement warnings (warn but allow)."
+    )
+    solver: str | None = Field(default=None, description="Which placement algorithm ran.")
+    launch: tuple[LaunchConfig, ...] = Field(
+        default=(), description="How each placed service is started (engine, argv, env, image)."
+    )
 
 
 def make_plan(
@@ -187,8 +225,15 @@ def make_plan(
     *,
     roles: Sequence[Role | str] = DEFAULT_ROLES,
     context: int = DEFAULT_CONTEXT,
+    services: Sequence[Service] | None = None,
+    strategy: Strategy | str = DEFAULT_STRATEGY,
+    on: On = "total",
 ) -> Plan:
-    """Fit every registry variant to the GPUs and choose a set for ``roles``."""
+    """Fit every registry variant to the GPUs, choose a set for ``roles``, and place it.
+
+    ``services`` (a services file's) are placed instead of the selection's own
+    models; ``strategy`` and ``on`` are ``gpuplan.placement.place``'s.
+    """
     rows = fit_rows(host, entries, context=context)
     policy = selection_policy(resolution, host)
     candidates = host_candidates(host, entries, context=context, rows=rows)
@@ -205,6 +250,19 @@ def make_plan(
             "No GPU: the selection keeps engines that run on a CPU (llama.cpp, Ollama, "
             f"transformers) and the {resolution.name} profile's budget applies to RAM."
         )
+    from gpuplan.placement import place
+    from gpuplan.placement.services import services_from_selection
+
+    if services is None:
+        services = services_from_selection(selection.models)
+    placement = place(
+        services,
+        host,
+        strategy=strategy,
+        on=on,
+        tensor_parallel_threshold_mb=resolution.profile.tensor_parallel_threshold_mb,
+    )
+    launch = launch_configs(placement, services, host, resolution, entries, context)
     return Plan(
         hardware=host,
         profile=profile_document(resolution, host),
@@ -215,7 +273,42 @@ def make_plan(
         selection=selection,
         engines=engine_blocks(host, selection),
         notes=tuple(notes),
+        strategy=placement.strategy,
+        assignments=placement.assignments,
+        gpus=placement.gpus,
+        warnings=placement.warnings,
+        solver=placement.solver,
+        launch=launch,
     )
+
+
+def launch_configs(
+    placement: Placement,
+    services: Sequence[Service],
+    host: Host,
+    resolution: Resolution,
+    entries: Sequence[ModelEntry],
+    context: int,
+) -> tuple[LaunchConfig, ...]:
+    """How each placed service with an engine is started (``gpuplan.launch``'s renderers).
+
+    A service the launch stage cannot render (no engine of its own, an engine
+    on the wrong vendor) is left out: the placement still holds its budget.
+    """
+    from gpuplan.launch import render
+    from gpuplan.launch.requests import launch_requests
+
+    engine = resolution.profile.engine.model_dump(mode="json", exclude_none=True)
+    requests, _skipped = launch_requests(
+        placement, services, host, entries=entries, context=context, engine_settings=engine
+    )
+    configs = []
+    for request in requests:
+        try:
+            configs.append(render(request))
+        except GpuplanError:
+            continue  # the launch stage says why in `gpuplan render`
+    return tuple(configs)
 
 
 def _gpu_kind(host: Host) -> GpuKind:

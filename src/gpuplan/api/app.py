@@ -14,7 +14,7 @@ from gpuplan.api import docs, errors
 from gpuplan.api.auth import check_bind
 from gpuplan.api.errors import error_responses
 from gpuplan.api.gpu_service import GpuConfigService
-from gpuplan.api.routes import gpu_config, hardware, models, profile
+from gpuplan.api.routes import gpu_config, hardware, models, profile, proxy, serving, tuning
 from gpuplan.api.security import HostOriginGuard
 from gpuplan.api.state import ServerSettings, ServerState, get_state
 
@@ -55,9 +55,13 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         state.start()  # failures are kept; routes answer 503 with the reason
         gpu.start(state.host)
         if gpu.error:
-            state.service_errors["store"] = gpu.error
-        yield
-        gpu.wait(timeout_s=60)
+            state.startup_errors["store"] = gpu.error
+        await state.start_serving()
+        try:
+            yield
+        finally:
+            await state.stop_serving()
+            gpu.wait(timeout_s=60)
 
     app = FastAPI(
         title="gpuplan",
@@ -79,18 +83,20 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.include_router(profile.router)
     app.include_router(models.router)
     app.include_router(gpu_config.router)
+    app.include_router(tuning.router)
+    app.include_router(proxy.router)
+    app.include_router(serving.router)
 
     @app.get(
         "/health", tags=["service"], summary="Liveness and what is loaded", response_model=Health
     )
     def health() -> Health:
-        current = state.current
-        problems = state.startup_errors
+        problems = dict(state.startup_errors)
         return Health(
             status="ok" if not problems else "degraded",
             version=__version__,
-            hardware_source=current.host.source if current.host else None,
-            profile=current.resolution.name if current.resolution else None,
+            hardware_source=state.host.source if state.host else None,
+            profile=state.resolution.name if state.resolution else None,
             errors=problems,
         )
 

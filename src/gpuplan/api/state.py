@@ -4,20 +4,20 @@ Start-up never fails because of the machine: a detection or profile error is
 kept and every route that needs the missing piece answers 503 with the reason
 (seed 001: "Profile management not initialized").
 
-Everything loaded lives in one frozen ``Snapshot``. Re-detection builds a new
-snapshot aside and swaps it in with one assignment, so a request in flight
-reads either the old answer or the new one, never a half-cleared state; two
+Re-detection builds the new hardware, profile and models aside and only then
+puts them in place, without ever clearing them first, so a request in flight
+reads the old answer or the new one and never a half-loaded server's 503; two
 re-detections at once are serialized by a lock so neither undoes the other.
-A request reads ``state.current`` once and keeps that snapshot to the end.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import HTTPException, Request
 
@@ -29,22 +29,17 @@ from gpuplan.profiles import Resolution, resolve_here
 from gpuplan.selection.candidates import Candidate
 from gpuplan.selection.select import RoleSelector
 
-__all__ = [
-    "ServerSettings",
-    "ServerState",
-    "Snapshot",
-    "get_state",
-    "require_host",
-    "require_resolution",
-    "require_selector",
-]
+if TYPE_CHECKING:
+    import httpx
+
+    from gpuplan.serving.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass
 class ServerSettings:
     """How the server was started: the same choices the CLI flags make."""
 
@@ -52,7 +47,8 @@ class ServerSettings:
     profile: str | None = None
     headroom_mb: int | None = None
     services: str | None = None
-    """Services file for preview and PUT (``--services`` / ``GPUPLAN_SERVICES``)."""
+    """Services file (``--services`` / ``GPUPLAN_SERVICES``): the OpenAI-compatible proxy
+    serves its entries; the GPU-config routes preview and PUT it."""
     compose_file: str | None = None
     """Base Compose file apply recreates through (``--compose-file``)."""
     runtime: str | None = None
@@ -66,55 +62,111 @@ class ServerSettings:
     """Bearer token for mutating routes; required whenever ``bind_host`` is not loopback."""
     allowed_hosts: tuple[str, ...] = ()
     """More Host names to accept (a reverse proxy's name), beyond the bound ones."""
+    queue_limit: int = 16
+    """Requests that may wait for a model swap before the proxy answers 503."""
+    serving_log_dir: str | None = None
+    """Where backend logs go; None: $XDG_STATE_HOME/gpuplan/serving."""
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """One consistent load: hardware, then the profile, then the models, each needing the last."""
+@dataclass
+class Serving:
+    """The running proxy: its scheduler, its pooled backend client, its role ranking."""
 
+    scheduler: Scheduler
+    client: httpx.AsyncClient
+    started_at: float
+    ranked_models: Any = None
+
+
+@dataclass
+class ServerState:
+    settings: ServerSettings
     host: Host | None = None
     resolution: Resolution | None = None
     candidates: tuple[Candidate, ...] | None = None
-    errors: Mapping[str, str] = field(default_factory=dict)
+    startup_errors: dict[str, str] = field(default_factory=dict)
+    serving: Serving | None = None
 
+    async def start_serving(self) -> None:
+        """Build and start the proxy's scheduler when a services file is configured.
 
-class ServerState:
-    """The current snapshot and how to replace it."""
+        A bad services file is kept in ``startup_errors['serving']`` like any
+        other start-up failure; the proxy routes then answer 503 with it.
+        """
+        import os
+        import time
 
-    def __init__(self, settings: ServerSettings) -> None:
-        self.settings = settings
-        self.current = Snapshot(errors={"hardware": "hardware detection has not run"})
-        self.service_errors: dict[str, str] = {}
-        """Problems of services beside the snapshot (the store), kept across re-detection."""
-        self._reload = threading.Lock()
+        from gpuplan.api.forward import new_backend_client
+        from gpuplan.serving.build import build_scheduler
+        from gpuplan.serving.services import SERVICES_ENV, load_serving_services
 
-    # the fields routes and /health read, from the current snapshot
-    @property
-    def host(self) -> Host | None:
-        return self.current.host
-
-    @property
-    def resolution(self) -> Resolution | None:
-        return self.current.resolution
-
-    @property
-    def candidates(self) -> tuple[Candidate, ...] | None:
-        return self.current.candidates
-
-    @property
-    def startup_errors(self) -> dict[str, str]:
-        """What failed to load: the snapshot's steps, then the services beside it."""
-        return {**self.current.errors, **self.service_errors}
-
-    def start(self, *, refresh: bool = False) -> Snapshot:
-        """(Re)load everything into a new snapshot, then swap it in; returns it."""
-        with self._reload:
-            snapshot = self._load(refresh=refresh)
-            self.current = snapshot  # one reference assignment: atomic for readers
-            return snapshot
-
-    def _load(self, *, refresh: bool) -> Snapshot:
+        path = self.settings.services or os.environ.get(SERVICES_ENV) or None
+        if path is None or self.host is None or self.resolution is None:
+            return
+        host, resolution = self.host, self.resolution
         errors: dict[str, str] = {}
+        specs = _step(errors, "serving", lambda: load_serving_services(path))
+        if specs is None:
+            self.startup_errors.update(errors)
+            return
+        self.startup_errors.pop("serving", None)
+        selector = None
+        if self.candidates is not None:
+            selector = RoleSelector(self.candidates, selection_policy(resolution, host))
+        total = resolution.profile.max_vram_mb
+        if host.gpus:
+            total = selector.policy.max_vram_mb if selector else host.total_usable_vram_mb
+        log_dir = Path(self.settings.serving_log_dir) if self.settings.serving_log_dir else None
+        scheduler = build_scheduler(
+            specs,
+            profile=resolution.profile,
+            host=host,
+            total_mb=total,
+            selector=selector,
+            log_dir=log_dir,
+            queue_limit=self.settings.queue_limit,
+        )
+        ranked = None
+        if selector is not None:
+            chosen = selector
+
+            def ranked(role: str) -> list[str]:
+                try:
+                    return [c.model_id for c in chosen.ranked_models(role)]
+                except GpuplanError:
+                    return []
+
+        self.serving = Serving(scheduler, new_backend_client(), time.time(), ranked)
+        await scheduler.start()
+        log.info("Serving %d services from %s", len(specs), path)
+
+    async def stop_serving(self) -> None:
+        """Stop every backend and close the backend client."""
+        if self.serving is not None:
+            await self.serving.scheduler.close()
+            await self.serving.client.aclose()
+
+    def start(self, *, refresh: bool = False) -> None:
+        """(Re)load hardware, then the profile, then the models, each needing the last.
+
+        A step that fails leaves its field None and its reason in
+        ``startup_errors``, and the steps after it are skipped; routes that need
+        a missing piece answer 503 with that reason. Everything is loaded aside
+        first and swapped in at the end (see the module docstring).
+        """
+        with _RELOAD:
+            errors: dict[str, str] = {}
+            host, resolution, candidates = self._load(errors, refresh=refresh)
+            self.host, self.resolution, self.candidates = host, resolution, candidates
+            for name in _STEPS:
+                if name in errors:
+                    self.startup_errors[name] = errors[name]
+                else:
+                    self.startup_errors.pop(name, None)
+
+    def _load(
+        self, errors: dict[str, str], *, refresh: bool
+    ) -> tuple[Host | None, Resolution | None, tuple[Candidate, ...] | None]:
         settings = self.settings
         host = _step(
             errors,
@@ -122,17 +174,21 @@ class ServerState:
             lambda: load_host(settings.hardware, refresh=refresh, headroom_mb=settings.headroom_mb),
         )
         if host is None:
-            return Snapshot(errors=errors)
+            return None, None, None
         resolved = _step(errors, "profile", lambda: resolve_here(host, settings.profile))
         if resolved is None:
-            return Snapshot(host=host, errors=errors)
+            return host, None, None
         resolution = resolved[0]
         for warning in resolution.warnings:
             log.warning(warning)
         candidates = _step(errors, "models", lambda: host_candidates(host, load_registry()))
         if candidates is not None:
             log.info("Loaded %d model variants from the registry", len(candidates))
-        return Snapshot(host, resolution, candidates, errors)
+        return host, resolution, candidates
+
+
+_RELOAD = threading.Lock()
+_STEPS = ("hardware", "profile", "models")
 
 
 def _step(errors: dict[str, str], name: str, load: Callable[[], T]) -> T | None:
@@ -149,47 +205,48 @@ def get_state(request: Request) -> ServerState:
     return state
 
 
-def _snapshot(request: Request) -> Snapshot:
-    """The snapshot this request uses throughout (read once, cached on the request)."""
-    cached = getattr(request.state, "gpuplan_snapshot", None)
-    if isinstance(cached, Snapshot):
-        return cached
-    snapshot = get_state(request).current
-    request.state.gpuplan_snapshot = snapshot
-    return snapshot
-
-
-def _host_of(snapshot: Snapshot) -> Host:
-    if snapshot.host is None:
-        reason = snapshot.errors.get("hardware", "hardware detection has not run")
-        raise HTTPException(status_code=503, detail=f"hardware not initialized: {reason}")
-    return snapshot.host
-
-
-def _resolution_of(snapshot: Snapshot) -> Resolution:
-    _host_of(snapshot)
-    if snapshot.resolution is None:
-        reason = snapshot.errors.get("profile", "profile resolution has not run")
-        raise HTTPException(status_code=503, detail=f"profile management not initialized: {reason}")
-    return snapshot.resolution
-
-
 def require_host(request: Request) -> Host:
     """The host, or 503 saying why it is not there."""
-    return _host_of(_snapshot(request))
+    state = get_state(request)
+    if state.host is None:
+        reason = state.startup_errors.get("hardware", "hardware detection has not run")
+        raise HTTPException(status_code=503, detail=f"hardware not initialized: {reason}")
+    return state.host
 
 
 def require_resolution(request: Request) -> Resolution:
     """The active profile, or 503 (seed 001: profile management not initialized)."""
-    return _resolution_of(_snapshot(request))
+    state = get_state(request)
+    require_host(request)
+    if state.resolution is None:
+        reason = state.startup_errors.get("profile", "profile resolution has not run")
+        raise HTTPException(status_code=503, detail=f"profile management not initialized: {reason}")
+    return state.resolution
 
 
 def require_selector(request: Request) -> RoleSelector:
     """A role selector under the active profile, or 503 saying what is missing."""
-    snapshot = _snapshot(request)
-    host = _host_of(snapshot)
-    resolution = _resolution_of(snapshot)
-    if snapshot.candidates is None:
-        reason = snapshot.errors.get("models", "the model registry has not been loaded")
+    state = get_state(request)
+    host = require_host(request)
+    resolution = require_resolution(request)
+    if state.candidates is None:
+        reason = state.startup_errors.get("models", "the model registry has not been loaded")
         raise HTTPException(status_code=503, detail=f"model registry not initialized: {reason}")
-    return RoleSelector(snapshot.candidates, selection_policy(resolution, host))
+    return RoleSelector(state.candidates, selection_policy(resolution, host))
+
+
+async def require_serving(request: Request) -> Serving:
+    """The running proxy, or 503 saying why there is none."""
+    state = get_state(request)
+    if state.serving is None:
+        reason = state.startup_errors.get("serving") or state.startup_errors.get(
+            "profile", state.startup_errors.get("hardware")
+        )
+        detail = (
+            f"serving not initialized: {reason}"
+            if reason
+            else "serving not configured: start `gpuplan serve --services FILE` "
+            "(or set GPUPLAN_SERVICES)"
+        )
+        raise HTTPException(status_code=503, detail=detail)
+    return state.serving

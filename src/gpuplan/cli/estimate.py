@@ -20,9 +20,10 @@ from gpuplan.cli._common import JsonOpt, console, emit_json, handle_errors
 from gpuplan.cli.models import RegistryOpt
 from gpuplan.cli.render.tables import Col, FlexTable
 from gpuplan.errors import ModelError, ModelNotFoundError
+from gpuplan.memory.engines import flash_attention_flag
 from gpuplan.memory.estimate import Estimate
 from gpuplan.memory.estimate import estimate as estimate_memory
-from gpuplan.memory.figure import VramFigure
+from gpuplan.memory.figure import DEFAULT_CONTEXT, VramFigure
 from gpuplan.memory.vram import arch_of, engine_for, has_arch, variant_vram
 from gpuplan.models.files import LocalModel
 from gpuplan.models.files.discover import gguf_model_files
@@ -205,8 +206,15 @@ def estimate(
         ),
     ] = None,
     context: Annotated[
-        int, typer.Option("--context", "-c", min=1, help="Tokens per sequence.")
-    ] = 8192,
+        int,
+        typer.Option(
+            "--context",
+            "-c",
+            min=1,
+            help="Tokens per sequence; default 4096, the context plan, fit and select cost "
+            "models at, so their figures agree.",
+        ),
+    ] = DEFAULT_CONTEXT,
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-n", min=1, help="Sequences served at once.")
     ] = 1,
@@ -234,6 +242,23 @@ def estimate(
         ),
     ] = "auto",
     registry: RegistryOpt = None,
+    ubatch: Annotated[
+        int | None,
+        typer.Option(
+            "--ubatch",
+            min=1,
+            help="llama.cpp/Ollama n_ubatch (-ub): tokens per compute step; default 512.",
+            show_default=False,
+        ),
+    ] = None,
+    flash_attn: Annotated[
+        str,
+        typer.Option(
+            "--flash-attn",
+            help="llama.cpp/Ollama flash attention: on, off, or auto (what the engine does; "
+            "llama.cpp's choice depends on the GPU, so auto counts the larger figure, off).",
+        ),
+    ] = "auto",
     json: JsonOpt = False,
 ) -> None:
     """Estimate the GPU memory a model needs: weights, KV cache, activations, overhead.
@@ -249,12 +274,15 @@ def estimate(
         if json:
             emit_json(found.as_json())
         else:
-            console.print(render_figure(found), soft_wrap=True)
+            console.print(render_figure(found))
         return
+    chosen = _default_engine(model, quant, registry or ()) if engine == "auto" else engine
     result = estimate_memory(
         model.arch,
         quant=quant or (model.quant if model.kind == "registry" else None),
-        engine=_default_engine(model, quant, registry or ()) if engine == "auto" else engine,
+        engine=chosen,
+        flash_attention=flash_attention_flag(flash_attn, chosen),
+        ubatch=ubatch,
         context=context,
         concurrency=concurrency,
         kv_cache_dtype=kv_cache_dtype,

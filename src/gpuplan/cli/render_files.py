@@ -235,9 +235,10 @@ def render(
 ) -> None:
     """Write the plan's files: Kubernetes manifests, engine launch lines, Compose override.
 
-    `gpuplan render k8s --hardware "2x RTX 4090" -o deploy/` writes one Deployment and
-    Service per model; `gpuplan render vllm -o deploy/` writes each vLLM service's
-    argv (JSON) and launch script.
+    TARGET is compose or podman (docker-compose.gpu-override.yml), assignments
+    (gpu-assignments.yml), k8s (a Deployment and Service per model), or an engine —
+    vllm, sglang, llama.cpp, ollama, tensorrt-llm — for each of its services' argv
+    (JSON) and launch script: `gpuplan render k8s --hardware "2x RTX 4090" -o deploy/`.
     """
     if target not in TARGETS:
         raise LaunchError(

@@ -71,8 +71,9 @@ def serve(
         typer.Option(
             "--services",
             envvar="GPUPLAN_SERVICES",
-            help="Services file for /api/system/gpu-config (preview, PUT). "
-            "Default: $GPUPLAN_SERVICES.",
+            help="Services file for /api/system/gpu-config (preview, PUT) and the "
+            "OpenAI-compatible proxy at /v1, which starts each service on demand (cmd with "
+            "${PORT}, health, vram_mb or model). Default: $GPUPLAN_SERVICES.",
             show_default=False,
         ),
     ] = None,
@@ -99,9 +100,28 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    queue_limit: Annotated[
+        int,
+        typer.Option(
+            "--queue-limit", min=0, help="Requests that may wait for a model swap; then 503."
+        ),
+    ] = 16,
+    log_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--log-dir",
+            help="Directory for backend logs (default $XDG_STATE_HOME/gpuplan/serving).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API: /api/system/gpu-config (seed 004), /v1/config/profile,
-    /v1/models/select_by_role, /health, /docs.
+    /v1/models/select_by_role, /health, /docs; with --services, the OpenAI-compatible
+    proxy at /v1.
+
+    The proxy serves /v1/chat/completions, /v1/completions, /v1/embeddings and
+    /v1/models, starting each service of the services file on demand within the
+    active profile, plus /api/serving/status and /metrics.
 
     Beyond loopback (--host 0.0.0.0) mutating routes need `Authorization: Bearer TOKEN`;
     the token is generated on first start, stored user-only, and printed once. Only
@@ -115,6 +135,10 @@ def serve(
     from gpuplan.api.state import ServerSettings
     from gpuplan.hardware import load_host
 
+    if services:  # a broken services file is a one-line error now, not a 503 later
+        from gpuplan.serving.services import load_serving_services
+
+        load_serving_services(services)
     if hardware is not None:  # declared: a typo is refused now, not served degraded
         load_host(hardware, headroom_mb=headroom_mb)
     sock = bind(host, port)  # a taken port is an error before anything is printed
@@ -140,6 +164,8 @@ def serve(
                 bind_host=host,
                 token=token,
                 allowed_hosts=tuple(allowed_host or ()),
+                queue_limit=queue_limit,
+                serving_log_dir=log_dir,
             )
         )
     except BaseException:

@@ -77,7 +77,7 @@ def _torch_activations(
     tokens = chunk if chunk is not None else context * concurrency
     forward = tokens * (2 * arch.hidden_size + _ffn_width(arch, tensor_parallel)) * act_bytes
     rows = max(engine.sampler_rows, concurrency)
-    sampler = rows * arch.vocab_size * engine.sampler_bytes_per_logit
+    sampler = 0 if arch.pooling else rows * arch.vocab_size * engine.sampler_bytes_per_logit
     notes = [
         f"activations: forward pass of {tokens:,} tokens"
         + (
@@ -85,8 +85,12 @@ def _torch_activations(
             if chunk is not None
             else " (whole prompt × sequences, no chunking)"
         )
-        + f" + sampler {rows:,} rows × vocab {arch.vocab_size:,}"
-        + f" × {engine.sampler_bytes_per_logit} bytes"
+        + (
+            "; a pooling (embedding) model: no sampler"
+            if arch.pooling
+            else f" + sampler {rows:,} rows × vocab {arch.vocab_size:,}"
+            f" × {engine.sampler_bytes_per_logit} bytes"
+        )
     ]
     extra = 0.0
     if arch.mla is not None:

@@ -288,3 +288,21 @@ def normalize_engine(name: str) -> Engine:
 def engine_profile(name: str) -> EngineProfile:
     """The profile of any spelling of an engine name."""
     return ENGINES[normalize_engine(name)]
+
+
+def flash_attention_flag(value: str, engine: str) -> bool | None:
+    """--flash-attn as the estimator takes it: None keeps the engine's own default.
+
+    llama.cpp's ``-fa auto`` (its default) turns flash attention on only where the
+    backend supports it for this model, which an estimate without the GPU cannot
+    know: auto then counts the larger compute buffer (off), so it is never below
+    what the engine needs. Ollama decides per architecture, which the model says.
+    """
+    choice = value.strip().lower()
+    if choice not in ("on", "off", "auto"):
+        raise ModelError(
+            f"--flash-attn {value!r} is not on, off or auto", hint="use --flash-attn on|off|auto"
+        )
+    if choice != "auto":
+        return choice == "on"
+    return False if normalize_engine(engine) == "llama.cpp" else None

@@ -146,13 +146,15 @@ def estimate(
     weight_bytes: WeightBytes | int | None = None,
     flash_attention: bool | None = None,
     gpu_memory_mb: int | None = None,
+    ubatch: int | None = None,
 ) -> Estimate:
     """GPU memory to serve ``arch`` on ``engine``: ``concurrency`` sequences of ``context`` tokens.
 
     ``quant`` defaults to the file's or checkpoint's own; ``weight_bytes`` (from
     ``gpuplan.models.files``) makes the weights exact instead of parameters × bits;
     a bare int is taken as the total bytes of the checkpoint in ``quant``.
-    ``flash_attention`` overrides the engine's default (llama.cpp / Ollama only).
+    ``flash_attention`` overrides the engine's default (llama.cpp / Ollama only), and
+    ``ubatch`` llama.cpp's ``n_ubatch`` (``--ubatch-size``), which sizes its compute buffer.
     ``gpu_memory_mb`` is the memory of the GPU it will run on: engines that size
     start-up reservations by it (vLLM below 70 GiB) are estimated with those
     defaults; None sizes them for the largest GPUs, which never underestimates.
@@ -164,6 +166,10 @@ def estimate(
         )
     profile = engine_profile(engine)
     _check_split(arch, profile, tensor_parallel)
+    if ubatch is not None:
+        if ubatch < 1:
+            raise ModelError(f"ubatch is {ubatch}", hint="use 1 or more tokens (llama.cpp -ub)")
+        profile = profile.model_copy(update={"ubatch_tokens": ubatch})
     scaled_down = ""
     if (
         gpu_memory_mb is not None

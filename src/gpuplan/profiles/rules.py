@@ -144,7 +144,7 @@ def measure(host: Host, capabilities: Capabilities) -> HostFacts:
 
     ccs = sorted(
         {
-            f"compute capability {gpu.compute_capability}"
+            f"compute capability {gpu.compute_capability}, Ampere or newer"
             if gpu.compute_capability
             else f"AMD {gpu.architecture}"
             for gpu in host.gpus

@@ -4,14 +4,22 @@ Picking the best model per role independently (``RoleSelector``) answers "what
 is best for captions", not "what can I load *at once* for chat, embeddings and
 captions on this GPU". Here the roles are solved together, exactly:
 
-* **constraint** — the distinct loaded models fit ``max_vram_mb`` together and
-  number at most ``max_concurrent_models``;
+* **constraint** — the distinct loaded models fit ``max_vram_mb`` together, can
+  be placed on the GPUs, and number at most ``max_concurrent_models`` — small
+  encoders serving only supporting roles (*sidecars*, ``_joint_roles``) take no
+  slot;
 * **sharing** — one loaded model may serve several roles (a VLM doing both
   captions and descriptions); it is loaded once, so its VRAM and its slot count
   once. Two variants of one model are two loads;
-* **objective**, compared lexicographically — (1) serve as many roles as
-  possible, (2) maximise the summed role priority, (3) the profile's bias, with
-  the same components as the single-role order in ``policy``:
+* **objective**, lexicographic, not summed: the *primary* role (chat or
+  reasoning, whichever is asked first; else the first role asked) is what the
+  set is for, so its model class comes first and supporting roles (embedding,
+  caption, keywords, …) never buy memory from it — (1) the primary's highest
+  role priority that fits (its model class), (2) as many supporting roles
+  served as possible, (3) the primary's own ranking within that priority (its
+  bias and quantization preference, as ``select_for_role``), (4) the supporting
+  roles' summed priority, (5) the profile's bias over the supporting roles,
+  with the same components as the single-role order in ``policy``:
 
   =================  =====================================================
   ``vram_efficient`` fewer preference ranks, less total VRAM, more quality
@@ -19,19 +27,26 @@ captions on this GPU". Here the roles are solved together, exactly:
   ``quality``        more quality, fewer preference ranks, less total VRAM
   =================  =====================================================
 
-  where preference ranks and quality are summed over roles and VRAM over
-  distinct loads; (4) remaining ties go to the assignment whose picks come
-  first in each role's own ranking, roles in the order asked. With one role
-  the answer is exactly ``RoleSelector.select_for_role(role, 1)``.
+  where preference ranks and quality are summed over supporting roles and VRAM
+  over all distinct loads; (6) remaining ties go to the assignment whose picks
+  come first in each role's own ranking, roles in the order asked. Serving a
+  supporting role at all (2) may cost the primary a tie-break (3) — the same
+  model class at another precision — but never its class (1). With one role
+  the answer is exactly ``RoleSelector.select_for_role(role, 1)``. Tensor
+  parallelism is in the candidates: a variant that needs several GPUs is one
+  candidate of its own shape (``fit``), so a 70B split over two GPUs competes
+  with a 32B on one.
 
-**Exact**, by branch and bound (``_joint_search``): candidates no optimal set
+**Exact**, by branch and bound (``_joint_search``), run once per top-priority
+primary pick with that pick already loaded (the levels (1)-(3) are then compared
+directly, so the bound argument below is unchanged): candidates no optimal set
 can contain are dropped first (another candidate serves the same roles at least
 as well for no more VRAM); roles are then searched depth first, each role's
 options in its own ranking, and a subtree is cut as soon as an optimistic bound
 — each remaining role at its best among what fits now, and a knapsack over the
 budget and slots the remaining roles must share (``_joint_bounds``) — cannot
-beat the best set found, tie-break included. The registry's 54 models for all
-nine roles take ~10-20 ms; a 774-candidate registry-shaped stress set (fine-tune
+beat the best set found, tie-break included. The registry's 55 models for all
+ten roles take ~10-35 ms; a 774-candidate registry-shaped stress set (fine-tune
 clones) under 0.7 s (``bench/bench_select.py``). Random instances with many
 roles, fewer slots than roles and near-identical priorities are the hard case
 (a set cover under a knapsack): ``node_limit`` bounds them, and a result that

@@ -55,8 +55,7 @@ def hardware(host: Annotated[Host, Depends(require_host)]) -> Host:
     dependencies=[Depends(require_token)],
 )
 def redetect(request: Request) -> Host:
-    snapshot = get_state(request).start(refresh=True)
-    request.state.gpuplan_snapshot = snapshot  # answer from what this request loaded
+    get_state(request).start(refresh=True)
     return require_host(request)
 
 

@@ -1,4 +1,4 @@
-"""How `gpuplan plan` looks: hardware, profile and why, what fits, what to serve."""
+"""How `gpuplan plan` looks: hardware, profile and why, what fits, what to serve, where, how."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from rich.text import Text
 
 from gpuplan.cli.render.hardware import render_host
 from gpuplan.cli.render.models import render_joint
+from gpuplan.cli.render.placement import render_launch, render_where
 from gpuplan.cli.render.tables import Col, FlexTable
 from gpuplan.planning import Plan
 from gpuplan.selection.engine_block import EngineBlock
@@ -82,6 +83,9 @@ def render_plan(plan: Plan, policy: SelectionPolicy) -> RenderableType:
     if plan.engines:
         parts.append(Text("Engine settings for these picks:", style="bold"))
         parts += [Text(f"  {_engine_line(block)}") for block in plan.engines]
+    parts += [Rule(f"Where ({plan.strategy})", align="left"), render_where(plan)]
+    if plan.launch:
+        parts += [Rule("How", align="left"), render_launch(plan)]
     parts += [Text(note, style="yellow") for note in plan.notes]
     parts.append(
         Text(

@@ -275,7 +275,7 @@ def kv_dtype_for(request: LaunchRequest, table: Mapping[str, str], engine_label:
     return spelled
 
 
-EMBEDDING_ROLES = frozenset({"embedding"})
+EMBEDDING_ROLES = frozenset({"embedding", "image_embedding"})
 """Roles whose models are served for embeddings (pooling), not generation."""
 
 
