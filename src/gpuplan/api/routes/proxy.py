@@ -7,10 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from gpuplan.api.errors import error_responses
 from gpuplan.api.forward import forward
 from gpuplan.api.state import Serving, require_serving
 
-router = APIRouter(tags=["proxy"])
+router = APIRouter(tags=["proxy"], responses=error_responses(400, 404, 503))
 
 ServingDep = Annotated[Serving, Depends(require_serving)]
 

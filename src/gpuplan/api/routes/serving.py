@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
+from gpuplan.api.errors import error_responses
 from gpuplan.api.state import Serving, require_serving
 
-router = APIRouter(tags=["serving"])
+router = APIRouter(tags=["serving"], responses=error_responses(503))
 
 ServingDep = Annotated[Serving, Depends(require_serving)]
 
