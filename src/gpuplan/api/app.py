@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from gpuplan import __version__
 from gpuplan.api import errors
-from gpuplan.api.routes import hardware, models, profile
+from gpuplan.api.routes import hardware, models, pages, profile
 from gpuplan.api.state import ServerSettings, ServerState, get_state
 
 
@@ -34,6 +34,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.include_router(hardware.router)
     app.include_router(profile.router)
     app.include_router(models.router)
+    pages.install(app)
 
     @app.get("/health", tags=["service"], summary="Liveness and what is loaded")
     def health() -> dict[str, Any]:
