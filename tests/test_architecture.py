@@ -46,8 +46,8 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
 
     def visit(node: ast.AST) -> None:
         if isinstance(node, ast.If) and _is_type_checking(node):
-            for child in node.orelse:
-                visit(child)
+            for branch in node.orelse:
+                visit(branch)
             return
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
@@ -139,3 +139,28 @@ def test_no_subpackage_holds_too_much():
     total = sum(lines.values())
     heavy = {stage: round(n / total, 3) for stage, n in lines.items() if n / total > 0.30}
     assert heavy == {}
+
+
+def _banned(config: dict[str, object], *keys: str) -> dict[str, object]:
+    node: object = config
+    for key in keys:
+        assert isinstance(node, dict)
+        node = node.get(key, {})
+    assert isinstance(node, dict)
+    return node
+
+
+def test_stage_ruff_configs_repeat_the_project_bans():
+    """Nested ruff configs replace banned-api, so each must carry the global bans."""
+    import tomllib
+
+    root = tomllib.loads((PACKAGE.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    project = _banned(root, "tool", "ruff", "lint", "flake8-tidy-imports", "banned-api")
+    configs = sorted(PACKAGE.glob("*/ruff.toml"))
+    assert {c.parent.name for c in configs} >= {"hardware", "models", "memory", "selection"}
+    for config in configs:
+        stage = tomllib.loads(config.read_text(encoding="utf-8"))
+        banned = _banned(stage, "lint", "flake8-tidy-imports", "banned-api")
+        missing = {name for name in project if banned.get(name) != project[name]}
+        assert missing == set(), f"{config}: lacks {missing}"
+        assert {"gpuplan.cli", "gpuplan.api", "gpuplan.web"} <= set(banned), config

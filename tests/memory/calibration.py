@@ -21,7 +21,7 @@ The measured requirement of a run at its own context is:
 * SGLang: weights + KV per token × context + CUDA graph memory.
 * llama.cpp / Ollama: GPU model buffer + KV buffer + compute buffer (+ LoRA).
 
-Used by tests/models/test_estimate_measured.py and to render the calibration table
+Used by tests/memory/test_estimate_measured.py and to render the calibration table
 in docs/estimator.md (``python -m tests.memory.calibration --write``).
 """
 

@@ -3,7 +3,7 @@
 Each test id names the row and its source (the issue, PR or log file the figures
 were printed in); each failure message carries the source URL. How a row is
 reproduced, and why some rows or checks cannot be used, is recorded in
-tests/models/calibration.py (``SETUPS``), next to the derivation of the measured
+tests/memory/calibration.py (``SETUPS``), next to the derivation of the measured
 requirement.
 """
 
