@@ -1,4 +1,8 @@
-"""Browser fixtures: one chromium per session, a fresh context and page per test."""
+"""Browser fixtures: one chromium per test module, a fresh context and page per test.
+
+Playwright's sync API runs an event loop in this thread while it is open, so the
+browser lives for one module only: async tests elsewhere need the thread's loop free.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["browser", "client_for", "page"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         missing(f"chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")

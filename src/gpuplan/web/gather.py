@@ -13,10 +13,10 @@ from gpuplan.errors import GpuplanError
 from gpuplan.hardware import Host
 from gpuplan.hardware.declared import parse_text
 from gpuplan.hardware.model import DEFAULT_HEADROOM_MB
-from gpuplan.models.registry import load_registry
+from gpuplan.models import load_registry
 from gpuplan.planning import make_plan
 from gpuplan.profiles import Explanation, Resolution, explain, resolve_here
-from gpuplan.selection.joint import JointSelection
+from gpuplan.selection import JointSelection
 
 __all__ = ["MAX_WHAT_IF_CHARS", "ProfileView", "profile_view", "what_if_host"]
 

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuplan.profiles import Explanation
-from gpuplan.selection.joint import JointSelection
+from gpuplan.selection import JointSelection
 from gpuplan.web.views import STRATEGY_CHOICES, GpuCard, StrategyChoice, gpu_cards
 
 __all__ = [
