@@ -106,11 +106,384 @@
     });
   }
 
+
+  // --- assignments: strategy, table, warnings, preview, save, apply ----------------
+  const form = () => document.getElementById("gpu-config");
+  const urls = () => form().dataset;
+
+  // One shape in the page, whatever the endpoint: {service, gpu: "0"|"cpu", budgetMb, adjusted}.
+  function normalize(item) {
+    let gpu = "cpu";
+    if (Array.isArray(item.gpu_indices) && item.gpu_indices.length) gpu = String(item.gpu_indices[0]);
+    else if (item.gpu_index !== null && item.gpu_index !== undefined) gpu = String(item.gpu_index);
+    let budget = null;
+    if (item.vram_budget_override_mb !== null && item.vram_budget_override_mb !== undefined) budget = item.vram_budget_override_mb;
+    else if (item.vram_budget_mb !== null && item.vram_budget_mb !== undefined) budget = item.vram_budget_mb;
+    else if (item.vram_budget_override !== null && item.vram_budget_override !== undefined) budget = Math.round(item.vram_budget_override * 1024);
+    return {
+      service: item.service,
+      gpu: gpu,
+      budgetMb: budget,
+      adjusted: Boolean(item.budget_adjusted || item.adjusted),
+      override: item.vram_budget_override_mb !== null && item.vram_budget_override_mb !== undefined,
+    };
+  }
+  function assignmentsOf(document_) {
+    const list = (document_ && (document_.assignments || document_.services)) || [];
+    return list.map(normalize);
+  }
+
+  let saved = null;      // the saved configuration, normalized
+  let savedStrategy = null;
+  let etag = null;
+  let dirtyBudgets = {}; // services whose budget the user typed
+
+  function rows() { return Array.from(document.querySelectorAll("#assign-rows tr[data-service]:not(.budget-row)")); }
+  function selectFor(service) { return document.querySelector('select[name="gpu"][data-service="' + CSS.escape(service) + '"]'); }
+  function budgetFor(service) { return document.querySelector('input[name="budget"][data-service="' + CSS.escape(service) + '"]'); }
+  function markFor(service) {
+    const input = budgetFor(service);
+    return input ? document.getElementById(input.getAttribute("aria-describedby")) : null;
+  }
+  function gib1(mib) { return mib === null || mib === undefined ? "" : (mib / 1024).toFixed(1); }
+
+  function readTable() {
+    return rows().map(function (row) {
+      const service = row.dataset.service;
+      const value = budgetFor(service).value.trim();
+      return {
+        service: service,
+        gpu: selectFor(service).value,
+        budgetMb: value === "" ? null : Math.round(parseFloat(value) * 1024),
+        adjusted: !markFor(service).hidden,
+        override: Boolean(dirtyBudgets[service]),
+      };
+    });
+  }
+
+  function showAssignments(list) {
+    list.forEach(function (item) {
+      const select = selectFor(item.service);
+      if (!select) return;
+      select.value = item.gpu;
+      const input = budgetFor(item.service);
+      if (!dirtyBudgets[item.service] || item.override) input.value = gib1(item.budgetMb);
+      markFor(item.service).hidden = !item.adjusted;
+    });
+    markChanged();
+  }
+
+  function showWarnings(list) {
+    const ul = document.getElementById("warning-list");
+    ul.replaceChildren();
+    (list || []).forEach(function (text) {
+      const li = document.createElement("li");
+      li.className = "warning";
+      li.textContent = "⚠️ Warning: " + text;
+      ul.appendChild(li);
+    });
+  }
+
+  function gpuLabel(value) {
+    if (value === "cpu") return "CPU";
+    return "GPU " + value;
+  }
+
+  // A readable diff: one line per service that changes, then who stays.
+  function changes(before, after) {
+    const old = {};
+    (before || []).forEach(function (item) { old[item.service] = item; });
+    const lines = [];
+    const same = [];
+    after.forEach(function (item) {
+      const was = old[item.service];
+      const parts = [];
+      if (!was) parts.push({ what: "", from: "not configured", to: gpuLabel(item.gpu) });
+      else {
+        if (was.gpu !== item.gpu) parts.push({ what: "", from: gpuLabel(was.gpu), to: gpuLabel(item.gpu) });
+        const a = was.budgetMb === null ? null : Math.round(was.budgetMb / 102.4);
+        const b = item.budgetMb === null ? null : Math.round(item.budgetMb / 102.4);
+        if (a !== b) parts.push({ what: "budget ", from: was.budgetMb === null ? "auto" : gib1(was.budgetMb) + " GiB", to: item.budgetMb === null ? "auto" : gib1(item.budgetMb) + " GiB" });
+      }
+      if (parts.length) lines.push({ service: item.service, parts: parts });
+      else same.push(item.service);
+    });
+    return { lines: lines, same: same };
+  }
+
+  function markChanged() {
+    if (!saved) return;
+    const diff = changes(saved, readTable());
+    const changed = new Set(diff.lines.map(function (l) { return l.service; }));
+    rows().forEach(function (row) { row.classList.toggle("changed", changed.has(row.dataset.service)); });
+  }
+
+  function showPreview(diff, strategy) {
+    const box = document.getElementById("preview");
+    const body = document.getElementById("preview-body");
+    body.replaceChildren();
+    const intro = document.createElement("p");
+    intro.textContent = diff.lines.length
+      ? "Against the saved configuration (" + (savedStrategy || "none") + "), " + strategy + " changes " + diff.lines.length + " service(s):"
+      : "No changes against the saved configuration.";
+    body.appendChild(intro);
+    if (diff.lines.length) {
+      const ul = document.createElement("ul");
+      ul.className = "diff";
+      diff.lines.forEach(function (line) {
+        const li = document.createElement("li");
+        const name = document.createElement("strong");
+        name.textContent = line.service + ": ";
+        li.appendChild(name);
+        line.parts.forEach(function (part, i) {
+          if (i) li.appendChild(document.createTextNode("; "));
+          li.appendChild(document.createTextNode(part.what));
+          const from = document.createElement("span");
+          from.className = "from";
+          from.textContent = part.from;
+          const to = document.createElement("span");
+          to.className = "to";
+          to.textContent = part.to;
+          li.appendChild(from);
+          li.appendChild(document.createTextNode(" → "));
+          li.appendChild(to);
+        });
+        ul.appendChild(li);
+      });
+      body.appendChild(ul);
+    }
+    if (diff.same.length) {
+      const p = document.createElement("p");
+      p.className = "muted small";
+      p.textContent = "Unchanged: " + diff.same.join(", ") + ".";
+      body.appendChild(p);
+    }
+    box.hidden = false;
+  }
+
+  function currentStrategy() {
+    const checked = document.querySelector('input[name="strategy"]:checked');
+    return checked ? checked.value : "manual";
+  }
+  function setStrategy(value) {
+    const radio = document.querySelector('input[name="strategy"][value="' + value + '"]');
+    if (radio) radio.checked = true;
+  }
+
+  function setStatus(state, text) {
+    const box = document.getElementById("status");
+    box.dataset.state = state;
+    document.getElementById("status-text").textContent = "Status: " + text;
+  }
+  function busy(on) {
+    ["btn-preview", "btn-save", "btn-apply", "btn-rollback"].forEach(function (id) {
+      const button = document.getElementById(id);
+      if (button) button.setAttribute("aria-disabled", on ? "true" : "false");
+    });
+    form().dataset.busy = on ? "true" : "false";
+  }
+  function isBusy() { return form().dataset.busy === "true"; }
+
+  function body() {
+    return {
+      strategy: currentStrategy(),
+      assignments: readTable().map(function (item) {
+        const out = { service: item.service, gpu_index: item.gpu === "cpu" ? null : parseInt(item.gpu, 10) };
+        if (item.override && item.budgetMb !== null) {
+          out.vram_budget_override = Math.round((item.budgetMb / 1024) * 10) / 10;
+        }
+        return out;
+      }),
+    };
+  }
+
+  async function onStrategy() {
+    const strategy = currentStrategy();
+    if (strategy === "manual") { markChanged(); return; }
+    setStatus("working", "computing the " + strategy + " assignment…");
+    try {
+      const result = await api("GET", urls().previewUrl + "?strategy=" + encodeURIComponent(strategy));
+      dirtyBudgets = {};
+      showAssignments(assignmentsOf(result.data.proposed || result.data));
+      showWarnings(result.data.warnings);
+      showPreview(changes(saved, readTable()), strategy);
+      setStatus("idle", "previewing " + strategy + " (not saved)");
+    } catch (e) {
+      setStatus("failed", "the preview failed: " + e.message);
+    }
+  }
+
+  async function onManualChange() {
+    setStrategy("manual");
+    setStatus("working", "checking the assignment…");
+    try {
+      const result = await api("POST", urls().checkUrl, body());
+      showAssignments(assignmentsOf(result.data));
+      showWarnings(result.data.warnings);
+      setStatus("idle", "edited (not saved)");
+    } catch (e) {
+      setStatus("failed", "the check failed: " + e.message);
+    }
+  }
+
+  async function loadSaved() {
+    const result = await api("GET", urls().configUrl);
+    etag = result.etag;
+    saved = assignmentsOf(result.data);
+    savedStrategy = result.data.strategy || null;
+    return result.data;
+  }
+
+  async function onSave() {
+    if (isBusy()) return false;
+    busy(true);
+    setStatus("working", "saving…");
+    try {
+      const headers = etag ? { "If-Match": etag } : {};
+      const result = await api("PUT", urls().configUrl, body(), headers);
+      showWarnings(result.data && result.data.warnings);
+      const fresh = await loadSaved();
+      dirtyBudgets = {};
+      showAssignments(saved);
+      if (fresh.strategy) setStrategy(fresh.strategy);
+      document.getElementById("preview").hidden = true;
+      setStatus("saved", "saved (not applied yet)");
+      return true;
+    } catch (e) {
+      if (e.status === 412) setStatus("failed", "someone else saved first; reload the page to see their change, then save again");
+      else setStatus("failed", "saving failed: " + e.message);
+      return false;
+    } finally {
+      busy(false);
+    }
+  }
+
+  function showProgress(status) {
+    let list = document.getElementById("progress");
+    if (!list) {
+      list = document.createElement("ul");
+      list.id = "progress";
+      list.className = "progress";
+      document.getElementById("status").appendChild(list);
+    }
+    list.replaceChildren();
+    const progress = status.progress || status.services || {};
+    Object.keys(progress).forEach(function (name) {
+      const li = document.createElement("li");
+      const value = progress[name];
+      li.textContent = name + ": " + (typeof value === "string" ? value : (value.state || value.progress || JSON.stringify(value)));
+      list.appendChild(li);
+    });
+  }
+
+  function stateOf(status) {
+    const raw = String(status.state || status.status || status.outcome || "").toLowerCase();
+    if (["done", "applied", "ok", "success", "succeeded", "idle", "running_ok"].indexOf(raw) >= 0) return "done";
+    if (["failed", "error", "rolled_back", "reverted", "interrupted"].indexOf(raw) >= 0) return "failed";
+    return "running";
+  }
+
+  async function watchStatus(what) {
+    for (let i = 0; i < 1200; i++) {
+      const result = await api("GET", urls().statusUrl);
+      const status = result.data || {};
+      showProgress(status);
+      const state = stateOf(status);
+      if (state === "done") {
+        setStatus("done", what === "rollback" ? "rolled back; all services running" : "All services running");
+        return status;
+      }
+      if (state === "failed") {
+        setStatus("failed", (what === "rollback" ? "rollback failed: " : "apply failed: ") + (status.detail || status.error || "a service did not restart"));
+        document.getElementById("rollback-box").hidden = false;
+        document.getElementById("btn-rollback").focus();
+        return status;
+      }
+      setStatus("running", (what === "rollback" ? "rolling back" : "restarting services") + "…");
+      await new Promise(function (resolve) { window.setTimeout(resolve, 300); });
+    }
+    setStatus("failed", "no answer from the status endpoint");
+    return null;
+  }
+
+  async function onApply() {
+    if (isBusy()) return;
+    const dirty = changes(saved, readTable()).lines.length > 0 || currentStrategy() !== savedStrategy;
+    if (dirty && !(await onSave())) return;
+    busy(true);
+    document.getElementById("rollback-box").hidden = true;
+    setStatus("running", "applying…");
+    try {
+      const result = await api("POST", urls().applyUrl, {});
+      showWarnings(result.data && result.data.warnings);
+      await watchStatus("apply");
+    } catch (e) {
+      setStatus("failed", "apply failed: " + e.message);
+      document.getElementById("rollback-box").hidden = false;
+      document.getElementById("btn-rollback").focus();
+    } finally {
+      busy(false);
+    }
+  }
+
+  async function onRollback() {
+    if (isBusy()) return;
+    busy(true);
+    setStatus("running", "rolling back…");
+    try {
+      await api("POST", urls().rollbackUrl, {});
+      await watchStatus("rollback");
+      await loadSaved();
+      dirtyBudgets = {};
+      showAssignments(saved);
+      if (savedStrategy) setStrategy(savedStrategy);
+      document.getElementById("rollback-box").hidden = true;
+    } catch (e) {
+      setStatus("failed", "rollback failed: " + e.message);
+    } finally {
+      busy(false);
+    }
+  }
+
+  function setupConfig() {
+    const f = form();
+    if (!f || f.dataset.editable !== "true") return;
+    f.addEventListener("submit", function (event) { event.preventDefault(); });
+    const embedded = document.getElementById("config-data");
+    if (embedded) {
+      const data = JSON.parse(embedded.textContent);
+      saved = assignmentsOf(data);
+      savedStrategy = data.strategy || null;
+      etag = f.dataset.etag || null;
+    }
+    document.querySelectorAll('input[name="strategy"]').forEach(function (radio) {
+      radio.addEventListener("change", onStrategy);
+    });
+    document.querySelectorAll('select[name="gpu"]').forEach(function (select) {
+      select.addEventListener("change", onManualChange);
+    });
+    document.querySelectorAll('input[name="budget"]').forEach(function (input) {
+      input.addEventListener("change", function () {
+        dirtyBudgets[input.dataset.service] = true;
+        markFor(input.dataset.service).hidden = true;
+        onManualChange();
+      });
+    });
+    document.getElementById("btn-preview").addEventListener("click", function () {
+      showPreview(changes(saved, readTable()), currentStrategy());
+      document.getElementById("preview").focus();
+    });
+    document.getElementById("btn-save").addEventListener("click", onSave);
+    document.getElementById("btn-apply").addEventListener("click", onApply);
+    document.getElementById("btn-rollback").addEventListener("click", onRollback);
+  }
+
   window.gpuplanSettings = { refreshGpus: refreshGpus, updateCards: updateCards, api: api };
 
   document.addEventListener("DOMContentLoaded", function () {
     startLiveCards();
     setupCopy();
+    setupConfig();
     document.documentElement.dataset.enhanced = "true";
   });
 })();
