@@ -13,10 +13,16 @@ non-zero instead of showing a traceback. Anything else is a bug in gpuplan.
     ├── ProfileError
     │   ├── ProfileNotFoundError   no profile of that name or path
     │   └── ProfileValidationError a profile file is malformed
-    └── ModelError
-        ├── ModelNotFoundError     no model of that id
-        ├── UnknownRoleError       a role name that is not one of the roles
-        └── ModelFileError         a model file or header is unreadable
+    ├── ModelError
+    │   ├── ModelNotFoundError     no model of that id
+    │   ├── UnknownRoleError       a role name that is not one of the roles
+    │   └── ModelFileError         a model file or header is unreadable
+    ├── StoreError                 the database cannot be reached, migrated or written
+    │   ├── StaleWriteError        someone saved since you read (HTTP 412)
+    │   └── HistoryNotFoundError   no history entry of that id
+    └── ApplyError                 a configuration could not be applied (and was rolled back)
+        ├── ApplyBusyError         another apply holds the lock
+        └── ComposeFileError       the base Compose file is missing or lacks a service
 """
 
 from __future__ import annotations
@@ -88,3 +94,35 @@ class UnknownRoleError(ModelError):
 
 class ModelFileError(ModelError):
     """A model file (config.json, GGUF, safetensors) is unreadable or corrupt."""
+
+
+class StoreError(GpuplanError):
+    """The configuration database cannot be reached, migrated or written."""
+
+
+class StaleWriteError(StoreError):
+    """A save based on a revision that is no longer the current one (lost update)."""
+
+    def __init__(self, expected: int, current: int) -> None:
+        super().__init__(
+            f"the GPU configuration changed since revision {expected} (now {current})",
+            hint="reload it (GET /api/system/gpu-config), reapply your change and save again",
+        )
+        self.expected = expected
+        self.current = current
+
+
+class HistoryNotFoundError(StoreError):
+    """No history entry of the requested id."""
+
+
+class ApplyError(GpuplanError):
+    """A configuration could not be applied; the previous one is back in place."""
+
+
+class ApplyBusyError(ApplyError):
+    """Another apply is running (it holds the apply lock)."""
+
+
+class ComposeFileError(ApplyError):
+    """The base Compose file is missing, unreadable, or lacks a service being placed."""

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from gpuplan import __version__
+from gpuplan.cli import apply as apply_cmd
 from gpuplan.cli import detect as detect_cmd
 from gpuplan.cli import discover as discover_cmd
 from gpuplan.cli import estimate as estimate_cmd
@@ -58,6 +59,10 @@ app.command("discover")(discover_cmd.discover)
 app.command("fit")(models_cmd.fit)
 app.command("select")(models_cmd.select)
 app.command("serve")(serve_cmd.serve)
+app.command("apply")(apply_cmd.apply)
+app.command("status")(apply_cmd.status)
+app.command("history")(apply_cmd.history)
+app.command("rollback")(apply_cmd.rollback)
 app.add_typer(hardware_cmd.app, name="hardware")
 app.add_typer(profile_cmd.app, name="profile")
 
