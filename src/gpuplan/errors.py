@@ -20,9 +20,11 @@ non-zero instead of showing a traceback. Anything else is a bug in gpuplan.
     ├── StoreError                 the database cannot be reached, migrated or written
     │   ├── StaleWriteError        someone saved since you read (HTTP 412)
     │   └── HistoryNotFoundError   no history entry of that id
-    └── ApplyError                 a configuration could not be applied (and was rolled back)
-        ├── ApplyBusyError         another apply holds the lock
-        └── ComposeFileError       the base Compose file is missing or lacks a service
+    ├── ApplyError                 a configuration could not be applied (and was rolled back)
+    │   ├── ApplyBusyError         another apply holds the lock
+    │   └── ComposeFileError       the base Compose file is missing or lacks a service
+    └── PlacementError             services cannot be placed as asked (manual without pins)
+        └── ServicesFileError      a services file is malformed: file, line, field, fix
 """
 
 from __future__ import annotations
@@ -126,3 +128,11 @@ class ApplyBusyError(ApplyError):
 
 class ComposeFileError(ApplyError):
     """The base Compose file is missing, unreadable, or lacks a service being placed."""
+
+
+class PlacementError(GpuplanError):
+    """Services cannot be placed as asked: unpinned services under manual, a pin to no GPU."""
+
+
+class ServicesFileError(PlacementError):
+    """A services file is malformed: names the file, the line, the field and the fix."""

@@ -22,6 +22,25 @@ Source = Literal[
 DEFAULT_HEADROOM_MB = 2048
 """Seed 000: keep 2 GB per GPU for the driver, display and fragmentation."""
 
+SMALL_DEVICE_KEEP_DIVISOR = 8
+"""The headroom rule's small-device cap: a small device keeps back at most an eighth."""
+
+
+def device_headroom_mb(total_mb: int, headroom_mb: int) -> int:
+    """MiB kept back on a device of ``total_mb`` MiB: the one headroom rule.
+
+    ``min(H, max(ceil(total / 8), total − 2H))`` with H the configured headroom.
+    Every device of 3H or more (6 GiB at the default 2048) keeps exactly H, so
+    seed 000's figures (total − 2 GB per GPU) stand for every card it names;
+    a smaller device is not halved by a fixed H but keeps at least the smaller
+    of 2H and seven eighths of its memory usable, so seed 004's 4 GB RTX A400
+    (4094 MiB) plans on 3582 MiB, its "3.5 GB" budget. Usable memory stays
+    monotonic in the device's size.
+    """
+    eighth = -(-total_mb // SMALL_DEVICE_KEEP_DIVISOR)
+    return max(0, min(headroom_mb, max(eighth, total_mb - 2 * headroom_mb)))
+
+
 MAX_HEADROOM_MB = 1 << 20
 """A headroom above 1 TiB per GPU is a typo, not a plan."""
 
@@ -105,12 +124,21 @@ class Host(_Frozen):
     tried: tuple[str, ...] = Field(
         default=(), description="Detection sources tried, in order, with what each found."
     )
+    nvlink_groups: tuple[tuple[int, ...], ...] = Field(
+        default=(),
+        description=(
+            "GPU indices joined by NVLink, one tuple per group (from `nvidia-smi topo -m`); "
+            "empty when unknown. Tensor-parallel sets prefer one group."
+        ),
+    )
 
     def device_usable_mb(self, gpu: GPU) -> tuple[int, ...]:
         """Usable MiB of each device ``gpu`` offers an engine: the GPU, or its MIG slices.
 
         With MIG on, an engine sees a slice, never the whole card, so a plan
-        must fit each slice (total − headroom). Compute instances of one GPU
+        must fit each slice (total − headroom). The headroom is the configured
+        one, capped on devices smaller than three times it (``device_headroom_mb``),
+        so a 4 GB card keeps 3.5 GB usable (seed 004) instead of 2. Compute instances of one GPU
         instance ('1c.3g.71gb' twice) share its memory and count once. MIG on
         with no instances offers nothing.
         """
@@ -123,8 +151,13 @@ class Host(_Frozen):
                     mig.gpu_instance_id if mig.gpu_instance_id is not None else ("slot", mig.index)
                 )
                 pools[key] = max(pools.get(key, 0), mig.vram_total_mb or 0)
-            return tuple(max(0, mib - self.headroom_mb_per_gpu) for mib in pools.values())
-        return (max(0, (gpu.vram_total_mb or 0) - self.headroom_mb_per_gpu),)
+            return tuple(max(0, mib - self.headroom_for(mib)) for mib in pools.values())
+        total = gpu.vram_total_mb or 0
+        return (max(0, total - self.headroom_for(total)),)
+
+    def headroom_for(self, total_mb: int) -> int:
+        """MiB kept back on a device of ``total_mb``: see ``device_headroom_mb``."""
+        return device_headroom_mb(total_mb, self.headroom_mb_per_gpu)
 
     def device_budgets_mb(self) -> tuple[int, ...]:
         """Usable MiB of every device on the host, GPUs and MIG slices, in GPU order."""

@@ -1,10 +1,24 @@
-"""Placement stage: which GPU (or GPUs) each chosen model goes on.
+"""Placement stage: which GPU (or GPUs) each service goes on, and why.
 
-For now it answers the question selection needs to stay honest on several
-GPUs: can these models be placed at all? (``packs``). Strategies that choose
-*where* (seed 004's VRAM-based, balanced, isolation, …) build on it.
+``place(services, host, strategy=…)`` answers with a ``Placement`` (seed 004's
+five strategies, warnings and budget auto-adjustment); ``load_services`` reads a
+services file. ``packs``/``assign`` are the exact packing check selection uses
+to stay honest on several GPUs.
 """
 
+from gpuplan.placement.model import STRATEGIES, Assignment, GpuFill, Placement, Service, Strategy
 from gpuplan.placement.packing import Demand, assign, packs
+from gpuplan.placement.place import place
 
-__all__ = ["Demand", "assign", "packs"]
+__all__ = [
+    "STRATEGIES",
+    "Assignment",
+    "Demand",
+    "GpuFill",
+    "Placement",
+    "Service",
+    "Strategy",
+    "assign",
+    "packs",
+    "place",
+]

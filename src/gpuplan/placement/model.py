@@ -16,7 +16,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["STRATEGIES", "Assignment", "GpuFill", "Placement", "Service", "Strategy"]
+__all__ = [
+    "LLM_ROLES",
+    "STRATEGIES",
+    "Assignment",
+    "GpuFill",
+    "Placement",
+    "Service",
+    "Strategy",
+]
 
 Strategy = Literal["manual", "vram_based", "latency_optimized", "isolation_first", "balanced"]
 """Seed 004's five assignment strategies."""
@@ -84,6 +92,41 @@ class Service(_Frozen):
     vram_budget_override_mb: int | None = Field(
         default=None, ge=0, description="Budget the user set; it wins over vram_mb."
     )
+    quantization: str | None = Field(
+        default=None, description="Quantization of the served variant, when known."
+    )
+    tensor_parallel_sizes: tuple[int, ...] = Field(
+        default=(),
+        description=(
+            "GPU counts the engine accepts for this model (heads divisible); empty = powers of two."
+        ),
+    )
+
+    @property
+    def budget_mb(self) -> int:
+        """What the service may use in all: the user's override, else its estimate."""
+        if self.vram_budget_override_mb is not None:
+            return self.vram_budget_override_mb
+        return self.vram_mb
+
+    @property
+    def is_llm(self) -> bool:
+        """An LLM service (seed 004's ai-llm): role 'llm' or a generative text role."""
+        return (self.role or "").lower() in LLM_ROLES
+
+    @property
+    def adjustable(self) -> bool:
+        """Its budget is a budget, not a model's need: a zoo or a user override.
+
+        Seed 004 auto-adjusts such a budget down when the service lands on a
+        smaller GPU (models of the zoo load and unload inside it); a single
+        model's need cannot shrink, so it is warned about instead.
+        """
+        return bool(self.models) or self.vram_budget_override_mb is not None
+
+
+LLM_ROLES = frozenset({"llm", "chat", "reasoning", "code", "coding", "instruct"})
+"""Roles that mark a service as the LLM for ``latency_optimized`` and ``isolation_first``."""
 
 
 class Placement(_Frozen):

@@ -1,0 +1,174 @@
+"""``place``: services + a host + a strategy → a ``Placement`` with reasons and warnings.
+
+The steps, each its own module: the host's devices (``devices``: GPUs or MIG
+slices, usable on total or free memory), each service's span (``problem``:
+tensor parallel only when no single device holds it or the profile's
+threshold says so), the strategy (``strategies``), a repair when the strategy
+overfilled a device although a fitting placement exists (``_milp.fewest_moves``:
+move as few services as possible; pins never move), and seed 004's
+warn-but-allow validation with budget auto-adjustment (``validate``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gpuplan.errors import PlacementError
+from gpuplan.hardware.model import Host
+from gpuplan.placement.devices import On, host_devices
+from gpuplan.placement.model import STRATEGIES, Assignment, GpuFill, Placement, Service, Strategy
+from gpuplan.placement.problem import Decision, Problem, make_problem
+from gpuplan.placement.validate import validate
+
+__all__ = ["place"]
+
+
+def place(
+    services: Sequence[Service],
+    host: Host,
+    *,
+    strategy: Strategy | str = "vram_based",
+    on: On = "total",
+    tensor_parallel_threshold_mb: int | None = None,
+    link_groups: Sequence[Sequence[int]] | None = None,
+) -> Placement:
+    """Where each service runs on ``host`` under ``strategy``, and why; never refuses to fit.
+
+    Raises ``PlacementError`` for what no strategy can answer: an unknown
+    strategy, ``manual`` with unpinned services, a pin to a GPU the host lacks,
+    two services of one name.
+    """
+    if strategy not in STRATEGIES:
+        raise PlacementError(
+            f"unknown placement strategy {strategy!r}", hint="use one of " + ", ".join(STRATEGIES)
+        )
+    chosen: Strategy = strategy
+    groups = link_groups if link_groups is not None else host.nvlink_groups
+    devices, notes = host_devices(host, on=on, link_groups=groups)
+    problem = make_problem(
+        services, devices, tensor_parallel_threshold_mb=tensor_parallel_threshold_mb
+    )
+    if not devices:
+        return _no_gpu(problem, chosen, notes)
+    from gpuplan.placement.strategies import STRATEGY_FUNCTIONS
+
+    decision = STRATEGY_FUNCTIONS[chosen](problem)
+    if chosen != "manual":
+        decision = _repair(problem, decision, chosen)
+    return _placement(problem, decision, chosen, notes)
+
+
+def _no_gpu(problem: Problem, strategy: Strategy, notes: tuple[str, ...]) -> Placement:
+    assignments = tuple(
+        Assignment(
+            service=service.name,
+            model=_model_label(service),
+            gpu_indices=(),
+            vram_budget_mb=service.budget_mb,
+            reason="no GPU on this host: it runs on the CPU or not at all",
+        )
+        for service in problem.services
+    )
+    warnings = (
+        (*notes, "No GPUs detected: nothing was placed on a GPU.") if problem.services else notes
+    )
+    return Placement(strategy=strategy, assignments=assignments, gpus=(), warnings=warnings)
+
+
+def _loads(problem: Problem, slots: Sequence[tuple[int, ...]]) -> list[int]:
+    used = [0] * len(problem.devices)
+    for s, chosen in enumerate(slots):
+        for d in chosen:
+            used[d] += problem.demand(s, d)
+    return used
+
+
+def _repair(problem: Problem, decision: Decision, strategy: Strategy) -> Decision:
+    """Move as few services as possible when the strategy overfilled a device that need not be."""
+    used = _loads(problem, decision.slots)
+    if all(used[d] <= device.usable_mb for d, device in enumerate(problem.devices)):
+        return decision
+    from gpuplan.placement._milp import MILP_MAX_PAIRS, fewest_moves, pair_count
+
+    free = [s for s, service in enumerate(problem.services) if service.gpu is None]
+    if not free or pair_count(problem, free) > MILP_MAX_PAIRS:
+        return decision
+    fixed = [0] * len(problem.devices)
+    for s, service in enumerate(problem.services):
+        if service.gpu is not None:
+            for d in decision.slots[s]:
+                fixed[d] += problem.demand(s, d)
+    result = fewest_moves(problem, free, fixed, {s: decision.slots[s] for s in free})
+    if result is None:
+        return decision  # nothing fits every device: keep the strategy's answer, warn later
+    slots = list(decision.slots)
+    reasons = list(decision.reasons)
+    moved = 0
+    for s in free:
+        new = result.slots[s]
+        if set(new) != set(slots[s]):
+            moved += 1
+            was = ", ".join(problem.devices[d].label for d in slots[s]) or "no device"
+            now = ", ".join(problem.devices[d].label for d in new)
+            reasons[s] = (
+                f"moved to fit: {strategy} would have put it on {was}, overfilling it; "
+                f"{now} has room"
+            )
+            slots[s] = new
+    solver = f"{decision.solver}; {moved} moved to fit (highs milp, fewest moves)"
+    return Decision(tuple(slots), tuple(reasons), solver)
+
+
+def _model_label(service: Service) -> str | None:
+    if service.model is not None:
+        return service.model
+    if len(service.models) == 1:
+        return service.models[0]
+    if service.models:
+        return f"model zoo ({len(service.models)} models)"
+    return None
+
+
+def _placement(
+    problem: Problem, decision: Decision, strategy: Strategy, notes: tuple[str, ...]
+) -> Placement:
+    checked = validate(problem, decision.slots)
+    assignments = []
+    for s, service in enumerate(problem.services):
+        chosen = decision.slots[s]
+        devices = [problem.devices[d] for d in chosen]
+        mig = devices[0].mig_index if len(devices) == 1 else None
+        assignments.append(
+            Assignment(
+                service=service.name,
+                model=_model_label(service),
+                gpu_indices=tuple(device.gpu_index for device in devices),
+                vram_budget_mb=checked.budgets_mb[s],
+                reason=decision.reasons[s],
+                mig_device=mig,
+                budget_adjusted=checked.adjusted[s],
+            )
+        )
+    used = [0] * len(problem.devices)
+    names: list[list[str]] = [[] for _ in problem.devices]
+    for s, chosen in enumerate(decision.slots):
+        for d in chosen:
+            used[d] += checked.shares_mb[s]
+            names[d].append(problem.services[s].name)
+    fills: dict[int, GpuFill] = {}
+    for d, device in enumerate(problem.devices):
+        before = fills.get(device.gpu_index)
+        fills[device.gpu_index] = GpuFill(
+            index=device.gpu_index,
+            name=device.name,
+            used_mb=(before.used_mb if before else 0) + used[d],
+            usable_mb=(before.usable_mb if before else 0) + device.usable_mb,
+            services=(*(before.services if before else ()), *names[d]),
+        )
+    return Placement(
+        strategy=strategy,
+        assignments=tuple(assignments),
+        gpus=tuple(fills.values()),
+        warnings=(*notes, *checked.warnings),
+        solver=decision.solver,
+    )

@@ -1,0 +1,107 @@
+"""Services files: YAML/TOML/JSON, VRAM from the estimator, and one-line errors with lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gpuplan.errors import ServicesFileError
+from gpuplan.placement.services import load_services, parse_services
+
+
+def test_yaml_toml_and_json_read_alike(tmp_path: Path) -> None:
+    yaml_text = (
+        "services:\n  - name: chat\n    model: qwen3-8b\n    role: llm\n    gpu: 0\n"
+        "  - name: zoo\n    models: [yolo26, clip-vit-large-patch14]\n"
+    )
+    toml_text = (
+        '[[services]]\nname = "chat"\nmodel = "qwen3-8b"\nrole = "llm"\ngpu = 0\n\n'
+        '[[services]]\nname = "zoo"\nmodels = ["yolo26", "clip-vit-large-patch14"]\n'
+    )
+    json_text = (
+        '{"services": [{"name": "chat", "model": "qwen3-8b", "role": "llm", "gpu": 0},\n'
+        ' {"name": "zoo", "models": ["yolo26", "clip-vit-large-patch14"]}]}'
+    )
+    read = []
+    for suffix, text in (("yml", yaml_text), ("toml", toml_text), ("json", json_text)):
+        path = tmp_path / f"services.{suffix}"
+        path.write_text(text)
+        read.append(load_services(path))
+    assert read[0] == read[1] == read[2]
+    chat, zoo = read[0]
+    assert chat.vram_mb > 0 and chat.quantization and chat.gpu == 0 and chat.is_llm
+    assert chat.tensor_parallel_sizes  # qwen3-8b has hf_config: sizes its heads divide
+    # a zoo without a budget costs its members loaded together
+    members = parse_services(
+        "services:\n - {name: a, model: yolo26}\n - {name: b, model: clip-vit-large-patch14}",
+        "yaml",
+    )
+    assert zoo.vram_mb == sum(s.vram_mb for s in members)
+    assert zoo.adjustable and not chat.adjustable
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt", "expected"),
+    [
+        (
+            "services:\n  - name: a\n    vram_mb: 100\n  - name: b\n    vram_mb: lots\n",
+            "yaml",
+            "line 5: field services[1].vram_mb: Input should be a valid integer",
+        ),
+        (
+            "services:\n  - name: a\n    vram_mb: 100\n    colour: red\n",
+            "yaml",
+            "line 4: unknown field services[0].colour",
+        ),
+        ("services:\n  - name: a\n", "yaml", "line 2: field services[0] (a): no model"),
+        (
+            "services:\n  - name: a\n    vram_mb: 1\n  - name: a\n    vram_mb: 2\n",
+            "yaml",
+            "line 4: field services[1].name: 'a' is already services[0]",
+        ),
+        (
+            "services:\n  - name: a\n    model: no-such-model\n",
+            "yaml",
+            "line 3: field services[0].model: ",
+        ),
+        (
+            '[[services]]\nname = "a"\nvram_mb = 1\n\n[[services]]\nname = "b"\ngpu = -1\n'
+            "vram_mb = 2\n",
+            "toml",
+            "line 7: field services[1].gpu: Input should be greater than or equal to 0",
+        ),
+        (
+            '{"services": [\n  {"name": "a", "vram_mb": 1},\n  {"name": "b",\n   "gpu": "x",'
+            ' "vram_mb": 2}\n]}',
+            "json",
+            "line 4: field services[1].gpu",
+        ),
+        ("services: [\n", "yaml", "is not valid YAML at line 2"),
+        ("gpus: []\n", "yaml", "no list `services` at the top level"),
+    ],
+)
+def test_bad_files_name_the_line_and_field(text: str, fmt: str, expected: str) -> None:
+    with pytest.raises(ServicesFileError) as caught:
+        parse_services(text, fmt, origin="s.yml")  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert message.startswith("services file s.yml")
+    assert expected in message, message
+    assert caught.value.hint  # every error says how to fix it
+    assert "\n" not in message
+
+
+def test_missing_file_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ServicesFileError, match="does not exist"):
+        load_services(tmp_path / "nope.yml")
+
+
+def test_a_gguf_file_beside_the_services_file_is_costed_from_its_header(tmp_path: Path) -> None:
+    from tests.models.test_files import write_gguf
+
+    write_gguf(tmp_path / "tiny-Q4_K_M.gguf")
+    path = tmp_path / "s.yml"
+    path.write_text("services:\n  - name: local\n    model: ./tiny-Q4_K_M.gguf\n")
+    (service,) = load_services(path)
+    assert service.vram_mb > 0 and service.engine == "llamacpp"
+    assert service.tensor_parallel_sizes  # llama.cpp splits layers: any size
