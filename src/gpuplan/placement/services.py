@@ -258,8 +258,8 @@ class _Resolver:
 
     def cost(self, model: str, quantization: str | None) -> tuple[int, str, str, tuple[int, ...]]:
         """(MiB, quantization, backend, accepted TP sizes) of one model."""
-        from gpuplan.models.candidates import DEFAULT_CONTEXT, build_candidates
-        from gpuplan.models.vram import coster_for_gpu
+        from gpuplan.memory import DEFAULT_CONTEXT, coster_for_gpu
+        from gpuplan.selection import build_candidates
 
         entry = self._find(model)
         variants = [
@@ -320,9 +320,7 @@ class _Resolver:
 
 def _tp_sizes(entry: ModelEntry) -> tuple[int, ...]:
     """Tensor-parallel sizes the entry's engine accepts (heads divisible), as ``fit`` checks."""
-    from gpuplan.models.engines import engine_profile
-    from gpuplan.models.estimate import splits_heads
-    from gpuplan.models.vram import arch_of, engine_for, has_arch
+    from gpuplan.memory import arch_of, engine_for, engine_profile, has_arch, splits_heads
 
     if not entry.kv_cache or not has_arch(entry):
         return ()
