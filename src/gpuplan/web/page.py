@@ -18,6 +18,7 @@ from gpuplan.web.views import STRATEGY_CHOICES, GpuCard, StrategyChoice, gpu_car
 
 __all__ = [
     "AssignmentRow",
+    "assignment_rows",
     "GpuOption",
     "LaunchLine",
     "SettingsPage",
@@ -103,6 +104,62 @@ def gpu_options(cards: Sequence[GpuCard]) -> tuple[GpuOption, ...]:
         ),
         GpuOption(value="cpu", label="CPU (no GPU)"),
     )
+
+
+def _gpu_value(item: Mapping[str, Any]) -> str:
+    indices = item.get("gpu_indices")
+    if indices:
+        return str(indices[0])
+    index = item.get("gpu_index")
+    return "cpu" if index is None else str(index)
+
+
+def _budget_mb(item: Mapping[str, Any]) -> int | None:
+    for key in ("vram_budget_override_mb", "vram_budget_mb"):
+        if item.get(key) is not None:
+            return int(item[key])
+    if item.get("vram_budget_override") is not None:  # seed 004's PUT shape: GB
+        return round(float(item["vram_budget_override"]) * 1024)
+    return None
+
+
+def _model_label(service: Mapping[str, Any]) -> str:
+    if service.get("model"):
+        return str(service["model"])
+    models = service.get("models") or ()
+    if len(models) == 1:
+        return str(models[0])
+    if models:
+        return f"Model Zoo ({len(models)} models)"
+    return "—"
+
+
+def assignment_rows(
+    services: Sequence[Mapping[str, Any]], assignments: Sequence[Mapping[str, Any]]
+) -> tuple[AssignmentRow, ...]:
+    """One row per service, in the services file's order, showing its assignment.
+
+    ``services`` are ``Service`` dumps (name, model(s), vram_mb); ``assignments``
+    are items of the config document, in seed 004's shape (``gpu_index``,
+    ``vram_budget_override`` GB) or the store's (``gpu_indices``, ``vram_budget_mb``).
+    A service with no assignment yet is shown on CPU, unassigned.
+    """
+    by_name = {str(item.get("service")): item for item in assignments}
+    rows = []
+    for service in services:
+        name = str(service["name"])
+        item = by_name.get(name, {})
+        rows.append(
+            AssignmentRow(
+                service=name,
+                model=_model_label(service),
+                vram_estimate_mb=service.get("vram_mb"),
+                gpu_value=_gpu_value(item) if item else "cpu",
+                budget_mb=_budget_mb(item) if item else None,
+                adjusted=bool(item.get("budget_adjusted")),
+            )
+        )
+    return tuple(rows)
 
 
 def settings_page(
