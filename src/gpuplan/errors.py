@@ -22,7 +22,8 @@ non-zero instead of showing a traceback. Anything else is a bug in gpuplan.
     │   └── HistoryNotFoundError   no history entry of that id
     ├── ApplyError                 a configuration could not be applied (and was rolled back)
     │   ├── ApplyBusyError         another apply holds the lock
-    │   └── ComposeFileError       the base Compose file is missing or lacks a service
+    │   ├── ComposeFileError       the base Compose file is missing or lacks a service
+    │   └── InvalidConfigError     a requested assignment names no known service
     └── PlacementError             services cannot be placed as asked (manual without pins)
         └── ServicesFileError      a services file is malformed: file, line, field, fix
 """
@@ -128,6 +129,10 @@ class ApplyBusyError(ApplyError):
 
 class ComposeFileError(ApplyError):
     """The base Compose file is missing, unreadable, or lacks a service being placed."""
+
+
+class InvalidConfigError(ApplyError):
+    """A requested configuration names a service the services file does not define."""
 
 
 class PlacementError(GpuplanError):

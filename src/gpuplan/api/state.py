@@ -34,6 +34,18 @@ class ServerSettings:
     hardware: str | None = None
     profile: str | None = None
     headroom_mb: int | None = None
+    services: str | None = None
+    """Services file for preview and PUT (``--services`` / ``GPUPLAN_SERVICES``)."""
+    compose_file: str | None = None
+    """Base Compose file apply recreates through (``--compose-file``)."""
+    runtime: str | None = None
+    """'docker' or 'podman'; None = whichever is installed."""
+    database_url: str | None = None
+    """None = ``GPUPLAN_DATABASE_URL`` or the SQLite file in the user data dir."""
+    bind_host: str = "127.0.0.1"
+    """Where the server listens; beyond loopback, mutating routes need ``token``."""
+    token: str | None = None
+    """Bearer token for mutating routes; required whenever ``bind_host`` is not loopback."""
 
 
 @dataclass

@@ -369,9 +369,11 @@ class Applier:
 
     # -- rollback to an earlier state ---------------------------------------------------
 
-    def rollback(self, history_id: int | None, target: Target | None = None) -> ApplyResult:
-        """Apply the configuration of history entry ``history_id`` (default: the one
-        applied before the current one), where that entry was applied."""
+    def resolve_rollback(
+        self, history_id: int | None, target: Target | None = None
+    ) -> tuple[GpuConfig, Target, tuple[str, ...]]:
+        """The configuration to roll back to (default: the one applied before the
+        current one), where to apply it, and the warning saying so."""
         current = self.repo.last_applied()
         if history_id is None:
             if current is None:
@@ -402,12 +404,12 @@ class Applier:
                 mirror_file=Path(source.mirror_file) if source.mirror_file else None,
                 runtime=tuple((source.runtime or "docker compose").split()),
             )
-        return self.apply(
-            chosen.config,
-            target,
-            kind="rollback",
-            extra_warnings=(f"rolling back to history entry {chosen.id}",),
-        )
+        return chosen.config, target, (f"rolling back to history entry {chosen.id}",)
+
+    def rollback(self, history_id: int | None, target: Target | None = None) -> ApplyResult:
+        """Apply an earlier configuration again, recreating only what differs."""
+        config, resolved, warnings = self.resolve_rollback(history_id, target)
+        return self.apply(config, resolved, kind="rollback", extra_warnings=warnings)
 
 
 def dry_plan(

@@ -168,3 +168,36 @@ def _optional(lib: Any, call: Any) -> Any:
     except lib.NVMLError as exc:
         log.debug("NVML call unsupported: %s", explain(exc))
         return None
+
+
+def live_usage(nvml: Any | None = None) -> dict[int, tuple[int, int | None]]:
+    """GPU index → (used MiB, utilisation %) right now, for seed 004's live GPU cards.
+
+    Equivalent: ``nvidia-smi --query-gpu=index,memory.used,utilization.gpu
+    --format=csv``. Empty when NVML is not there (no driver, no GPU): callers
+    then show the detected snapshot.
+    """
+    try:
+        lib: Any = nvml if nvml is not None else _load()
+    except NvmlUnavailable:
+        return {}
+    try:
+        lib.nvmlInit()
+    except lib.NVMLError:  # no driver, no GPU: no live data
+        return {}
+    usage: dict[int, tuple[int, int | None]] = {}
+    try:
+        for index in range(int(lib.nvmlDeviceGetCount())):
+            try:
+                handle = lib.nvmlDeviceGetHandleByIndex(index)
+                used = int(lib.nvmlDeviceGetMemoryInfo(handle).used) // _BYTES_PER_MIB
+            except lib.NVMLError:
+                continue
+            rates = _optional(lib, lambda h=handle: lib.nvmlDeviceGetUtilizationRates(h))
+            usage[index] = (used, int(rates.gpu) if rates is not None else None)
+    except lib.NVMLError:
+        return usage
+    finally:
+        with contextlib.suppress(lib.NVMLError):
+            lib.nvmlShutdown()
+    return usage

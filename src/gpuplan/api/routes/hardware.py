@@ -26,17 +26,25 @@ def redetect(request: Request) -> dict[str, Any]:
     return require_host(request).model_dump(mode="json")
 
 
-@router.get("/api/system/gpus", summary="Detected GPUs in seed 004's shape")
+@router.get("/api/system/gpus", summary="Detected GPUs with current utilisation (seed 004)")
 def system_gpus(host: Annotated[Host, Depends(require_host)]) -> dict[str, Any]:
-    return {
-        "gpus": [
-            {
-                "index": gpu.index,
-                "name": gpu.name,
-                "vram_total_mb": gpu.vram_total_mb,
-                "vram_used_mb": gpu.vram_used_mb,
-                "compute_capability": gpu.compute_capability,
-            }
-            for gpu in host.gpus
-        ]
-    }
+    """Seed 004's shape; on an NVML host ``vram_used_mb`` is read now and
+    ``utilization_percent`` is added, otherwise the detected snapshot is shown."""
+    live: dict[int, tuple[int, int | None]] = {}
+    if host.source == "nvml":
+        from gpuplan.hardware.nvml import live_usage
+
+        live = live_usage()
+    gpus: list[dict[str, Any]] = []
+    for gpu in host.gpus:
+        entry: dict[str, Any] = {
+            "index": gpu.index,
+            "name": gpu.name,
+            "vram_total_mb": gpu.vram_total_mb,
+            "vram_used_mb": gpu.vram_used_mb,
+            "compute_capability": gpu.compute_capability,
+        }
+        if gpu.index in live:
+            entry["vram_used_mb"], entry["utilization_percent"] = live[gpu.index]
+        gpus.append(entry)
+    return {"gpus": gpus}
