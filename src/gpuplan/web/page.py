@@ -82,6 +82,9 @@ class SettingsPage(_Frozen):
     controls_enabled: bool = Field(description="There is a GPU to assign services to.")
     editable: bool = Field(description="Save and Apply act (this machine, config loaded).")
     config_etag: str | None = None
+    config_document: dict[str, Any] | None = Field(
+        default=None, description="GET /api/system/gpu-config as served: what is saved."
+    )
     rows: tuple[AssignmentRow, ...] = ()
     gpu_options: tuple[GpuOption, ...] = ()
     no_services_reason: str = ""
@@ -94,7 +97,7 @@ class SettingsPage(_Frozen):
 
 
 def gpu_options(cards: Sequence[GpuCard]) -> tuple[GpuOption, ...]:
-    """The dropdown's choices: every GPU, then CPU (no GPU)."""
+    """The dropdown's choices: every GPU (a service not placed shows 'Not placed' too)."""
     return (
         *(
             GpuOption(

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Body, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from gpuplan import __version__
+from gpuplan.api.gpu_service import GpuConfigService
+from gpuplan.api.routes import gpu_config
 from gpuplan.api.routes.hardware import system_gpus
-from gpuplan.api.state import get_state
+from gpuplan.api.state import get_state, require_host
 from gpuplan.errors import GpuplanError
+from gpuplan.hardware import Host
+from gpuplan.placement.model import Strategy
 from gpuplan.web import STATIC_DIR, render, settings_page
 from gpuplan.web.gather import profile_view, what_if_host
+from gpuplan.web.page import assignment_rows
 
 router = APIRouter(include_in_schema=False)
 
@@ -46,6 +51,77 @@ def index(request: Request) -> HTMLResponse:
     )
 
 
+def _assignments(
+    request: Request, host: Host | None, strategy: Strategy | None, what_if: bool
+) -> dict[str, Any]:
+    """The table's parts: the saved configuration (this machine) or a placement (what-if).
+
+    Read through the JSON routes' own functions, so the page shows what the API says.
+    Nothing saved yet: the table shows the default strategy's proposal, unsaved.
+    """
+    gpu: GpuConfigService = request.app.state.gpu_config
+    if host is None or not host.gpus:
+        return {}
+    try:
+        services = gpu.load_services()
+    except GpuplanError as error:
+        return {"no_services_reason": f"The services file could not be read: {error}"}
+    if services is None:
+        return {}
+    dumps = [s.model_dump(mode="json") for s in services]
+    if what_if:
+        from gpuplan.apply.services import config_from_placement
+        from gpuplan.placement import place
+
+        chosen: Strategy = strategy or "vram_based"
+        try:
+            placement = place(services, host, strategy=chosen)
+        except GpuplanError as error:
+            return {"no_services_reason": f"The services could not be placed: {error}"}
+        config = config_from_placement(placement, services)
+        items = [s.model_dump(mode="json") for s in config.services]
+        return {
+            "rows": assignment_rows(dumps, items),
+            "strategy": chosen,
+            "warnings": placement.warnings,
+        }
+    try:
+        response = Response()
+        document = gpu_config.get_config(gpu, response)
+        etag = response.headers.get("ETag")
+        status = gpu.status()
+    except HTTPException as error:
+        return {"no_services_reason": f"The configuration store is not available: {error.detail}"}
+    parts: dict[str, Any] = {"config_document": document, "config_etag": etag}
+    if document.get("revision"):
+        parts.update(rows=assignment_rows(dumps, document["assignments"]))
+        parts.update(strategy=document["strategy"], status_text=_status_text(status))
+    else:
+        proposal = gpu_config.preview(request, gpu, strategy or "vram_based")
+        parts.update(
+            rows=assignment_rows(dumps, proposal["assignments"]),
+            strategy=proposal["strategy"],
+            warnings=tuple(proposal["warnings"]),
+            status_text="nothing saved yet: this is the " + proposal["strategy"] + " proposal",
+        )
+    return parts
+
+
+def _status_text(status: dict[str, Any]) -> str:
+    state = status.get("state")
+    if state == "applied" and status.get("in_sync"):
+        return "● All services running"
+    if state == "applied":
+        return "saved changes are not applied yet"
+    if state == "failed":
+        return "the last apply failed and was rolled back"
+    if state in ("applying", "in_progress"):
+        return "applying…"
+    if state == "interrupted":
+        return "an apply was interrupted; it is recovered at the next start"
+    return "saved, not applied yet"
+
+
 @router.get("/settings/gpu", response_class=HTMLResponse)
 def settings_gpu(
     request: Request,
@@ -53,6 +129,7 @@ def settings_gpu(
         str | None,
         Query(description="Declared hardware to plan for (what-if), in words."),
     ] = None,
+    strategy: Annotated[Strategy | None, Query(description="What-if strategy.")] = None,
 ) -> HTMLResponse:
     state = get_state(request)
     host, resolution = state.host, state.resolution
@@ -74,19 +151,41 @@ def settings_gpu(
             "profile_error": view.error
             or state.startup_errors.get("profile", "The profile is not loaded."),
         }
+    parts = {
+        "no_services_reason": (
+            "No services to assign: start the server with --services FILE "
+            "(seed 004's services) to assign them to GPUs here."
+        ),
+        **parts,
+        **_assignments(request, host, strategy, what_if is not None),
+    }
     page = settings_page(
         gpus_document=system_gpus(host) if host is not None else None,
         hardware_source=host.source if host else "",
         hardware_error=None if host else state.startup_errors.get("hardware", "not loaded"),
         what_if=what_if,
         what_if_error=what_if_error,
-        no_services_reason=(
-            "No services to assign: start the server with --services FILE "
-            "(seed 004's services) to assign them to GPUs here."
-        ),
         **parts,
     )
     return _html(render("settings_gpu.html", version=__version__, page=page))
+
+
+@router.post("/settings/gpu/check")
+def check(
+    request: Request, update: Annotated[gpu_config.GpuConfigUpdate, Body()]
+) -> dict[str, Any]:
+    """What a PUT of ``update`` would save and warn, without saving: the page's live check."""
+    from gpuplan.apply.edit import config_from_request
+
+    gpu: GpuConfigService = request.app.state.gpu_config
+    config, warnings = config_from_request(
+        update.strategy, update.assignments, host=require_host(request), services=gpu.load_services()
+    )
+    return {
+        "strategy": config.strategy,
+        "assignments": [s.model_dump(mode="json") for s in config.services],
+        "warnings": warnings,
+    }
 
 
 def install(app: FastAPI) -> None:

@@ -125,7 +125,8 @@
       gpu: gpu,
       budgetMb: budget,
       adjusted: Boolean(item.budget_adjusted || item.adjusted),
-      override: item.vram_budget_override_mb !== null && item.vram_budget_override_mb !== undefined,
+      override: (item.vram_budget_override_mb !== null && item.vram_budget_override_mb !== undefined) ||
+        (item.vram_budget_override !== null && item.vram_budget_override !== undefined),
     };
   }
   function assignmentsOf(document_) {
@@ -137,6 +138,7 @@
   let savedStrategy = null;
   let etag = null;
   let dirtyBudgets = {}; // services whose budget the user typed
+  let rowOverride = {};  // services whose shown budget is a user override (saved or checked)
 
   function rows() { return Array.from(document.querySelectorAll("#assign-rows tr[data-service]:not(.budget-row)")); }
   function selectFor(service) { return document.querySelector('select[name="gpu"][data-service="' + CSS.escape(service) + '"]'); }
@@ -156,7 +158,7 @@
         gpu: selectFor(service).value,
         budgetMb: value === "" ? null : Math.round(parseFloat(value) * 1024),
         adjusted: !markFor(service).hidden,
-        override: Boolean(dirtyBudgets[service]),
+        override: Boolean(dirtyBudgets[service] || rowOverride[service]),
       };
     });
   }
@@ -169,6 +171,7 @@
       const input = budgetFor(item.service);
       if (!dirtyBudgets[item.service] || item.override) input.value = gib1(item.budgetMb);
       markFor(item.service).hidden = !item.adjusted;
+      rowOverride[item.service] = item.override;
     });
     markChanged();
   }
@@ -329,8 +332,8 @@
   async function loadSaved() {
     const result = await api("GET", urls().configUrl);
     etag = result.etag;
-    saved = assignmentsOf(result.data);
-    savedStrategy = result.data.strategy || null;
+    saved = result.data.revision ? assignmentsOf(result.data) : [];
+    savedStrategy = result.data.revision ? result.data.strategy : null;
     return result.data;
   }
 
@@ -367,36 +370,47 @@
       document.getElementById("status").appendChild(list);
     }
     list.replaceChildren();
-    const progress = status.progress || status.services || {};
-    Object.keys(progress).forEach(function (name) {
+    (status.services || []).forEach(function (item) {
       const li = document.createElement("li");
-      const value = progress[name];
-      li.textContent = name + ": " + (typeof value === "string" ? value : (value.state || value.progress || JSON.stringify(value)));
+      li.dataset.service = item.service;
+      li.dataset.progress = item.progress || "";
+      let text = item.service + ": " + (item.progress || "unchanged");
+      if (item.container) text += " (container " + (typeof item.container === "string" ? item.container : JSON.stringify(item.container)) + ")";
+      li.textContent = text;
       list.appendChild(li);
     });
   }
 
-  function stateOf(status) {
-    const raw = String(status.state || status.status || status.outcome || "").toLowerCase();
-    if (["done", "applied", "ok", "success", "succeeded", "idle", "running_ok"].indexOf(raw) >= 0) return "done";
-    if (["failed", "error", "rolled_back", "reverted", "interrupted"].indexOf(raw) >= 0) return "failed";
+  // The store's states: applying / in_progress, applied, failed, interrupted, never_applied.
+  function stateOf(status, expectedId) {
+    const last = status.last_apply;
+    if (expectedId && (!last || last.id !== expectedId)) return "running";
+    const raw = String(status.state || "");
+    if (raw === "applied") return "done";
+    if (raw === "failed" || raw === "interrupted") return "failed";
     return "running";
   }
 
-  async function watchStatus(what) {
+  let lastStatus = null;
+
+  async function watchStatus(what, expectedId) {
     for (let i = 0; i < 1200; i++) {
       const result = await api("GET", urls().statusUrl);
       const status = result.data || {};
+      lastStatus = status;
       showProgress(status);
-      const state = stateOf(status);
+      const state = stateOf(status, expectedId);
       if (state === "done") {
-        setStatus("done", what === "rollback" ? "rolled back; all services running" : "All services running");
+        setStatus("done", what === "rollback" ? "rolled back to the previous configuration; ● All services running" : "● All services running");
         return status;
       }
       if (state === "failed") {
-        setStatus("failed", (what === "rollback" ? "rollback failed: " : "apply failed: ") + (status.detail || status.error || "a service did not restart"));
-        document.getElementById("rollback-box").hidden = false;
-        document.getElementById("btn-rollback").focus();
+        const detail = (status.last_apply && status.last_apply.detail) || "a service did not restart";
+        setStatus("failed", (what === "rollback" ? "rollback failed: " : "apply failed: ") + detail);
+        if (what !== "rollback") {
+          document.getElementById("rollback-box").hidden = false;
+          document.getElementById("btn-rollback").focus();
+        }
         return status;
       }
       setStatus("running", (what === "rollback" ? "rolling back" : "restarting services") + "…");
@@ -416,7 +430,7 @@
     try {
       const result = await api("POST", urls().applyUrl, {});
       showWarnings(result.data && result.data.warnings);
-      await watchStatus("apply");
+      await watchStatus("apply", result.data && result.data.history_id);
     } catch (e) {
       setStatus("failed", "apply failed: " + e.message);
       document.getElementById("rollback-box").hidden = false;
@@ -431,8 +445,9 @@
     busy(true);
     setStatus("running", "rolling back…");
     try {
-      await api("POST", urls().rollbackUrl, {});
-      await watchStatus("rollback");
+      const target = lastStatus && lastStatus.applied_history_id;
+      const result = await api("POST", urls().rollbackUrl, target ? { history_id: target } : {});
+      await watchStatus("rollback", result.data && result.data.history_id);
       await loadSaved();
       dirtyBudgets = {};
       showAssignments(saved);
@@ -452,8 +467,8 @@
     const embedded = document.getElementById("config-data");
     if (embedded) {
       const data = JSON.parse(embedded.textContent);
-      saved = assignmentsOf(data);
-      savedStrategy = data.strategy || null;
+      saved = data.revision ? assignmentsOf(data) : [];
+      savedStrategy = data.revision ? data.strategy : null;
       etag = f.dataset.etag || null;
     }
     document.querySelectorAll('input[name="strategy"]').forEach(function (radio) {
