@@ -151,8 +151,9 @@ def test_a_mirror_that_cannot_be_written_rolls_the_save_back(db_url: str, tmp_pa
     repo = open_store(db_url)
     repo.save(_config(("a", 0)), actor="test")
     before = repo.saved()
+    (tmp_path / "config").write_text("a file where the directory should be")
     with pytest.raises(StoreError, match="rolled back"):
-        repo.save(_config(("b", 1)), actor="test", mirror=_mirror(tmp_path / "absent" / "m.yml"))  # type: ignore[arg-type]
+        repo.save(_config(("b", 1)), actor="test", mirror=_mirror(tmp_path / "config" / "m.yml"))  # type: ignore[arg-type]
     assert repo.saved() == before
     assert [e.kind for e in repo.history()] == ["save"]
 

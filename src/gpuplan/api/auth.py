@@ -10,13 +10,61 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import os
+import secrets
+from pathlib import Path
 
 from fastapi import HTTPException, Request
 
 from gpuplan.api.state import get_state
 from gpuplan.errors import GpuplanError
+from gpuplan.fileio import write_atomic
 
-__all__ = ["check_bind", "is_loopback", "require_token"]
+__all__ = [
+    "TOKEN_ENV",
+    "check_bind",
+    "default_token_path",
+    "ensure_token",
+    "is_loopback",
+    "require_token",
+]
+
+TOKEN_ENV = "GPUPLAN_API_TOKEN"
+
+
+def default_token_path() -> Path:
+    """``api-token`` in the user's config directory (e.g. ~/.config/gpuplan)."""
+    from platformdirs import user_config_path
+
+    return user_config_path("gpuplan", appauthor=False) / "api-token"
+
+
+def ensure_token(path: Path | None = None) -> tuple[str, bool]:
+    """The API token and whether it was just created (then the caller prints it, once).
+
+    ``GPUPLAN_API_TOKEN`` wins; otherwise the token file, created on first use
+    with user-only permissions (0600 in a 0700 directory).
+    """
+    from_env = os.environ.get(TOKEN_ENV, "").strip()
+    if from_env:
+        return from_env, False
+    path = path or default_token_path()
+    try:
+        existing = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        existing = ""
+    if existing:
+        return existing, False
+    token = secrets.token_urlsafe(32)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_atomic(path, token + "\n", mode=0o600)
+    except OSError as error:
+        raise GpuplanError(
+            f"cannot store the API token in {path}: {error.strerror or error}",
+            hint=f"set {TOKEN_ENV}, or listen on 127.0.0.1",
+        ) from error
+    return token, True
 
 
 def is_loopback(host: str) -> bool:

@@ -12,11 +12,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from gpuplan.errors import (
+    ApplyBusyError,
+    ApplyError,
+    ComposeFileError,
     GpuplanError,
     HardwareSpecError,
+    HistoryNotFoundError,
+    InvalidConfigError,
     ModelNotFoundError,
     ProfileNotFoundError,
     ProfileValidationError,
+    StaleWriteError,
     UnknownRoleError,
 )
 
@@ -26,9 +32,18 @@ def error_body(kind: str, message: str, hint: str | None = None) -> dict[str, ob
 
 
 def status_for(error: GpuplanError) -> int:
-    """404 for a name that does not exist, 400 for bad input, 500 otherwise."""
-    if isinstance(error, ProfileNotFoundError | ModelNotFoundError):
+    """404 for a name that does not exist, 400 for bad input, 412 for a stale write,
+    409 while another apply runs, 503 when this server cannot apply, 500 otherwise."""
+    if isinstance(error, StaleWriteError):
+        return 412
+    if isinstance(error, ApplyBusyError):
+        return 409
+    if isinstance(error, ComposeFileError | InvalidConfigError):
+        return 400
+    if isinstance(error, ProfileNotFoundError | ModelNotFoundError | HistoryNotFoundError):
         return 404
+    if isinstance(error, ApplyError):  # no Compose file or runtime: cannot apply here, now
+        return 503
     if isinstance(error, HardwareSpecError | ProfileValidationError | UnknownRoleError):
         return 400
     return 500
@@ -44,7 +59,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(_request: Request, error: HTTPException) -> JSONResponse:
-        return JSONResponse(error_body("HTTPException", str(error.detail)), error.status_code)
+        return JSONResponse(
+            error_body("HTTPException", str(error.detail)),
+            error.status_code,
+            headers=getattr(error, "headers", None),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:

@@ -62,16 +62,19 @@ RuntimeOpt = Annotated[
 ]
 
 
-def _target(compose_file: Path, runtime: RuntimeChoice | None, *, dry_run: bool) -> Target:
+def _target(
+    compose_file: Path, runtime: RuntimeChoice | None, *, dry_run: bool, notes: list[str]
+) -> Target:
     from gpuplan.apply import Target, detect_runtime
     from gpuplan.errors import ApplyError
 
     try:
         prefix = detect_runtime(runtime)
-    except ApplyError:
+    except ApplyError as error:
         if not dry_run:
             raise
         prefix = ("podman-compose",) if runtime == "podman" else ("docker", "compose")
+        notes.append(f"{error.message}; the commands below use {' '.join(prefix)}")
     return Target.beside(compose_file.resolve(), prefix)
 
 
@@ -130,8 +133,9 @@ def apply(
     from gpuplan.hardware import load_host
 
     host = load_host(hardware, headroom_mb=headroom_mb)
-    config, warnings = config_from_services(services, host, strategy)
-    target = _target(compose_file, runtime, dry_run=dry_run)
+    config, placed_warnings = config_from_services(services, host, strategy)
+    warnings = list(placed_warnings)
+    target = _target(compose_file, runtime, dry_run=dry_run, notes=warnings)
     if dry_run:
         from gpuplan.store import open_existing_store
 
@@ -195,7 +199,7 @@ def rollback(
             from gpuplan.errors import ApplyError
 
             raise ApplyError("--runtime needs --compose-file too", hint="pass both")
-        target = _target(compose_file, runtime, dry_run=False)
+        target = _target(compose_file, runtime, dry_run=False, notes=[])
     result = applier.rollback(history_id, target)
     for report in applier.recovered:
         err_console.print(f"[yellow]Recovered:[/] {escape(report)}", soft_wrap=True)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
 
 import typer
 
-from gpuplan.cli._common import HardwareOpt, HeadroomOpt, ProfileOpt, console, handle_errors
+from gpuplan.cli._common import (
+    HardwareOpt,
+    HeadroomOpt,
+    ProfileOpt,
+    console,
+    err_console,
+    handle_errors,
+)
 
 
 @handle_errors
@@ -18,13 +26,64 @@ def serve(
         str, typer.Option("--host", help="Address to listen on; 0.0.0.0 exposes it to the network.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8100,
+    services: Annotated[
+        Path | None,
+        typer.Option(
+            "--services",
+            envvar="GPUPLAN_SERVICES",
+            help="Services file for /api/system/gpu-config (preview, PUT). "
+            "Default: $GPUPLAN_SERVICES.",
+            show_default=False,
+        ),
+    ] = None,
+    compose_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--compose-file",
+            envvar="GPUPLAN_COMPOSE_FILE",
+            help="Base Compose file that /api/system/gpu-config/apply recreates services of. "
+            "Default: $GPUPLAN_COMPOSE_FILE.",
+            show_default=False,
+        ),
+    ] = None,
+    runtime: Annotated[
+        Literal["docker", "podman"] | None,
+        typer.Option("--runtime", help="docker or podman; default: whichever is installed."),
+    ] = None,
 ) -> None:
-    """Serve the HTTP API: /v1/config/profile, /v1/models/select_by_role, /health, /docs."""
+    """Serve the HTTP API: /api/system/gpu-config (seed 004), /v1/config/profile,
+    /v1/models/select_by_role, /health, /docs.
+
+    Beyond loopback (--host 0.0.0.0) mutating routes need `Authorization: Bearer TOKEN`;
+    the token is generated on first start, stored user-only, and printed once.
+    """
     import uvicorn
+    from rich.markup import escape
 
     from gpuplan.api import create_app
+    from gpuplan.api.auth import default_token_path, ensure_token, is_loopback
     from gpuplan.api.state import ServerSettings
 
-    app = create_app(ServerSettings(hardware=hardware, profile=profile, headroom_mb=headroom_mb))
+    token = None
+    if not is_loopback(host):
+        token, created = ensure_token()
+        if created:
+            err_console.print(
+                f"API token (shown once, stored in {escape(str(default_token_path()))}): {token}",
+                soft_wrap=True,
+                highlight=False,
+            )
+    app = create_app(
+        ServerSettings(
+            hardware=hardware,
+            profile=profile,
+            headroom_mb=headroom_mb,
+            services=str(services) if services else None,
+            compose_file=str(compose_file) if compose_file else None,
+            runtime=runtime,
+            bind_host=host,
+            token=token,
+        )
+    )
     console.print(f"gpuplan API on http://{host}:{port} (OpenAPI at /docs)")
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -230,12 +230,13 @@ class Repository:
                 session.flush()
                 if mirror and text is not None:
                     try:
+                        mirror[0].parent.mkdir(parents=True, exist_ok=True)
                         write_atomic(mirror[0], text)
                     except OSError as error:
                         raise StoreError(
                             f"cannot write {mirror[0]}: {error.strerror or error}; "
                             "the save was rolled back",
-                            hint="check that the config directory exists and is writable",
+                            hint="check that its directory can be created and written",
                         ) from error
                 history_id = history.id
             return self._saved(session), history_id
