@@ -18,10 +18,10 @@ from gpuplan.web.views import STRATEGY_CHOICES, GpuCard, StrategyChoice, gpu_car
 
 __all__ = [
     "AssignmentRow",
-    "assignment_rows",
     "GpuOption",
     "LaunchLine",
     "SettingsPage",
+    "assignment_rows",
     "gpu_options",
     "settings_page",
 ]
@@ -129,7 +129,7 @@ def _budget_mb(item: Mapping[str, Any]) -> int | None:
 def _model_label(service: Mapping[str, Any]) -> str:
     if service.get("model"):
         return str(service["model"])
-    models = service.get("models") or ()
+    models: Sequence[Any] = service.get("models") or []
     if len(models) == 1:
         return str(models[0])
     if models:

@@ -179,7 +179,10 @@ def check(
 
     gpu: GpuConfigService = request.app.state.gpu_config
     config, warnings = config_from_request(
-        update.strategy, update.assignments, host=require_host(request), services=gpu.load_services()
+        update.strategy,
+        update.assignments,
+        host=require_host(request),
+        services=gpu.load_services(),
     )
     return {
         "strategy": config.strategy,

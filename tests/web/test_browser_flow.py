@@ -1,0 +1,166 @@
+"""Seed 004's whole loop in chromium, against a real `gpuplan serve` and a stand-in Compose.
+
+The server plans for seed 004's reference machine (``RTX A5500, RTX A400``) with
+its five services (``examples/seed004-services.yml``); apply recreates services
+through a stand-in ``docker`` on PATH that records its argument lists and can be
+told to fail (tests/apply/standins.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.apply import standins
+from tests.conftest import REPO_ROOT
+from tests.web.harness import Server, serve, shoot
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+SEED_HARDWARE = "RTX A5500, RTX A400"
+SERVICES = ("ai-llm", "ai-yolo26", "ai-florence", "ai-clip", "ai-enrichment")
+BASE_COMPOSE = "services:\n" + "".join(
+    f"  {name}:\n    image: example/{name}:latest\n" for name in SERVICES
+)
+
+
+@dataclass
+class Deployment:
+    server: Server
+    compose: standins.ComposeStandin
+    project: Path
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[Deployment]:
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(REPO_ROOT / "examples" / "seed004-services.yml", project / "services.yml")
+    (project / "docker-compose.yml").write_text(BASE_COMPOSE)
+    compose = standins.docker(tmp_path / "bin", tmp_path / "docker-home")
+    env = {
+        "PATH": f"{compose.bindir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "GPUPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'gpuplan.db'}",
+    }
+    args = ["--hardware", SEED_HARDWARE, "--services", "services.yml"]
+    args += ["--compose-file", "docker-compose.yml", "--runtime", "docker"]
+    with serve(args, workdir=project, env=env) as server:
+        yield Deployment(server=server, compose=compose, project=project)
+
+
+def expect_text(page: Page, selector: str, text: str, *, timeout_ms: float = 20_000) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator(selector)).to_contain_text(text, timeout=timeout_ms)
+
+
+def gpu_of(page: Page, service: str) -> str:
+    return page.locator(f'select[name="gpu"][data-service="{service}"]').input_value()
+
+
+def warnings(page: Page) -> list[str]:
+    return page.locator("#warning-list li").all_inner_texts()
+
+
+def test_table_shows_seed_004s_services_and_its_adjusted_budget(
+    page: Page, deployment: Deployment
+) -> None:
+    page.goto(deployment.server.url + "/settings/gpu")
+    rows = page.locator("#assign-rows tr[data-service]:not(.budget-row)")
+    assert rows.locator("th").all_inner_texts() == list(SERVICES)
+    llm = rows.nth(0)
+    assert llm.locator(".model").inner_text() == "nemotron-3-nano-30b-a3b"
+    assert llm.locator(".est").inner_text() == "~21.7 GiB"
+    assert rows.nth(1).locator(".est").inner_text() == "~650 MiB"
+    assert rows.nth(4).locator(".model").inner_text() == "Model Zoo (9 models)"
+    assert gpu_of(page, "ai-llm") == "0" and gpu_of(page, "ai-enrichment") == "1"
+    budget = page.get_by_label("VRAM Budget").nth(4)
+    assert budget.input_value() == "3.5"
+    assert page.locator("#adjusted-5").is_visible()
+    assert page.locator("#adjusted-5").inner_text() == "⚠️ Adjusted"
+    assert not page.locator("#adjusted-1").is_visible()
+    assert any(
+        "ai-enrichment VRAM budget (6.8 GB) exceeds GPU 1 (4 GB). Auto-adjusted to 3.5 GB." in w
+        for w in warnings(page)
+    )
+    assert "proposal" in page.locator("#status-text").inner_text()
+    shoot(page, "assignments-proposal")
+
+
+def test_strategy_preview_edit_save_apply(page: Page, deployment: Deployment) -> None:
+    page.goto(deployment.server.url + "/settings/gpu")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect_text(page, "#status-text", "saved (not applied yet)")
+
+    # Change the strategy: the table shows its placement, the preview its diff.
+    page.get_by_role("radio", name="Isolation-first").check()
+    expect_text(page, "#status-text", "previewing isolation_first")
+    assert gpu_of(page, "ai-llm") == "0"
+    assert [gpu_of(page, s) for s in SERVICES[1:]] == ["1", "1", "1", "1"]
+    preview = page.locator("#preview")
+    assert preview.is_visible()
+    assert "changes 4 service(s)" in preview.inner_text()
+    assert "ai-yolo26: GPU 0 → GPU 1" in preview.inner_text()
+    assert "Unchanged: ai-llm." in preview.inner_text()
+    shoot(page, "strategy-isolation-preview")
+
+    # Change one GPU by hand: the strategy becomes manual and a seed-004 warning appears.
+    assert not any("GPU 1 only has 4 GB" in w for w in warnings(page))
+    page.locator('select[data-service="ai-llm"]').select_option("1")
+    expect_text(page, "#warning-list", "GPU 1 only has 4 GB")
+    assert page.get_by_role("radio", name="Manual").is_checked()
+    assert page.locator('tr[data-service="ai-llm"]:not(.budget-row)').get_attribute("class") == (
+        "changed"
+    )
+    page.get_by_role("button", name="Preview Changes").click()
+    assert "ai-llm: GPU 0 → GPU 1" in preview.inner_text()
+    shoot(page, "manual-change-warning")
+
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect_text(page, "#status-text", "saved (not applied yet)")
+    assert gpu_of(page, "ai-llm") == "1"
+
+    page.get_by_role("button", name="Apply & Restart Services").click()
+    expect_text(page, "#status-text", "All services running")
+    assert page.locator("#status").get_attribute("data-state") == "done"
+    assert sorted(deployment.compose.recreated()) == sorted(SERVICES)
+    progress = page.locator("#progress li").all_inner_texts()
+    assert any(line.startswith("ai-llm: done") for line in progress)
+    shoot(page, "applied-done")
+
+    # A reload shows what was saved and applied.
+    page.reload()
+    assert gpu_of(page, "ai-llm") == "1"
+    assert page.get_by_role("radio", name="Manual").is_checked()
+    assert "All services running" in page.locator("#status-text").inner_text()
+
+
+def test_failed_apply_offers_rollback(page: Page, deployment: Deployment) -> None:
+    page.goto(deployment.server.url + "/settings/gpu")
+    page.get_by_role("button", name="Apply & Restart Services").click()  # saves, then applies
+    expect_text(page, "#status-text", "All services running")
+    deployment.compose.clear()
+
+    page.locator('select[data-service="ai-clip"]').select_option("1")
+    expect_text(page, "#status-text", "edited (not saved)")
+    deployment.compose.fail_once_on("ai-clip")
+    page.get_by_role("button", name="Apply & Restart Services").click()
+    expect_text(page, "#status-text", "apply failed")
+    assert page.locator("#status").get_attribute("data-state") == "failed"
+    rollback = page.get_by_role("button", name="Roll back to the previous configuration")
+    assert rollback.is_visible()
+    assert page.evaluate("document.activeElement.id") == "btn-rollback"
+    shoot(page, "apply-failed")
+
+    rollback.click()
+    expect_text(page, "#status-text", "rolled back to the previous configuration")
+    assert gpu_of(page, "ai-clip") == "0"
+    assert not rollback.is_visible()
+    shoot(page, "rolled-back")
