@@ -164,3 +164,61 @@ def test_failed_apply_offers_rollback(page: Page, deployment: Deployment) -> Non
     assert gpu_of(page, "ai-clip") == "0"
     assert not rollback.is_visible()
     shoot(page, "rolled-back")
+
+
+def tab_to(page: Page, selector: str, *, limit: int = 60) -> list[str]:
+    """Press Tab until the focused element matches ``selector``; the focus path taken.
+
+    Every element the keyboard lands on must show where focus is (an outline).
+    """
+    path = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "() => { const e = document.activeElement; const s = getComputedStyle(e);"
+            " return {id: e.id || e.tagName, outline: s.outlineStyle, width: s.outlineWidth,"
+            " visible: e.matches(':focus-visible')}; }"
+        )
+        if focused["id"] == "BODY":  # focus enters the page from the browser's own UI
+            continue
+        path.append(focused["id"])
+        assert focused["outline"] != "none" and focused["width"] != "0px", focused
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
+            return path
+    raise AssertionError(f"Tab never reached {selector}: {path}")
+
+
+def test_keyboard_only_flow(page: Page, deployment: Deployment) -> None:
+    """Tab, arrow keys and Enter do everything: strategy, a GPU, save, apply."""
+    page.goto(deployment.server.url + "/settings/gpu")
+    path = tab_to(page, 'input[name="strategy"]:checked')
+    assert path[0] == "A"  # the skip link comes first
+    assert page.evaluate("document.activeElement.value") == "vram_based"
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    expect_text(page, "#status-text", "previewing isolation_first")
+    assert page.get_by_role("radio", name="Isolation-first").is_checked()
+    shoot(page, "keyboard-strategy")
+
+    tab_to(page, 'select[data-service="ai-llm"]')
+    page.keyboard.press("ArrowDown")  # GPU 0 → GPU 1
+    expect_text(page, "#warning-list", "GPU 1 only has 4 GB")
+    assert gpu_of(page, "ai-llm") == "1"
+
+    tab_to(page, "#btn-preview")
+    page.keyboard.press("Enter")
+    assert "ai-llm" in page.locator("#preview").inner_text()
+    assert page.evaluate("document.activeElement.id") == "preview"
+    tab_to(page, "#btn-save")
+    shoot(page, "keyboard-focus-save")
+    page.keyboard.press("Enter")
+    expect_text(page, "#status-text", "saved (not applied yet)")
+    tab_to(page, "#btn-apply")
+    page.keyboard.press("Enter")
+    expect_text(page, "#status-text", "All services running")
+    assert "ai-llm" in deployment.compose.recreated()
+
+    tab_to(page, "#provenance summary")
+    page.keyboard.press("Enter")
+    assert page.locator("#provenance tbody tr").first.is_visible()
+    shoot(page, "keyboard-done")

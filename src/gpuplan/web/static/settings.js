@@ -226,9 +226,9 @@
     const body = document.getElementById("preview-body");
     body.replaceChildren();
     const intro = document.createElement("p");
-    intro.textContent = diff.lines.length
-      ? "Against the saved configuration (" + (savedStrategy || "none") + "), " + strategy + " changes " + diff.lines.length + " service(s):"
-      : "No changes against the saved configuration.";
+    if (!diff.lines.length) intro.textContent = "No changes against the saved configuration.";
+    else if (savedStrategy === null) intro.textContent = "Nothing is saved yet; " + strategy + " sets " + diff.lines.length + " service(s):";
+    else intro.textContent = "Against the saved configuration (" + savedStrategy + "), " + strategy + " changes " + diff.lines.length + " service(s):";
     body.appendChild(intro);
     if (diff.lines.length) {
       const ul = document.createElement("ul");
