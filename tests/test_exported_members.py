@@ -23,6 +23,10 @@ FACES = {
         "has_arch", "kv_memory", "model_bytes", "normalize_engine", "resolve_kv_dtype",
         "splits_heads", "variant_vram", "weight_memory", "weights_only_mb",
     },
+    "gpuplan.launch": {
+        "ENGINE_VERSIONS", "GpuSlot", "LaunchConfig", "LaunchRequest", "get_target_gpu",
+        "manifests", "manifests_yaml", "render",
+    },
     "gpuplan.selection": {
         "CONTEXT_STEP", "DEFAULT_TOP_N", "Bias", "Candidate", "Explanation", "FitRow",
         "JointSelection", "RoleSelector", "SelectionPolicy", "bits_per_weight",

@@ -24,8 +24,9 @@ non-zero instead of showing a traceback. Anything else is a bug in gpuplan.
     │   ├── ApplyBusyError         another apply holds the lock
     │   ├── ComposeFileError       the base Compose file is missing or lacks a service
     │   └── InvalidConfigError     a requested assignment names no known service
-    └── PlacementError             services cannot be placed as asked (manual without pins)
-        └── ServicesFileError      a services file is malformed: file, line, field, fix
+    ├── PlacementError             services cannot be placed as asked (manual without pins)
+    │   └── ServicesFileError      a services file is malformed: file, line, field, fix
+    └── LaunchError                a service cannot be launched as planned (engine, GPU, image)
 """
 
 from __future__ import annotations
@@ -141,3 +142,7 @@ class PlacementError(GpuplanError):
 
 class ServicesFileError(PlacementError):
     """A services file is malformed: names the file, the line, the field and the fix."""
+
+
+class LaunchError(GpuplanError):
+    """A placed service cannot be launched as asked: engine on the wrong vendor, no image."""

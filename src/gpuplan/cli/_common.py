@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -87,18 +86,3 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(exit_code_for(error)) from None
 
     return wrapper
-
-
-def setup_logging(verbose: int) -> None:
-    """Log to stderr so that --json output on stdout stays clean.
-
-    Without -v only errors are logged: warnings are already part of every
-    command's output (its table or its JSON), and saying them twice is noise.
-    """
-    level = logging.ERROR if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(
-        level=level,
-        format="[%(levelname)s] %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from gpuplan.cli._common import HardwareOpt, HeadroomOpt, JsonOpt, console, emit_json, handle_errors
-from gpuplan.cli.render.hardware import render_host
 from gpuplan.hardware import load_host
 
 
@@ -30,4 +29,6 @@ def detect(
     if json:
         emit_json(host)
     else:
+        from gpuplan.cli.render.hardware import render_host  # rich tables: not for --json
+
         console.print(render_host(host), soft_wrap=True)

@@ -22,9 +22,6 @@ from gpuplan.memory.figure import DEFAULT_CONTEXT
 from gpuplan.memory.vram import engine_for, variant_vram
 from gpuplan.models.discovered import DiscoveredEntry, entries_from_discovery
 from gpuplan.models.files import LocalModel
-from gpuplan.models.files.discover import discover as discover_path
-from gpuplan.models.files.hf_dir import default_hf_cache
-from gpuplan.models.files.ollama_store import default_store
 from gpuplan.models.registry import ModelEntry, Registry, load_registry
 from gpuplan.selection.candidates import planning_context
 
@@ -60,12 +57,17 @@ def default_locations(env: Mapping[str, str] | None = None) -> list[Path]:
     """
     env = os.environ if env is None else env
     listed = [Path(p).expanduser() for p in env.get(MODEL_DIRS_ENV, "").split(os.pathsep) if p]
+    from gpuplan.models.files.hf_dir import default_hf_cache
+    from gpuplan.models.files.ollama_store import default_store
+
     defaults = [p for p in (default_hf_cache(env), default_store(env)) if p.is_dir()]
     return defaults + listed
 
 
 def scan(paths: Sequence[Path]) -> tuple[list[LocalModel], list[str]]:
     """Every model under ``paths`` (headers only) and one line per unreadable one."""
+    from gpuplan.models.files.discover import discover as discover_path  # gguf, numpy
+
     models: list[LocalModel] = []
     problems: list[str] = []
     for path in paths:
@@ -210,6 +212,9 @@ def discover(
         where = ", ".join(str(p) for p in searched)
         console.print(f"No models found in {escape(where)}.", soft_wrap=True)
     else:
+        from gpuplan.models.files.hf_dir import default_hf_cache
+        from gpuplan.models.files.ollama_store import default_store
+
         console.print(
             f"No models found: no Hugging Face cache at {escape(str(default_hf_cache()))}, "
             f"no Ollama store at {escape(str(default_store()))}, and ${MODEL_DIRS_ENV} is not "

@@ -21,6 +21,7 @@ app = typer.Typer(
         "memory as the vendor tool reports it, bandwidth and number formats."
     ),
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 

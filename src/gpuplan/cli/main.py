@@ -2,23 +2,97 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import typer
 
 from gpuplan import __version__
-from gpuplan.cli import apply as apply_cmd
-from gpuplan.cli import detect as detect_cmd
-from gpuplan.cli import discover as discover_cmd
-from gpuplan.cli import estimate as estimate_cmd
-from gpuplan.cli import hardware as hardware_cmd
-from gpuplan.cli import models as models_cmd
-from gpuplan.cli import plan as plan_cmd
-from gpuplan.cli import profile as profile_cmd
-from gpuplan.cli import serve as serve_cmd
-from gpuplan.cli._common import setup_logging
+from gpuplan.cli.lazy import LazyCommand, LazyGroup
+from gpuplan.cli.logs import setup_logging
+
+
+class Commands(LazyGroup):
+    """gpuplan's commands, in the order ``--help`` lists them; each loads when it runs."""
+
+    COMMANDS: ClassVar[dict[str, LazyCommand]] = {
+        "plan": LazyCommand(
+            "gpuplan.cli.plan",
+            "plan",
+            "The whole answer: the GPUs, the deployment profile and why, what fits, what to serve.",
+        ),
+        "render": LazyCommand(
+            "gpuplan.cli.render_files",
+            "render",
+            "Write the plan's files: Kubernetes manifests, engine launch lines, Compose override.",
+        ),
+        "detect": LazyCommand(
+            "gpuplan.cli.detect",
+            "detect",
+            "Show the GPUs gpuplan plans for, their usable VRAM and where the facts came from.",
+        ),
+        "estimate": LazyCommand(
+            "gpuplan.cli.estimate",
+            "estimate",
+            "Estimate the GPU memory a model needs: weights, KV cache, activations, overhead.",
+        ),
+        "discover": LazyCommand(
+            "gpuplan.cli.discover",
+            "discover",
+            "List the models on disk as `fit`, `select` and `plan --discover` will see them.",
+        ),
+        "fit": LazyCommand(
+            "gpuplan.cli.models",
+            "fit",
+            "Which registry models and quantizations fit these GPUs, and the longest "
+            "context each holds.",
+        ),
+        "select": LazyCommand(
+            "gpuplan.cli.models",
+            "select",
+            "Choose models by role under the active profile: the best that fits, per role.",
+        ),
+        "serve": LazyCommand(
+            "gpuplan.cli.serve",
+            "serve",
+            "Serve the HTTP API: /v1/config/profile, /v1/models/select_by_role, /health, /docs.",
+        ),
+        "apply": LazyCommand(
+            "gpuplan.cli.apply",
+            "apply",
+            "Make a GPU configuration so: place, save, recreate the changed services, roll back "
+            "on failure.",
+        ),
+        "status": LazyCommand(
+            "gpuplan.cli.apply",
+            "status",
+            "The last apply's progress per service, and what awaits recovery.",
+        ),
+        "history": LazyCommand(
+            "gpuplan.cli.apply",
+            "history",
+            "Every saved, applied and rolled-back GPU configuration.",
+        ),
+        "rollback": LazyCommand(
+            "gpuplan.cli.apply",
+            "rollback",
+            "Apply an earlier GPU configuration again (default: the one applied before).",
+        ),
+        "hardware": LazyCommand(
+            "gpuplan.cli.hardware",
+            "app",
+            "The GPU catalog behind declared hardware (--hardware '2x RTX 4090'): names, "
+            "memory as the vendor tool reports it, bandwidth and number formats.",
+        ),
+        "profile": LazyCommand(
+            "gpuplan.cli.profile",
+            "app",
+            "Deployment profiles: the VRAM budget, serving policy and engine settings in force.",
+        ),
+    }
+
 
 app = typer.Typer(
+    cls=Commands,
     name="gpuplan",
     help=(
         "Which AI models can these GPUs serve, where does each go, and how is each "
@@ -27,7 +101,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
 )
 
 
@@ -50,21 +124,6 @@ def root(
 ) -> None:
     """gpuplan: plan and launch AI model serving on the GPUs you have."""
     setup_logging(verbose)
-
-
-app.command("plan")(plan_cmd.plan)
-app.command("detect")(detect_cmd.detect)
-app.command("estimate")(estimate_cmd.estimate)
-app.command("discover")(discover_cmd.discover)
-app.command("fit")(models_cmd.fit)
-app.command("select")(models_cmd.select)
-app.command("serve")(serve_cmd.serve)
-app.command("apply")(apply_cmd.apply)
-app.command("status")(apply_cmd.status)
-app.command("history")(apply_cmd.history)
-app.command("rollback")(apply_cmd.rollback)
-app.add_typer(hardware_cmd.app, name="hardware")
-app.add_typer(profile_cmd.app, name="profile")
 
 
 def main() -> None:

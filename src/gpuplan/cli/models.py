@@ -169,7 +169,7 @@ def select(
     discover: DiscoverOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Choose models by role under the active profile (seed 001's role selection).
+    """Choose models by role under the active profile: the best that fits, per role.
 
     --role R lists the best --top-n models for R; --explain MODEL says why MODEL is
     or is not among them. --roles R1,R2,… chooses one model per role so that the

@@ -41,7 +41,7 @@ app = typer.Typer(
     name="profile",
     help="Deployment profiles: the VRAM budget, serving policy and engine settings in force.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
 )
 
 ProfileArg = Annotated[

@@ -101,3 +101,11 @@ class LaunchConfig(_Frozen):
     notes: tuple[str, ...] = Field(
         default=(), description="Why a value was chosen, and what the user should know."
     )
+    files: Mapping[str, str] = Field(
+        default_factory=dict,
+        description="Files the launch needs beside argv, by name (an Ollama Modelfile).",
+    )
+    after_start: tuple[tuple[str, ...], ...] = Field(
+        default=(),
+        description="Commands to run once the server is healthy (``ollama create``), as argv.",
+    )

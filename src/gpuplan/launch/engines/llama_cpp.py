@@ -1,0 +1,141 @@
+"""llama.cpp: ``llama-server`` with every layer on the GPU and fixed, estimated sizes.
+
+llama.cpp takes no memory fraction: it allocates the weights it offloads, the KV
+cache for ``--ctx-size`` and a compute buffer. So co-residence holds when those are
+the sizes the estimate was made for: all layers offloaded (``--n-gpu-layers all``),
+``--ctx-size`` = context × ``--parallel`` (each slot gets ctx-size / parallel when
+the slot count is explicit, llama.cpp's non-unified KV), and ``--fit off`` so the
+server does not re-fit unset values to whatever memory happens to be free. Several
+GPUs are split by layer with ``--tensor-split`` in the ratio of the per-GPU budgets
+and ``--main-gpu`` 0 (an index among the *visible* devices). ``-fa`` takes a value
+(``on|off|auto``) since mid-2025.
+"""
+
+from __future__ import annotations
+
+from gpuplan.launch.engines._common import (
+    Layered,
+    apply_overrides,
+    clamp_budget,
+    ignored_profile_keys,
+    is_amd,
+    profile_key,
+    visible_devices_env,
+)
+from gpuplan.launch.model import LaunchConfig, LaunchRequest
+
+__all__ = ["ENGINE_VERSION", "render"]
+
+ENGINE_VERSION = "0c1e57098"
+"""llama.cpp commit (vendored by llama-cpp-python 0.3.36) whose common/arg.cpp flags this emits."""
+
+_HANDLED = (
+    "device",
+    "tensor_parallel_size",
+    "enable_flash_attention",
+    "attention_impl",
+    "quantization_method",
+    "quantization_bits",
+)
+
+
+def _model_flags(source: str) -> list[tuple[str, str]]:
+    """A local GGUF goes to ``--model``; ``user/repo/file.gguf`` to ``--hf-repo`` +
+    ``--hf-file``; ``user/repo[:quant]`` to ``--hf-repo`` (llama.cpp downloads it)."""
+    if source.startswith(("/", "./", "../", "~")) or source.count("/") == 0:
+        return [("--model", source)]
+    parts = source.split("/")
+    if source.endswith(".gguf") and len(parts) >= 3:
+        return [("--hf-repo", "/".join(parts[:2])), ("--hf-file", "/".join(parts[2:]))]
+    return [("--hf-repo", source)]
+
+
+def render(request: LaunchRequest) -> LaunchConfig:
+    notes: list[str] = []
+    flags = Layered()
+    env = Layered()
+    devices, device_notes = visible_devices_env(request, amd_variable="ROCR")
+    notes += device_notes
+    for key, value in devices.items():
+        env.set(key, value, "estimate")
+
+    for flag, value in _model_flags(request.model_source):
+        flags.set(flag, value, "estimate")
+    flags.set("--alias", request.model_id, "estimate")
+    flags.set("--host", "0.0.0.0", "estimate")
+    flags.set("--port", request.port, "estimate")
+    if request.gpus:
+        clamp_budget(request, notes)
+        flags.set("--n-gpu-layers", "all", "estimate")
+        flags.set("--fit", "off", "estimate")
+        if len(request.gpus) == 1:
+            flags.set("--split-mode", "none", "estimate")
+        else:
+            flags.set("--split-mode", "layer", "estimate")
+            share = max(1, request.vram_budget_mb // len(request.gpus))
+            flags.set("--tensor-split", ",".join(str(share) for _ in request.gpus), "estimate")
+            notes.append(
+                f"--tensor-split: layers split over {len(request.gpus)} GPUs in the ratio of "
+                "their budgets (llama.cpp splits by layer; no tensor-parallel head rule)"
+            )
+        flags.set("--main-gpu", 0, "estimate")
+    else:
+        flags.set("--n-gpu-layers", 0, "estimate")
+    parallel = request.max_concurrency
+    if request.context_tokens:
+        flags.set("--ctx-size", request.context_tokens * parallel, "estimate")
+        if parallel > 1:
+            notes.append(
+                f"--ctx-size {request.context_tokens * parallel} = {request.context_tokens} "
+                f"tokens × {parallel} slots (each slot gets ctx-size / parallel)"
+            )
+    flags.set("--parallel", parallel, "estimate")
+    flags.set("--flash-attn", "auto", "estimate")
+
+    _profile(request, flags, notes)
+    apply_overrides(flags, env, request.overrides, style="dash")
+    notes += flags.notes + env.notes
+    notes += ignored_profile_keys(request, _HANDLED, "llama.cpp")
+    if request.gpus:
+        default_image = "server-rocm" if is_amd(request) else "server-cuda"
+    else:
+        default_image = "server"
+    image = request.overrides.get("image") or f"ghcr.io/ggml-org/llama.cpp:{default_image}"
+    if "image" not in request.overrides:
+        notes.append(
+            f"image tag {default_image!r} floats; pin the build that matches llama.cpp "
+            f"{ENGINE_VERSION} for reproducible flags"
+        )
+    return LaunchConfig(
+        service=request.service,
+        engine="llama.cpp",
+        engine_version=ENGINE_VERSION,
+        argv=("llama-server", *flags.argv()),
+        env=env.env(),
+        image=str(image),
+        port=request.port,
+        health_path="/health",
+        notes=tuple(notes),
+    )
+
+
+def _profile(request: LaunchRequest, flags: Layered, notes: list[str]) -> None:
+    flash = profile_key(request, "enable_flash_attention")
+    impl = profile_key(request, "attention_impl")
+    if flash is True or impl == "flash":
+        flags.set("--flash-attn", "on", "profile", "engine.enable_flash_attention")
+    elif flash is False or impl in ("sdpa", "eager"):
+        flags.set("--flash-attn", "off", "profile", "engine.enable_flash_attention")
+    if profile_key(request, "quantization_method") is not None:
+        notes.append(
+            "profile engine.quantization_method: llama.cpp serves the GGUF file's own "
+            f"quantization ({request.quantization}); not passed"
+        )
+    tp = profile_key(request, "tensor_parallel_size")
+    if tp is not None and request.gpus and tp != len(request.gpus):
+        notes.append(
+            f"profile engine.tensor_parallel_size = {tp} ignored: the service is placed on "
+            f"{len(request.gpus)} GPU(s)"
+        )
+    if profile_key(request, "device") == "cpu" and request.gpus:
+        notes.append("profile engine.device = 'cpu' ignored: the service is placed on a GPU")

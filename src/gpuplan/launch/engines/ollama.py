@@ -1,0 +1,125 @@
+"""Ollama: one ``ollama serve`` per service, its environment and the model's Modelfile.
+
+Ollama runs llama.cpp underneath, so the knobs are llama.cpp's in Ollama's names:
+``num_gpu`` is a layer count (999 = every layer, the estimate's full offload),
+``num_ctx`` the context per sequence (Ollama multiplies it by
+``OLLAMA_NUM_PARALLEL``), ``OLLAMA_KV_CACHE_TYPE`` takes llama.cpp's cache types and
+needs Flash Attention. One server per service keeps one model resident
+(``OLLAMA_MAX_LOADED_MODELS=1``, ``OLLAMA_KEEP_ALIVE=-1``: the placement counted its
+memory, so it must not be unloaded and reloaded elsewhere), and
+``OLLAMA_GPU_OVERHEAD`` hides what is left beside the budget once co-resident
+services hold theirs (Ollama subtracts it from the memory it sees free), so its own
+scheduler plans on the budget, not on the spare room.
+"""
+
+from __future__ import annotations
+
+import re
+
+from gpuplan.launch.engines._common import (
+    Layered,
+    apply_overrides,
+    clamp_budget,
+    ignored_profile_keys,
+    is_amd,
+    profile_key,
+    room_mb,
+    visible_devices_env,
+)
+from gpuplan.launch.model import LaunchConfig, LaunchRequest
+
+__all__ = ["ENGINE_VERSION", "render"]
+
+ENGINE_VERSION = "0.32.15"
+"""Ollama release whose ``envconfig`` variables and ``api.Options`` parameters this emits."""
+
+_HANDLED = ("device", "tensor_parallel_size", "enable_flash_attention", "attention_impl")
+
+_MIB = 1024 * 1024
+
+
+def _model_name(request: LaunchRequest) -> str:
+    """Name the Modelfile is created under: the service name, in Ollama's alphabet."""
+    return re.sub(r"[^a-z0-9._-]+", "-", request.service.lower()).strip("-.") or "model"
+
+
+def render(request: LaunchRequest) -> LaunchConfig:
+    notes: list[str] = []
+    env = Layered()
+    params = Layered()
+    devices, device_notes = visible_devices_env(request, amd_variable="ROCR")
+    notes += device_notes
+    for key, value in devices.items():
+        env.set(key, value, "estimate")
+
+    env.set("OLLAMA_HOST", f"0.0.0.0:{request.port}", "estimate")
+    env.set("OLLAMA_MAX_LOADED_MODELS", 1, "estimate")
+    env.set("OLLAMA_KEEP_ALIVE", -1, "estimate")
+    env.set("OLLAMA_NUM_PARALLEL", request.max_concurrency, "estimate")
+    if request.context_tokens:
+        env.set("OLLAMA_CONTEXT_LENGTH", request.context_tokens, "estimate")
+        params.set("num_ctx", request.context_tokens, "estimate")
+    if request.gpus:
+        budget = clamp_budget(request, notes)
+        overhead_mb = max(0, min(room_mb(slot) for slot in request.gpus) - budget)
+        env.set("OLLAMA_GPU_OVERHEAD", overhead_mb * _MIB, "estimate")
+        notes.append(
+            f"OLLAMA_GPU_OVERHEAD {overhead_mb} MiB (in bytes): what is left on the GPU beside "
+            f"this service's {budget} MiB budget once its co-residents run, so Ollama's "
+            "scheduler plans on the budget only"
+        )
+        params.set("num_gpu", 999, "estimate")
+        params.set("main_gpu", 0, "estimate")
+        if len(request.gpus) > 1:
+            env.set("OLLAMA_SCHED_SPREAD", 1, "estimate")
+    else:
+        params.set("num_gpu", 0, "estimate")
+
+    flash = profile_key(request, "enable_flash_attention")
+    if flash is True or profile_key(request, "attention_impl") == "flash":
+        env.set("OLLAMA_FLASH_ATTENTION", 1, "profile", "engine.enable_flash_attention")
+    elif flash is False:
+        env.set("OLLAMA_FLASH_ATTENTION", 0, "profile", "engine.enable_flash_attention")
+    tp = profile_key(request, "tensor_parallel_size")
+    if tp is not None and request.gpus and tp != len(request.gpus):
+        notes.append(
+            f"profile engine.tensor_parallel_size = {tp} ignored: the service is placed on "
+            f"{len(request.gpus)} GPU(s)"
+        )
+
+    for key, value in request.overrides.items():
+        if key == "image":
+            continue
+        if key.isupper():
+            apply_overrides(Layered(), env, {key: value})
+        elif value is None or value is False:
+            params.drop(key, "override")
+        else:
+            params.set(key, value, "override")
+    if "OLLAMA_KV_CACHE_TYPE" in env.entries and env.env().get("OLLAMA_FLASH_ATTENTION") != "1":
+        notes.append("OLLAMA_KV_CACHE_TYPE only takes effect with OLLAMA_FLASH_ATTENTION=1")
+    notes += env.notes + params.notes
+    notes += ignored_profile_keys(request, _HANDLED, "Ollama")
+
+    name = _model_name(request)
+    modelfile = [f"FROM {request.model_source}"]
+    modelfile += [f"PARAMETER {key} {value}" for key, value in params.env().items()]
+    notes.append(
+        f"once the server is up, `ollama create {name} -f Modelfile` makes the model with "
+        "these parameters; clients ask for it by that name"
+    )
+    tag = f"{ENGINE_VERSION}-rocm" if is_amd(request) else ENGINE_VERSION
+    image = request.overrides.get("image") or f"ollama/ollama:{tag}"
+    return LaunchConfig(
+        service=request.service,
+        engine="ollama",
+        engine_version=ENGINE_VERSION,
+        argv=("ollama", "serve"),
+        env=env.env(),
+        image=str(image),
+        port=request.port,
+        health_path="/api/version",
+        notes=tuple(notes),
+        files={"Modelfile": "\n".join(modelfile) + "\n"},
+        after_start=(("ollama", "create", name, "-f", "Modelfile"),),
+    )

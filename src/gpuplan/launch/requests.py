@@ -1,0 +1,192 @@
+"""From a placement to launch requests: devices, co-residents, start order, what to load.
+
+Placement says which devices each service has and its budget; a renderer also
+needs what shares those devices with it. For every device this module lists the
+services on it in placement order — that is the start order — and gives each one
+``reserved_before_mb`` (the budgets of the services started before it there:
+SGLang sizes from the memory free when it starts) and ``reserved_total_mb`` (the
+budgets of every other service there: vLLM's fraction must leave them room).
+Services without an engine (a detector given as ``vram_mb``) get no launch line
+but still hold their budget on their device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gpuplan.errors import GpuplanError
+from gpuplan.hardware.model import GPU, Host
+from gpuplan.launch.model import GpuSlot, LaunchRequest
+from gpuplan.memory.engines import Engine, normalize_engine
+from gpuplan.memory.figure import DEFAULT_CONTEXT
+from gpuplan.models.registry import ModelEntry, Variant
+from gpuplan.placement.model import Assignment, Placement, Service
+
+__all__ = ["LAUNCHABLE", "launch_requests"]
+
+LAUNCHABLE: frozenset[str] = frozenset({"vllm", "sglang", "llama.cpp", "ollama", "tensorrt-llm"})
+"""Engines gpuplan writes a server launch line for."""
+
+Device = tuple[int, int | None]  # (GPU index, MIG device index or None)
+
+
+def _devices(assignment: Assignment) -> list[Device]:
+    return [(index, assignment.mig_device) for index in assignment.gpu_indices]
+
+
+def _slot(host: Host, device: Device, before: int, others: int) -> GpuSlot:
+    index, mig = device
+    gpu: GPU | None = next((g for g in host.gpus if g.index == index), None)
+    if gpu is None:
+        raise GpuplanError(
+            f"placement names GPU {index}, which this host does not have",
+            hint="re-run the plan on this host",
+        )
+    vendor = gpu.vendor if gpu.vendor in ("nvidia", "amd") else "unknown"
+    if mig is not None:
+        slice_ = next((m for m in gpu.mig_devices if m.index == mig), None)
+        if slice_ is not None:
+            return GpuSlot(
+                index=index,
+                uuid=slice_.uuid,
+                vendor=vendor,
+                name=gpu.name,
+                total_mb=slice_.vram_total_mb or 0,
+                mig_profile=slice_.profile,
+                reserved_before_mb=before,
+                reserved_total_mb=others,
+            )
+    return GpuSlot(
+        index=index,
+        uuid=gpu.uuid,
+        vendor=vendor,
+        name=gpu.name,
+        total_mb=gpu.vram_total_mb or 0,
+        reserved_before_mb=before,
+        reserved_total_mb=others,
+    )
+
+
+def _variant(entry: ModelEntry, quantization: str | None) -> Variant:
+    for variant in entry.variants:
+        if quantization is None or variant.quantization.lower() == quantization.lower():
+            return variant
+    return entry.variants[0]
+
+
+def _source(engine: Engine, entry: ModelEntry | None, variant: Variant | None, model: str) -> str:
+    """What the engine loads: a local path as given, else the registry's repo / file / tag."""
+    if entry is None or variant is None:
+        return model
+    repo = variant.repo or getattr(entry, "repo", None)
+    if engine == "ollama":
+        return variant.file or model
+    if engine == "llama.cpp":
+        if repo and variant.file:
+            return f"{repo}/{variant.file}"
+        return f"{repo}:{variant.quantization}" if repo else model
+    return repo or model
+
+
+def _estimate(
+    entry: ModelEntry, variant: Variant, *, context: int, tp: int, gpu_mb: int | None
+) -> tuple[int, int]:
+    """(weights, KV cache) per GPU from the estimator; (0, 0) when it cannot model it."""
+    from gpuplan.memory.vram import estimate_variant
+
+    try:
+        figure = estimate_variant(
+            entry, variant, context=context, tensor_parallel=tp, gpu_memory_mb=gpu_mb
+        )
+    except GpuplanError:
+        return 0, 0
+    return figure.weights_mb, figure.kv_cache_mb
+
+
+def _context(entry: ModelEntry | None, context: int) -> int | None:
+    """The planned context, capped at the model's own limit; None for non-sequence models."""
+    if entry is None:
+        return context
+    if entry.context_length is None:
+        return None if not entry.kv_cache else context
+    return min(context, entry.context_length)
+
+
+def launch_requests(
+    placement: Placement,
+    services: Sequence[Service],
+    host: Host,
+    *,
+    entries: Sequence[ModelEntry] = (),
+    context: int = DEFAULT_CONTEXT,
+    engine_settings: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    base_port: int = 8000,
+) -> tuple[list[LaunchRequest], list[str]]:
+    """One request per placed service that has an engine, and notes for those skipped."""
+    by_name = {service.name: service for service in services}
+    by_id = {entry.id: entry for entry in entries}
+    per_device: dict[Device, list[tuple[str, int]]] = {}
+    for assignment in placement.assignments:
+        devices = _devices(assignment)
+        share = assignment.vram_budget_mb // max(1, len(devices))
+        for device in devices:
+            per_device.setdefault(device, []).append((assignment.service, share))
+
+    requests: list[LaunchRequest] = []
+    notes: list[str] = []
+    for number, assignment in enumerate(placement.assignments):
+        service = by_name.get(assignment.service)
+        if service is None or (service.engine is None and service.model is None):
+            notes.append(f"{assignment.service}: no engine or model, so no launch line")
+            continue
+        entry = by_id.get(service.model) if service.model else None
+        variant = _variant(entry, getattr(service, "quantization", None)) if entry else None
+        engine_name = service.engine or (
+            entry.backend_for(variant) if entry is not None and variant is not None else None
+        )
+        if engine_name is None:
+            notes.append(f"{assignment.service}: no engine known; set `engine` to launch it")
+            continue
+        engine = normalize_engine(engine_name)
+        if engine not in LAUNCHABLE:
+            notes.append(
+                f"{assignment.service}: served with {engine}, which has no server of its own; "
+                "its container starts it (the Compose override still pins its GPU)"
+            )
+            continue
+        slots = []
+        start_order = 0
+        for device in _devices(assignment):
+            residents = per_device[device]
+            position = [name for name, _ in residents].index(assignment.service)
+            before = sum(mib for _, mib in residents[:position])
+            others = sum(mib for name, mib in residents if name != assignment.service)
+            slots.append(_slot(host, device, before, others))
+            start_order = max(start_order, position)
+        weights = kv = 0
+        if entry is not None and variant is not None:
+            largest = max((slot.total_mb for slot in slots), default=None)
+            weights, kv = _estimate(
+                entry, variant, context=context, tp=max(1, len(slots)), gpu_mb=largest
+            )
+        requests.append(
+            LaunchRequest(
+                service=assignment.service,
+                model_id=service.model or assignment.service,
+                model_source=_source(engine, entry, variant, service.model or assignment.service),
+                engine=engine,
+                quantization=variant.quantization if variant else "unknown",
+                gpus=tuple(slots),
+                vram_budget_mb=assignment.vram_budget_mb,
+                weights_mb=weights,
+                kv_cache_mb=kv,
+                context_tokens=_context(entry, context),
+                port=base_port + number,
+                start_order=start_order,
+                engine_settings=dict(engine_settings or {}),
+                overrides=dict((overrides or {}).get(assignment.service, {})),
+            )
+        )
+    return requests, notes

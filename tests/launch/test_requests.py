@@ -1,0 +1,60 @@
+"""From a placement to launch requests: co-residents, start order, sources, estimates."""
+
+from __future__ import annotations
+
+from gpuplan.hardware import load_host
+from gpuplan.launch import render
+from gpuplan.launch.requests import launch_requests
+from gpuplan.models.registry import load_registry
+from gpuplan.placement.model import Assignment, GpuFill, Placement, Service
+
+
+def _placement() -> tuple[Placement, list[Service]]:
+    services = [
+        Service(name="ai-llm", model="nemotron-3-nano-30b-a3b", vram_mb=16000),
+        Service(name="ai-yolo26", model="yolo26", vram_mb=650),
+        Service(name="ai-small", model="llama-3.2-1b", vram_mb=4000, engine="vllm"),
+        Service(name="ai-enrichment", vram_mb=6800, vram_budget_override_mb=3500),
+    ]
+    assignments = (
+        Assignment(service="ai-llm", gpu_indices=(0,), vram_budget_mb=16000, reason="largest"),
+        Assignment(service="ai-yolo26", gpu_indices=(0,), vram_budget_mb=650, reason="fits"),
+        Assignment(service="ai-small", gpu_indices=(0,), vram_budget_mb=4000, reason="fits"),
+        Assignment(service="ai-enrichment", gpu_indices=(1,), vram_budget_mb=3500, reason="rest"),
+    )
+    gpus = (
+        GpuFill(index=0, name="RTX A5500", used_mb=20650, usable_mb=22516),
+        GpuFill(index=1, name="RTX A400", used_mb=3500, usable_mb=3582),
+    )
+    return Placement(strategy="vram_based", assignments=assignments, gpus=gpus), services
+
+
+def test_coresidents_reserve_each_others_budgets_in_start_order() -> None:
+    host = load_host("RTX A5500, RTX A400")
+    placement, services = _placement()
+    requests, notes = launch_requests(
+        placement, services, host, entries=list(load_registry()), context=8192
+    )
+    by_name = {request.service: request for request in requests}
+    assert sorted(by_name) == ["ai-llm", "ai-small"]
+    assert any("ai-yolo26" in note and "transformers" in note for note in notes)
+    assert any("ai-enrichment" in note for note in notes)
+    llm, small = by_name["ai-llm"], by_name["ai-small"]
+    assert llm.engine == "llama.cpp" and small.engine == "vllm"
+    assert (llm.start_order, small.start_order) == (0, 2)
+    assert llm.gpus[0].reserved_before_mb == 0
+    assert llm.gpus[0].reserved_total_mb == 650 + 4000
+    assert small.gpus[0].reserved_before_mb == 16000 + 650
+    assert small.gpus[0].reserved_total_mb == 16000 + 650
+    assert llm.model_source == "unsloth/Nemotron-3-Nano-30B-A3B-GGUF:Q4_K_M"
+    assert small.model_source == "meta-llama/Llama-3.2-1B-Instruct"
+    assert small.weights_mb > 2000 and small.kv_cache_mb > 0
+    assert (llm.port, small.port) == (8000, 8002)
+    # both render, and the vLLM fraction leaves the others their budgets
+    for request in requests:
+        config = render(request)
+        assert config.port == request.port
+    fraction = float(
+        render(small).argv[list(render(small).argv).index("--gpu-memory-utilization") + 1]
+    )
+    assert fraction * small.gpus[0].total_mb <= small.gpus[0].total_mb - 16650
