@@ -222,3 +222,37 @@ def test_keyboard_only_flow(page: Page, deployment: Deployment) -> None:
     page.keyboard.press("Enter")
     assert page.locator("#provenance tbody tr").first.is_visible()
     shoot(page, "keyboard-done")
+
+
+def test_launch_command_and_its_copy_button(page: Page, deployment: Deployment) -> None:
+    page.goto(deployment.server.url + "/settings/gpu")
+    launch = page.locator('#launch li.launch[data-service="ai-llm"]')
+    command = launch.locator("code").inner_text()
+    assert command.startswith("CUDA_VISIBLE_DEVICES=0 llama-server ")
+    assert "--main-gpu 0" in command
+    assert "llama.cpp" in launch.locator(".launch-head").inner_text()
+    assert "ai-enrichment: no engine or model" in page.locator("#launch .notes").inner_text()
+    button = page.get_by_role("button", name="Copy the launch command of ai-llm")
+    button.focus()
+    page.keyboard.press("Enter")
+    expect_text(page, '#launch li[data-service="ai-llm"] button.copy', "Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == command
+    launch.scroll_into_view_if_needed()
+    shoot(page, "launch-commands")
+
+
+def test_what_if_places_the_services_on_declared_hardware(
+    page: Page, deployment: Deployment
+) -> None:
+    page.goto(deployment.server.url + "/settings/gpu?hardware=2x+RTX+4090")
+    assert "What-if plan" in page.locator("#whatif-note").inner_text()
+    assert [gpu_of(page, s) for s in SERVICES] == ["0", "1", "1", "1", "1"]
+    assert page.get_by_role("button", name="Save", exact=True).is_disabled()
+    assert page.get_by_role("button", name="Apply & Restart Services").is_disabled()
+    page.get_by_role("radio", name="Balanced").check()
+    page.get_by_role("button", name="Place with this strategy").click()
+    page.wait_for_url("**strategy=balanced**")
+    assert page.get_by_role("radio", name="Balanced").is_checked()
+    assert "2x RTX 4090" in page.locator("#whatif-note").inner_text()
+    assert deployment.compose.calls() == []  # a what-if never touches the services
+    shoot(page, "what-if-services-balanced")

@@ -54,28 +54,30 @@ class Commands(LazyGroup):
         "serve": LazyCommand(
             "gpuplan.cli.serve",
             "serve",
-            "Serve the HTTP API: /v1/config/profile, /v1/models/select_by_role, /health, /docs.",
+            "Serve the GPU settings page (/settings/gpu) and the HTTP API: "
+            "/api/system/gpu-config (seed 004), /v1/config/profile, /v1/models/select_by_role, "
+            "/health, /docs.",
         ),
         "apply": LazyCommand(
             "gpuplan.cli.apply",
             "apply",
-            "Make a GPU configuration so: place, save, recreate the changed services, roll back "
-            "on failure.",
+            "Place the services on the GPUs, save it, write the Compose override, recreate "
+            "only the services whose GPUs changed; on failure put everything back.",
         ),
         "status": LazyCommand(
             "gpuplan.cli.apply",
             "status",
-            "The last apply's progress per service, and what awaits recovery.",
+            "The saved configuration, the last apply's per-service progress, container health.",
         ),
         "history": LazyCommand(
             "gpuplan.cli.apply",
             "history",
-            "Every saved, applied and rolled-back GPU configuration.",
+            "Every saved, applied and rolled-back configuration, newest first.",
         ),
         "rollback": LazyCommand(
             "gpuplan.cli.apply",
             "rollback",
-            "Apply an earlier GPU configuration again (default: the one applied before).",
+            "Apply an earlier configuration again (recreating only what differs).",
         ),
         "hardware": LazyCommand(
             "gpuplan.cli.hardware",

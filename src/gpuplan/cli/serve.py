@@ -51,8 +51,8 @@ def serve(
         typer.Option("--runtime", help="docker or podman; default: whichever is installed."),
     ] = None,
 ) -> None:
-    """Serve the HTTP API: /api/system/gpu-config (seed 004), /v1/config/profile,
-    /v1/models/select_by_role, /health, /docs.
+    """Serve the GPU settings page (/settings/gpu) and the HTTP API: /api/system/gpu-config
+    (seed 004), /v1/config/profile, /v1/models/select_by_role, /health, /docs.
 
     Beyond loopback (--host 0.0.0.0) mutating routes need `Authorization: Bearer TOKEN`;
     the token is generated on first start, stored user-only, and printed once.

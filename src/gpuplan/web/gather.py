@@ -6,7 +6,9 @@ path: a form field must not make the server read its own files.
 
 from __future__ import annotations
 
+import shlex
 from collections import OrderedDict
+from collections.abc import Sequence
 from threading import Lock
 
 from gpuplan.errors import GpuplanError
@@ -14,11 +16,13 @@ from gpuplan.hardware import Host
 from gpuplan.hardware.declared import parse_text
 from gpuplan.hardware.model import DEFAULT_HEADROOM_MB
 from gpuplan.models import load_registry
+from gpuplan.placement import Service
 from gpuplan.planning import make_plan
 from gpuplan.profiles import Explanation, Resolution, explain, resolve_here
 from gpuplan.selection import JointSelection
+from gpuplan.web.page import AssignmentRow, LaunchLine
 
-__all__ = ["MAX_WHAT_IF_CHARS", "ProfileView", "profile_view", "what_if_host"]
+__all__ = ["MAX_WHAT_IF_CHARS", "ProfileView", "launch_lines", "profile_view", "what_if_host"]
 
 MAX_WHAT_IF_CHARS = 200
 """Longer than any real declaration ('8x H100-80GB, 2x L40S …'); longer is refused."""
@@ -88,3 +92,62 @@ def profile_view(
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return view
+
+
+def launch_lines(
+    rows: Sequence[AssignmentRow],
+    services: Sequence[Service],
+    host: Host,
+    resolution: Resolution | None,
+    strategy: str,
+) -> tuple[tuple[LaunchLine, ...], tuple[str, ...]]:
+    """Each service's launch command for the assignments the table shows, and notes.
+
+    The same path as `gpuplan render`: a placement, then ``launch_requests`` and one
+    engine renderer per service. Services without a server of their own (a
+    detector given as ``vram_mb``) get a note instead of a line.
+    """
+    from gpuplan.launch import render
+    from gpuplan.launch.requests import launch_requests
+    from gpuplan.placement import Assignment, Placement
+
+    by_name = {service.name: service for service in services}
+    assignments = []
+    for row in rows:
+        service = by_name.get(row.service)
+        if service is None:
+            continue
+        assignments.append(
+            Assignment(
+                service=row.service,
+                model=service.model,
+                gpu_indices=() if row.gpu_value == "cpu" else (int(row.gpu_value),),
+                vram_budget_mb=row.budget_mb if row.budget_mb is not None else service.vram_mb,
+                reason="as the table shows",
+                budget_adjusted=row.adjusted,
+            )
+        )
+    placement = Placement(strategy=strategy, assignments=tuple(assignments), gpus=())
+    engine = (
+        resolution.profile.engine.model_dump(mode="json", exclude_none=True) if resolution else None
+    )
+    try:
+        requests, notes = launch_requests(
+            placement, services, host, entries=load_registry().entries, engine_settings=engine
+        )
+        lines = []
+        for request in requests:
+            config = render(request)
+            env = " ".join(f"{key}={shlex.quote(value)}" for key, value in config.env.items())
+            command = shlex.join(config.argv)
+            lines.append(
+                LaunchLine(
+                    service=config.service,
+                    engine=config.engine,
+                    engine_version=config.engine_version,
+                    command=f"{env} {command}" if env else command,
+                )
+            )
+    except GpuplanError as error:
+        return (), (f"Launch commands could not be made: {error}",)
+    return tuple(lines), tuple(notes)

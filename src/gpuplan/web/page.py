@@ -91,6 +91,7 @@ class SettingsPage(_Frozen):
     warnings: tuple[str, ...] = ()
     status_text: str = "not applied yet"
     launches: tuple[LaunchLine, ...] = ()
+    launch_notes: tuple[str, ...] = Field(default=(), description="Services without a line.")
     explanation: Explanation | None = None
     profile_error: str = ""
     selection: JointSelection | None = None

@@ -17,7 +17,7 @@ from gpuplan.errors import GpuplanError
 from gpuplan.hardware import Host
 from gpuplan.placement.model import Strategy
 from gpuplan.web import STATIC_DIR, render, settings_page
-from gpuplan.web.gather import profile_view, what_if_host
+from gpuplan.web.gather import launch_lines, profile_view, what_if_host
 from gpuplan.web.page import assignment_rows
 
 router = APIRouter(include_in_schema=False)
@@ -80,10 +80,14 @@ def _assignments(
             return {"no_services_reason": f"The services could not be placed: {error}"}
         config = config_from_placement(placement, services)
         items = [s.model_dump(mode="json") for s in config.services]
+        rows = assignment_rows(dumps, items)
+        launches, notes = launch_lines(rows, services, host, None, chosen)
         return {
-            "rows": assignment_rows(dumps, items),
+            "rows": rows,
             "strategy": chosen,
             "warnings": placement.warnings,
+            "launches": launches,
+            "launch_notes": notes,
         }
     try:
         response = Response()
@@ -104,6 +108,10 @@ def _assignments(
             warnings=tuple(proposal["warnings"]),
             status_text="nothing saved yet: this is the " + proposal["strategy"] + " proposal",
         )
+    launches, notes = launch_lines(
+        parts["rows"], services, host, get_state(request).resolution, parts["strategy"]
+    )
+    parts.update(launches=launches, launch_notes=notes)
     return parts
 
 
