@@ -132,7 +132,7 @@ def test_strategy_preview_edit_save_apply(page: Page, deployment: Deployment) ->
     assert page.locator("#status").get_attribute("data-state") == "done"
     assert sorted(deployment.compose.recreated()) == sorted(SERVICES)
     progress = page.locator("#progress li").all_inner_texts()
-    assert any(line.startswith("ai-llm: done") for line in progress)
+    assert "ai-llm: restarted" in progress
     shoot(page, "applied-done")
 
     # A reload shows what was saved and applied.
@@ -157,12 +157,18 @@ def test_failed_apply_offers_rollback(page: Page, deployment: Deployment) -> Non
     rollback = page.get_by_role("button", name="Roll back to the previous configuration")
     assert rollback.is_visible()
     assert page.evaluate("document.activeElement.id") == "btn-rollback"
+    assert "put back on their previous GPUs: ai-clip" in page.locator("#status-text").inner_text()
+    assert "could not select device driver" in page.locator("#status-detail").inner_text()
+    assert "ai-clip: failed to restart" in page.locator("#progress").inner_text() or (
+        "ai-clip: put back on its previous GPU" in page.locator("#progress").inner_text()
+    )
     shoot(page, "apply-failed")
 
     rollback.click()
     expect_text(page, "#status-text", "rolled back to the previous configuration")
     assert gpu_of(page, "ai-clip") == "0"
     assert not rollback.is_visible()
+    expect_text(page, "#warning-list", "Auto-adjusted to 3.5 GB.")
     shoot(page, "rolled-back")
 
 

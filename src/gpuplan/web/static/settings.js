@@ -361,24 +361,32 @@
     }
   }
 
+  const PROGRESS_WORDS = {
+    pending: "not restarted",
+    recreating: "restarting…",
+    done: "restarted",
+    failed: "failed to restart",
+    reverted: "put back on its previous GPU",
+  };
+
   function showProgress(status) {
-    let list = document.getElementById("progress");
-    if (!list) {
-      list = document.createElement("ul");
-      list.id = "progress";
-      list.className = "progress";
-      document.getElementById("status").appendChild(list);
-    }
+    const list = document.getElementById("progress");
     list.replaceChildren();
     (status.services || []).forEach(function (item) {
       const li = document.createElement("li");
       li.dataset.service = item.service;
       li.dataset.progress = item.progress || "";
-      let text = item.service + ": " + (item.progress || "unchanged");
+      let text = item.service + ": " + (PROGRESS_WORDS[item.progress] || "unchanged");
       if (item.container) text += " (container " + (typeof item.container === "string" ? item.container : JSON.stringify(item.container)) + ")";
       li.textContent = text;
       list.appendChild(li);
     });
+  }
+
+  function showDetail(text) {
+    const detail = document.getElementById("status-detail");
+    detail.textContent = text || "";
+    detail.hidden = !text;
   }
 
   // The store's states: applying / in_progress, applied, failed, interrupted, never_applied.
@@ -401,15 +409,27 @@
       showProgress(status);
       const state = stateOf(status, expectedId);
       if (state === "done") {
-        setStatus("done", what === "rollback" ? "rolled back to the previous configuration; ● All services running" : "● All services running");
+        showDetail("");
+        setStatus("done", what === "rollback" ? "rolled back to the previous configuration; all services running" : "● All services running");
         return status;
       }
       if (state === "failed") {
         const detail = (status.last_apply && status.last_apply.detail) || "a service did not restart";
-        setStatus("failed", (what === "rollback" ? "rollback failed: " : "apply failed: ") + detail);
-        if (what !== "rollback") {
+        const named = function (progress) {
+          return (status.services || []).filter(function (s) { return s.progress === progress; }).map(function (s) { return s.service; });
+        };
+        const failed = named("failed");
+        const reverted = named("reverted");
+        let headline = what === "rollback" ? "rollback failed" : "apply failed";
+        if (failed.length) headline += ": " + failed.join(", ") + " did not restart";
+        if (reverted.length) headline += "; put back on their previous GPUs: " + reverted.join(", ");
+        setStatus("failed", headline);
+        showDetail(detail);
+        if (what !== "rollback" && status.applied_history_id) {
           document.getElementById("rollback-box").hidden = false;
           document.getElementById("btn-rollback").focus();
+        } else if (what !== "rollback") {
+          showDetail(detail + " (Nothing was applied before, so there is no earlier configuration to roll back to.)");
         }
         return status;
       }
@@ -429,11 +449,11 @@
     setStatus("running", "applying…");
     try {
       const result = await api("POST", urls().applyUrl, {});
-      showWarnings(result.data && result.data.warnings);
+      if (result.data && result.data.warnings && result.data.warnings.length) showWarnings(result.data.warnings);
       await watchStatus("apply", result.data && result.data.history_id);
     } catch (e) {
       setStatus("failed", "apply failed: " + e.message);
-      document.getElementById("rollback-box").hidden = false;
+      if (lastStatus && lastStatus.applied_history_id) document.getElementById("rollback-box").hidden = false;
       document.getElementById("btn-rollback").focus();
     } finally {
       busy(false);
@@ -453,6 +473,8 @@
       showAssignments(saved);
       if (savedStrategy) setStrategy(savedStrategy);
       document.getElementById("rollback-box").hidden = true;
+      const checked = await api("POST", urls().checkUrl, body());  // warnings of what is back
+      showWarnings(checked.data.warnings);
     } catch (e) {
       setStatus("failed", "rollback failed: " + e.message);
     } finally {
