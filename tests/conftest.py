@@ -37,3 +37,14 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("GPUPLAN_") and key != "GPUPLAN_SHARED_DATA":
             monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLI output tests look for values, not line breaks: print them 200 columns wide.
+
+    The layout at 80 and 120 columns is what tests/cli/test_golden_views.py checks.
+    """
+    from gpuplan.cli import _common
+
+    monkeypatch.setattr(_common.console, "width", 200)

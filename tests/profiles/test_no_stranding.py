@@ -36,7 +36,7 @@ def test_explanation_says_why(host, builtins, spec):
     resolution = resolve(machine, builtins)
     text = render_text(explain(resolution, machine))
     assert resolution.auto is not None and resolution.auto.dynamic
-    assert f"names {resolution.auto.rule_profile}" in text
+    assert f"calls for {resolution.auto.rule_profile}" in text
     assert "unused, more than 10%" in text or "more than the" in text
     assert f"derives {resolution.name} from the real usable VRAM" in text
     assert f"preferences borrowed from {resolution.auto.borrowed_from}" in text

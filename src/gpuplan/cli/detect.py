@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from gpuplan.cli._common import HardwareOpt, HeadroomOpt, JsonOpt, console, emit_json, handle_errors
 from gpuplan.hardware import load_host
@@ -28,7 +29,13 @@ def detect(
     host = load_host(hardware, refresh=refresh, headroom_mb=headroom_mb)
     if json:
         emit_json(host)
+    elif not host.gpus:  # one line, whatever the width: scripts grep it
+        from gpuplan.cli.render.hardware import no_gpu_line
+
+        console.print(no_gpu_line(host), soft_wrap=True)
+        for warning in host.warnings:
+            console.print(f"warning: {escape(warning)}", style="yellow", soft_wrap=True)
     else:
         from gpuplan.cli.render.hardware import render_host  # rich tables: not for --json
 
-        console.print(render_host(host), soft_wrap=True)
+        console.print(render_host(host))

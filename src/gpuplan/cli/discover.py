@@ -14,9 +14,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from gpuplan.cli._common import JsonOpt, console, emit_json, err_console, handle_errors
+from gpuplan.cli.render.tables import Col, FlexTable
 from gpuplan.errors import GpuplanError
 from gpuplan.memory.figure import DEFAULT_CONTEXT
 from gpuplan.memory.vram import engine_for, variant_vram
@@ -94,7 +94,6 @@ def with_discovered(registry: Registry, paths: Sequence[Path] | None) -> list[Mo
         err_console.print(
             "[yellow]Warning:[/] --discover found no models in "
             + ", ".join(escape(str(p)) for p in paths),
-            soft_wrap=True,
         )
     return entries + list(found)
 
@@ -139,18 +138,19 @@ def _count(parameters: int) -> str:
     return f"{parameters / 1e6:.1f} M"
 
 
-def _table(rows: Sequence[dict[str, Any]], context: int) -> Table:
-    table = Table(
+def _table(rows: Sequence[dict[str, Any]], context: int) -> FlexTable:
+    table = FlexTable(
+        [
+            Col("id", "text"),
+            Col("kind/engine", drop=2),
+            Col("quant"),
+            Col("weights", "num"),
+            Col("layers/params", "num", drop=1),
+            Col("VRAM", "num"),
+            Col("registry", "text"),
+        ],
         title=f"Models on disk (MiB; VRAM at {context:,} tokens, largest-GPU engine defaults)",
-        title_justify="left",
     )
-    table.add_column("id", overflow="fold", ratio=3)
-    table.add_column("kind/engine", ratio=2)
-    table.add_column("quant", ratio=1)
-    table.add_column("weights", justify="right", ratio=1)
-    table.add_column("layers/params", justify="right", ratio=2)
-    table.add_column("VRAM", justify="right", ratio=1)
-    table.add_column("registry", ratio=2)
     for row in rows:
         weights = f"{row['weights_mib']:,.1f}" if row["weights_mib"] is not None else "n/a"
         vram = f"{row['vram_estimate_mb']:,}" if row["vram_estimate_mb"] is not None else "error"
@@ -210,7 +210,7 @@ def discover(
         console.print(_table(rows, context))
     elif searched:
         where = ", ".join(str(p) for p in searched)
-        console.print(f"No models found in {escape(where)}.", soft_wrap=True)
+        console.print(f"No models found in {escape(where)}.")
     else:
         from gpuplan.models.files.hf_dir import default_hf_cache
         from gpuplan.models.files.ollama_store import default_store
@@ -219,9 +219,8 @@ def discover(
             f"No models found: no Hugging Face cache at {escape(str(default_hf_cache()))}, "
             f"no Ollama store at {escape(str(default_store()))}, and ${MODEL_DIRS_ENV} is not "
             "set (or pass PATH).",
-            soft_wrap=True,
         )
     for line in problems:
-        console.print(f"[red]✗[/] {escape(line)}", soft_wrap=True)
+        console.print(f"[red]✗[/] {escape(line)}")
     for line in warnings:
-        console.print(f"[dim]• {escape(line)}[/]", soft_wrap=True)
+        console.print(f"[dim]• {escape(line)}[/]")

@@ -12,10 +12,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
 from gpuplan.cli._common import JsonOpt, console, emit_json, handle_errors
+from gpuplan.cli.render.tables import Col, FlexTable
 from gpuplan.errors import ModelError, ModelNotFoundError
 from gpuplan.memory.estimate import Estimate
 from gpuplan.memory.estimate import estimate as estimate_memory
@@ -111,14 +111,11 @@ def _default_engine(model: LocalModel, quant: str | None) -> str:
 def render_estimate(model: LocalModel, result: Estimate) -> Group:
     """The breakdown as a table, then every assumption, for a terminal."""
     scope = f", per GPU of {result.tensor_parallel}" if result.per_gpu else ""
-    table = Table(
+    table = FlexTable(
+        [Col("memory"), Col("MiB", "num"), Col("GiB", "num")],
         title=f"{model.id} on {result.engine} · {result.quant} · "
         f"{result.context:,} tokens × {result.concurrency}{scope}",
-        title_justify="left",
     )
-    table.add_column("memory")
-    table.add_column("MiB", justify="right")
-    table.add_column("GiB", justify="right")
     rows = [
         ("weights", result.weights_mb),
         (f"KV cache ({result.kv_cache_dtype})", result.kv_cache_mb),
@@ -207,4 +204,4 @@ def estimate(
     if json:
         emit_json(result)
     else:
-        console.print(render_estimate(model, result), soft_wrap=True)
+        console.print(render_estimate(model, result))

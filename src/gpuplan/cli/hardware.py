@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from gpuplan.cli._common import JsonOpt, console, emit_json, handle_errors
+from gpuplan.cli.render.tables import Col, FlexTable
 from gpuplan.hardware.catalog import CatalogGPU, load_catalog
 
 app = typer.Typer(
@@ -66,11 +67,10 @@ def catalog(
     if json:
         emit_json([entry.model_dump(mode="json") for entry in entries])
         return
-    console.print(_catalog_table(entries), soft_wrap=True)
+    console.print(_catalog_table(entries))
     console.print(
         f"{len(entries)} GPUs. MiB as nvidia-smi / amd-smi report it; "
         "* = estimated, not read from a vendor tool.",
-        soft_wrap=True,
     )
 
 
@@ -94,19 +94,22 @@ def show(
         if isinstance(value, tuple | list):
             value = ", ".join(str(item) for item in value)
         table.add_row(field, str(value))
-    console.print(table, soft_wrap=True)
+    console.print(table)
 
 
-def _catalog_table(entries: list[CatalogGPU]) -> Table:
-    table = Table(header_style="bold")
-    table.add_column("name to type")
-    table.add_column("reported as")
-    table.add_column("MiB", justify="right")
-    table.add_column("GB/s", justify="right")
-    table.add_column("CC / gfx")
-    table.add_column("architecture")
-    table.add_column("formats")
-    table.add_column("segment")
+def _catalog_table(entries: list[CatalogGPU]) -> FlexTable:
+    table = FlexTable(
+        [
+            Col("name to type"),
+            Col("reported as", "text", drop=4),
+            Col("MiB", "num"),
+            Col("GB/s", "num", drop=1),
+            Col("CC / gfx"),
+            Col("architecture", drop=2),
+            Col("formats", drop=3),
+            Col("segment", drop=5),
+        ]
+    )
     for entry in entries:
         formats = [
             fmt for fmt, ok in (("bf16", entry.bf16), ("fp8", entry.fp8), ("fp4", entry.fp4)) if ok

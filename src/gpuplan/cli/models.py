@@ -103,7 +103,6 @@ def fit(
             if not row.fits:
                 console.print(
                     f"[dim]✗ {row.model_id} {row.quantization}: {escape(row.reason)}[/]",
-                    soft_wrap=True,
                 )
 
 

@@ -57,4 +57,4 @@ def plan(
         return
     for warning in resolution.warnings:
         err_console.print(f"[yellow]Warning:[/] {escape(warning)}", soft_wrap=True)
-    console.print(render_plan(result, selection_policy(resolution, host)), soft_wrap=True)
+    console.print(render_plan(result, selection_policy(resolution, host)))

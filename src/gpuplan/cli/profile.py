@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from gpuplan.cli._common import (
     HardwareOpt,
@@ -23,6 +22,7 @@ from gpuplan.cli._common import (
     err_console,
     handle_errors,
 )
+from gpuplan.cli.render.tables import Col, FlexTable
 from gpuplan.hardware import load_host
 from gpuplan.hardware.model import Host
 from gpuplan.profiles import (
@@ -110,9 +110,18 @@ def list_profiles(
             }
         )
         return
-    table = Table(title=f"Deployment profiles for {host.summary()}")
-    for column in ("", "name", "budget MiB", "models", "strategy", "source", "description"):
-        table.add_column(column)
+    table = FlexTable(
+        [
+            Col(""),
+            Col("name"),
+            Col("budget MiB", "num"),
+            Col("models", "num"),
+            Col("strategy", drop=1),
+            Col("source", drop=2),
+            Col("description", "text"),
+        ],
+        title=f"Deployment profiles for {host.summary()}",
+    )
     for row in rows:
         mark = "*" if row.active else ("!" if row.broken else "")
         kinds = "+".join(source.kind for source in row.sources)
@@ -127,9 +136,7 @@ def list_profiles(
             escape(row.issues[0] if row.broken else row.description),
         )
     console.print(table)
-    console.print(
-        f"* active: {resolution.name} ({escape(resolution.selection.reason)})", soft_wrap=True
-    )
+    console.print(f"* active: {resolution.name} ({escape(resolution.selection.reason)})")
     for warning in resolution.warnings:
         err_console.print(f"[yellow]Warning:[/] {escape(warning)}", soft_wrap=True)
 
@@ -190,16 +197,13 @@ def explain_cmd(
 
 def _print_resolution(resolution: Resolution, host: Host, full: bool) -> None:
     explanation = explain(resolution, host)
-    console.print(f"[bold]Profile:[/] {escape(explanation.title)}", soft_wrap=True)
-    console.print(f"[bold]Hardware:[/] {escape(explanation.hardware)}", soft_wrap=True)
+    console.print(f"[bold]Profile:[/] {escape(explanation.title)}")
+    console.print(f"[bold]Hardware:[/] {escape(explanation.hardware)}")
     if full:
         for line in explanation.why:
-            console.print(f"[bold]Why:[/] {escape(line)}", soft_wrap=True)
-    table = Table(show_header=True)
-    table.add_column("field")
-    table.add_column("value")
-    if full:
-        table.add_column("source")
+            console.print(f"[bold]Why:[/] {escape(line)}")
+    columns = [Col("field"), Col("value", "text")]
+    table = FlexTable([*columns, Col("source", "text")] if full else columns)
     for row in explanation.rows:
         if full:
             source = "\n".join([row.source, *(f"replaces {r}" for r in row.replaced)])
@@ -246,11 +250,9 @@ def validate(
         for report in reports:
             names = ", ".join(report.profiles) or "no profiles"
             status = "[green]ok[/]" if report.ok else "[red]invalid[/]"
-            console.print(f"{escape(report.file)}: {status} ({escape(names)})", soft_wrap=True)
+            console.print(f"{escape(report.file)}: {status} ({escape(names)})")
             for issue in report.issues:
                 color = "red" if issue.severity == "error" else "yellow"
-                console.print(
-                    f"  [{color}]{issue.severity}:[/] {escape(str(issue))}", soft_wrap=True
-                )
+                console.print(f"  [{color}]{issue.severity}:[/] {escape(str(issue))}")
     if not all(r.ok for r in reports):
         raise typer.Exit(1)

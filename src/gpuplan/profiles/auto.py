@@ -107,15 +107,15 @@ def _notes(host: Host, facts: HostFacts, budget: Budget) -> tuple[str, ...]:
     ]
     if host.gpus[0] is not largest:
         notes.append(
-            f"Seed 000 looks only at GPU 0 ({host.gpus[0].name}), the smaller card here; "
-            "gpuplan sizes the budget on the largest card instead."
+            f"The classic rule looks only at GPU 0 ({host.gpus[0].name}), the smaller card "
+            "here; gpuplan sizes the budget on the largest card instead."
         )
     return tuple(notes)
 
 
 def explain_auto(auto: AutoDecision) -> str:
     """The auto-selection decision as a sentence or three."""
-    text = f"Seed 000's rule {auto.rule_id} applies ({auto.rule_reason}) and names "
+    text = f"Picked from the hardware: {auto.rule_reason}, which calls for "
     text += f"{auto.rule_profile}."
     if auto.fit is not None:
         text = text[:-1] + f"; {auto.fit.reason}"
@@ -130,8 +130,7 @@ def explain_auto(auto: AutoDecision) -> str:
             text += "."
     if auto.engine_profile is not None:
         text += (
-            f" Engine settings come from {auto.engine_profile} (seed 002 heuristic "
-            f"{auto.engine_rule_id}: {auto.engine_reason})."
+            f" Engine settings come from {auto.engine_profile} ({auto.engine_reason})."
         )
     for note in auto.notes:
         text += f" {note}"

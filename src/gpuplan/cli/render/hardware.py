@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
+from gpuplan.cli.render.tables import Col, FlexTable
 from gpuplan.hardware.model import GPU, Host
 
 BAR_WIDTH = 10
@@ -40,15 +40,19 @@ def no_gpu_line(host: Host) -> str:
     return f"No GPU found (tried {tried}) - planning for CPU only{ram}."
 
 
-def host_table(host: Host) -> Table:
-    table = Table(title=f"{host.summary()} - source: {host.source}", title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("GPU", overflow="fold", min_width=12)
-    table.add_column("VRAM used")
-    table.add_column("total MiB", justify="right")
-    table.add_column("usable MiB", justify="right")
-    table.add_column("CC / arch")
-    table.add_column("MIG")
+def host_table(host: Host) -> FlexTable:
+    table = FlexTable(
+        [
+            Col("#", "num"),
+            Col("GPU", "text"),
+            Col("VRAM used", drop=2),
+            Col("total MiB", "num"),
+            Col("usable MiB", "num"),
+            Col("CC / arch", drop=1),
+            Col("MIG", drop=3),
+        ],
+        title=f"{host.summary()} - source: {host.source}",
+    )
     for gpu in host.gpus:
         mig = "-" if not gpu.mig_mode else f"{len(gpu.mig_devices)} slices"
         table.add_row(

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 from rich.console import Group, RenderableType
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
+from gpuplan.cli.render.tables import Col, FlexTable
 from gpuplan.models.registry import Role
 from gpuplan.selection.candidates import Candidate
 from gpuplan.selection.fit import FitRow
@@ -43,14 +43,18 @@ def policy_line(policy: SelectionPolicy) -> str:
 
 def render_fit(rows: Sequence[FitRow], *, title: str, show_all: bool) -> RenderableType:
     """One row per variant: fits or not, VRAM, GPUs, the longest context it holds."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("model", overflow="fold", min_width=12)
-    table.add_column("quant", no_wrap=True, min_width=6)
-    table.add_column("engine", overflow="fold")
-    table.add_column("best role", overflow="fold", max_width=10)
-    table.add_column("MiB/GPU", justify="right", no_wrap=True, min_width=7)
-    table.add_column("GPUs", justify="right", no_wrap=True, min_width=4)
-    table.add_column("max ctx", justify="right", no_wrap=True, min_width=7)
+    table = FlexTable(
+        [
+            Col("model"),
+            Col("quant"),
+            Col("engine"),
+            Col("best role", drop=1),
+            Col("MiB/GPU", "num"),
+            Col("GPUs", "num"),
+            Col("max ctx", "num"),
+        ],
+        title=title,
+    )
     shown = [row for row in rows if row.fits or show_all]
     for row in shown:
         table.add_row(
@@ -74,13 +78,24 @@ def render_selection(
     role: Role, chosen: Sequence[Candidate], policy: SelectionPolicy
 ) -> RenderableType:
     """The top-N models for one role under the policy."""
-    table = Table(title=f"Best models for {role!r}", title_justify="left")
-    for column in ("#", "model", "quant", "engine", "MiB", "priority", "VRAM from"):
-        table.add_column(column, justify="right" if column in ("#", "MiB", "priority") else "left")
+    table = FlexTable(
+        [
+            Col("#", "num"),
+            Col("model"),
+            Col("name", "text", drop=2),
+            Col("quant"),
+            Col("engine"),
+            Col("MiB", "num"),
+            Col("priority", "num"),
+            Col("VRAM from", drop=1),
+        ],
+        title=f"Best models for {role!r}",
+    )
     for rank, candidate in enumerate(chosen, start=1):
         table.add_row(
             str(rank),
-            escape(candidate.name) + f" ({candidate.model_id})",
+            candidate.model_id,
+            escape(candidate.name),
             candidate.quantization,
             candidate.backend,
             _mib(candidate.vram_estimate_mb, candidate.gpus, candidate.demand.per_gpu_mb),
@@ -110,9 +125,15 @@ def render_explanation(explanation: Explanation) -> RenderableType:
     )
     parts: list[RenderableType] = [head, Text(explanation.reason)]
     if explanation.variants:
-        table = Table(show_header=True)
-        for column in ("quant", "MiB", "fits", "preference", "VRAM from"):
-            table.add_column(column)
+        table = FlexTable(
+            [
+                Col("quant"),
+                Col("MiB", "num"),
+                Col("fits"),
+                Col("preference", "num"),
+                Col("VRAM from"),
+            ]
+        )
         for verdict in explanation.variants:
             table.add_row(
                 verdict.quantization,
@@ -127,15 +148,18 @@ def render_explanation(explanation: Explanation) -> RenderableType:
 
 def render_joint(result: JointSelection, policy: SelectionPolicy) -> RenderableType:
     """The set chosen for several roles, what it costs, and what was dropped and why."""
-    table = Table(title=f"One model per role: {', '.join(result.roles)}", title_justify="left")
-    widths = {"role": 9, "model": 12}  # 'embedding'; ids fold rather than end in '…'
-    for column in ("role", "model", "quant", "engine", "MiB", "prio", "shared"):
-        table.add_column(
-            column,
-            justify="right" if column in ("MiB", "prio") else "left",
-            overflow="fold",
-            min_width=widths.get(column),
-        )
+    table = FlexTable(
+        [
+            Col("role"),
+            Col("model"),
+            Col("quant"),
+            Col("engine"),
+            Col("MiB", "num"),
+            Col("prio", "num", drop=1),
+            Col("shared", "text", drop=2),
+        ],
+        title=f"One model per role: {', '.join(result.roles)}",
+    )
     for pick in result.picks:
         table.add_row(
             pick.role,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from rich.console import Group, RenderableType
 from rich.rule import Rule
-from rich.table import Table
 from rich.text import Text
 
 from gpuplan.cli.render.hardware import render_host
 from gpuplan.cli.render.models import render_joint
+from gpuplan.cli.render.tables import Col, FlexTable
 from gpuplan.planning import Plan
 from gpuplan.selection.policy import SelectionPolicy
 
@@ -23,16 +23,28 @@ def _fitting(plan: Plan) -> RenderableType:
         f"{len(plan.fitting)} of {plan.variants_checked} registry variants "
         f"({len(models)} models) fit at {plan.context:,} tokens; the largest:"
     )
-    table = Table(title=title, title_justify="left")
-    for column in ("model", "quant", "engine", "MiB/GPU", "GPUs", "max context"):
-        table.add_column(column, justify="right" if column in ("MiB/GPU", "GPUs") else "left")
-    largest = sorted(plan.fitting, key=lambda row: row.vram_estimate_mb * row.gpus, reverse=True)
+    table = FlexTable(
+        [
+            Col("model"),
+            Col("quant"),
+            Col("engine"),
+            Col("MiB", "num"),
+            Col("GPUs", "num"),
+            Col("max context", "num", drop=1),
+        ],
+        title=title,
+    )
+    # Largest by total memory, which is the MiB column shown (per GPU × GPUs).
+    largest = sorted(
+        plan.fitting,
+        key=lambda row: (-row.vram_estimate_mb * row.gpus, row.model_id, row.quantization),
+    )
     for row in largest[:TOP_FITTING]:
         table.add_row(
             row.model_id,
             row.quantization,
             row.backend,
-            f"{row.vram_estimate_mb:,}",
+            f"{row.vram_estimate_mb * row.gpus:,}",
             str(row.gpus),
             "-" if row.max_context is None else f"{row.max_context:,}",
         )
