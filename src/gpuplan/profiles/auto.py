@@ -129,9 +129,7 @@ def explain_auto(auto: AutoDecision) -> str:
         else:
             text += "."
     if auto.engine_profile is not None:
-        text += (
-            f" Engine settings come from {auto.engine_profile} ({auto.engine_reason})."
-        )
+        text += f" Engine settings come from {auto.engine_profile} ({auto.engine_reason})."
     for note in auto.notes:
         text += f" {note}"
     return text
