@@ -20,6 +20,9 @@ from gpuplan.api.state import ServerSettings
 from gpuplan.errors import GpuplanError
 from gpuplan.hardware import load_host
 from tests.apply import standins
+from tests.dbfixtures import db_url, postgres_server
+
+__all__ = ["db_url", "postgres_server"]
 
 pytestmark = pytest.mark.anyio
 HARDWARE = "RTX A5500, RTX A400"
@@ -39,7 +42,7 @@ def anyio_backend() -> str:
 
 
 class Env:
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, db_url: str) -> None:
         self.root = tmp_path / "project"
         self.root.mkdir()
         self.compose = self.root / "docker-compose.prod.yml"
@@ -47,7 +50,7 @@ class Env:
         self.override = self.root / "config" / "docker-compose.gpu-override.yml"
         self.mirror = self.root / "config" / "gpu-assignments.yml"
         self.runtime = standins.docker(tmp_path / "bin", tmp_path / "docker-home")
-        self.db_url = f"sqlite:///{tmp_path / 'gpuplan.db'}"
+        self.db_url = db_url
 
     @asynccontextmanager
     async def client(self, **settings: object) -> AsyncIterator[httpx.AsyncClient]:
@@ -65,8 +68,9 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
-    environment = Env(tmp_path)
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Env:
+    """Every route test runs on SQLite and on PostgreSQL."""
+    environment = Env(tmp_path, db_url)
     monkeypatch.setenv("PATH", str(environment.runtime.bindir))
     return environment
 

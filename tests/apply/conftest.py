@@ -11,6 +11,9 @@ from gpuplan.apply import Applier, Target
 from gpuplan.hardware import load_host
 from gpuplan.store import GpuConfig, Repository, open_store
 from tests.apply import standins
+from tests.dbfixtures import db_url, postgres_server
+
+__all__ = ["Project", "config", "db_url", "postgres_server", "project"]
 
 
 @dataclass
@@ -45,14 +48,15 @@ def config(strategy: str = "manual", **gpus: object) -> GpuConfig:
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Project:
+    """A project on SQLite and on PostgreSQL (``db_url`` is parametrized over both)."""
     root = tmp_path / "project"
     root.mkdir()
     compose = root / "docker-compose.prod.yml"
     compose.write_text(standins.BASE_COMPOSE)
     runtime = standins.docker(tmp_path / "bin", tmp_path / "docker-home")
     monkeypatch.setenv("PATH", str(runtime.bindir))
-    url = f"sqlite:///{tmp_path / 'gpuplan.db'}"
+    url = db_url
     monkeypatch.setenv("GPUPLAN_DATABASE_URL", url)
     return Project(
         root=root,
