@@ -13,9 +13,12 @@ from collections.abc import Iterable, Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuplan.hardware import Host
+from gpuplan.launch.model import LaunchConfig
 from gpuplan.memory.figure import DEFAULT_CONTEXT
 from gpuplan.memory.vram import coster_for_gpu
 from gpuplan.models.registry import Backend, ModelEntry, Role
+from gpuplan.placement.devices import On
+from gpuplan.placement.model import Assignment, GpuFill, Service, Strategy
 from gpuplan.profiles import ProfileDocument, Resolution, explain, profile_document
 from gpuplan.selection.candidates import Candidate, build_candidates
 from gpuplan.selection.fit import FitRow, fit_registry
@@ -25,6 +28,7 @@ from gpuplan.selection.policy import SelectionPolicy
 __all__ = [
     "CPU_BACKENDS",
     "DEFAULT_ROLES",
+    "DEFAULT_STRATEGY",
     "Plan",
     "fit_rows",
     "host_candidates",
@@ -32,6 +36,9 @@ __all__ = [
     "make_plan",
     "selection_policy",
 ]
+
+DEFAULT_STRATEGY: Strategy = "vram_based"
+"""Seed 004's recommended strategy: largest first onto the GPU with most free memory."""
 
 DEFAULT_ROLES: tuple[Role, ...] = ("chat", "embedding", "caption")
 """What `gpuplan plan` chooses for when no roles are given: the common trio."""
@@ -148,6 +155,20 @@ class Plan(BaseModel):
     variants_checked: int = Field(description="Registry variants that were checked.")
     selection: JointSelection = Field(description="One model per role, fitting together.")
     notes: tuple[str, ...] = ()
+    strategy: Strategy = Field(default=DEFAULT_STRATEGY, description="Placement strategy used.")
+    assignments: tuple[Assignment, ...] = Field(
+        default=(), description="Where each service runs (one per service), and why."
+    )
+    gpus: tuple[GpuFill, ...] = Field(
+        default=(), description="Every GPU after placement: used and usable MiB, services."
+    )
+    warnings: tuple[str, ...] = Field(
+        default=(), description="Seed 004's placement warnings (warn but allow)."
+    )
+    solver: str | None = Field(default=None, description="Which placement algorithm ran.")
+    launch: tuple[LaunchConfig, ...] = Field(
+        default=(), description="How each placed service is started (engine, argv, env, image)."
+    )
 
 
 def make_plan(
@@ -157,8 +178,15 @@ def make_plan(
     *,
     roles: Sequence[Role | str] = DEFAULT_ROLES,
     context: int = DEFAULT_CONTEXT,
+    services: Sequence[Service] | None = None,
+    strategy: Strategy | str = DEFAULT_STRATEGY,
+    on: On = "total",
 ) -> Plan:
-    """Fit every registry variant to the GPUs and choose a set for ``roles``."""
+    """Fit every registry variant to the GPUs, choose a set for ``roles``, and place it.
+
+    ``services`` (a services file's) are placed instead of the selection's own
+    models; ``strategy`` and ``on`` are ``gpuplan.placement.place``'s.
+    """
     rows = fit_rows(host, entries, context=context)
     policy = selection_policy(resolution, host)
     candidates = host_candidates(host, entries, context=context, rows=rows)
@@ -169,6 +197,23 @@ def make_plan(
             "No GPU: the selection keeps engines that run on a CPU (llama.cpp, Ollama, "
             f"transformers) and the {resolution.name} profile's budget applies to RAM."
         )
+    from gpuplan.placement import place
+    from gpuplan.placement.services import services_from_selection
+
+    if services is None:
+        services = services_from_selection(selection.models)
+    placement = place(
+        services,
+        host,
+        strategy=strategy,
+        on=on,
+        tensor_parallel_threshold_mb=resolution.profile.tensor_parallel_threshold_mb,
+    )
+    from gpuplan.planning_launch import launch_configs, launch_requests
+
+    requests = launch_requests(
+        placement, services, host, resolution.profile, entries=entries, context=context
+    )
     return Plan(
         hardware=host,
         profile=profile_document(resolution, host),
@@ -178,4 +223,10 @@ def make_plan(
         variants_checked=sum(len(entry.variants) for entry in entries),
         selection=selection,
         notes=tuple(notes),
+        strategy=placement.strategy,
+        assignments=placement.assignments,
+        gpus=placement.gpus,
+        warnings=placement.warnings,
+        solver=placement.solver,
+        launch=launch_configs(requests),
     )

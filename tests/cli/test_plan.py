@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -71,3 +73,73 @@ def test_plan_text_has_every_section() -> None:
     for heading in ("Hardware", "Profile: balanced_24gb", "What fits", "What to serve"):
         assert heading in result.output
     assert "GPU 1 (NVIDIA RTX A400" in result.output
+
+
+SEED004 = Path(__file__).resolve().parents[2] / "examples" / "seed004-services.yml"
+
+
+def plan_body(*args: str) -> Any:
+    return plan_json(*args)
+
+
+def test_plan_places_seed_004s_services_with_its_warnings() -> None:
+    body = plan_body("--services", str(SEED004), "--hardware", "RTX A5500, RTX A400")
+    assert body["strategy"] == "vram_based"
+    assignments = {a["service"]: a for a in body["assignments"]}
+    assert set(assignments) == {"ai-llm", "ai-yolo26", "ai-florence", "ai-clip", "ai-enrichment"}
+    assert assignments["ai-enrichment"]["gpu_indices"] == [1]
+    assert assignments["ai-enrichment"]["vram_budget_mb"] == 3582
+    for a in assignments.values():
+        assert set(a) >= {"service", "model", "gpu_indices", "vram_budget_mb", "reason"}
+    assert (
+        "ai-enrichment VRAM budget (6.8 GB) exceeds GPU 1 (4 GB). Auto-adjusted to 3.5 GB."
+        in body["warnings"]
+    )
+    gpus = body["gpus"]
+    assert [set(g) >= {"index", "name", "used_mb", "usable_mb"} for g in gpus] == [True, True]
+
+
+@pytest.mark.parametrize(
+    "strategy", ["vram_based", "latency_optimized", "isolation_first", "balanced"]
+)
+def test_plan_strategy_without_a_services_file_places_the_selection(strategy: str) -> None:
+    body = plan_body("--strategy", strategy, "--hardware", "2x RTX 4090")
+    assert body["strategy"] == strategy
+    models = {m["model_id"] for m in body["selection"]["models"]}
+    assert {a["model"] for a in body["assignments"]} == models
+    assert all(a["gpu_indices"] for a in body["assignments"])
+
+
+def test_plan_text_shows_the_gpu_map_in_80_columns() -> None:
+    result = CliRunner().invoke(
+        app,
+        ["plan", "--services", str(SEED004), "--hardware", "RTX A5500, RTX A400"],
+        env={"COLUMNS": "80"},
+        terminal_width=80,
+    )
+    assert result.exit_code == 0, result.output
+    where = result.output[result.output.index("Where (vram_based)") :]
+    assert "GPU 1 RTX A400" in where and "ai-enrichment" in where and "adjusted" in where
+    assert "Auto-adjusted to 3.5 GB." in " ".join(where.split())
+    body = where[: where.index("More:")]
+    assert max(len(line) for line in body.splitlines()) <= 80
+
+
+def test_plan_manual_without_pins_names_them_and_bad_files_are_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["plan", "--strategy", "manual", "--hardware", "RTX 4090"])
+    assert result.exit_code == 1 and "not pinned:" in result.output
+    bad = tmp_path / "s.yml"
+    bad.write_text("services:\n  - name: a\n    vram_mb: big\n")
+    result = CliRunner().invoke(app, ["plan", "--services", str(bad), "--hardware", "RTX 4090"])
+    assert result.exit_code == 1
+    assert f"services file {bad}, line 3: field services[0].vram_mb" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_plan_json_stays_clean_when_the_milp_runs() -> None:
+    result = CliRunner().invoke(
+        app, ["plan", "--json", "--strategy", "balanced", "--hardware", "4x RTX 4090"]
+    )
+    assert result.exit_code == 0
+    assert "HiGHS" not in result.stdout
+    json.loads(result.stdout)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,8 +24,23 @@ from gpuplan.cli.render.plan import render_plan
 from gpuplan.hardware import load_host
 from gpuplan.memory.figure import DEFAULT_CONTEXT
 from gpuplan.models.registry import load_registry
-from gpuplan.planning import DEFAULT_ROLES, make_plan, selection_policy
+from gpuplan.placement.model import STRATEGIES
+from gpuplan.planning import (
+    DEFAULT_ROLES,
+    DEFAULT_STRATEGY,
+    largest_gpu_mb,
+    make_plan,
+    selection_policy,
+)
 from gpuplan.profiles import resolve_here
+
+StrategyChoice = StrEnum("StrategyChoice", {name: name for name in STRATEGIES})  # type: ignore[misc]
+"""seed 004's five strategy names, as --strategy's choices."""
+
+
+class OnChoice(StrEnum):
+    total = "total"
+    free = "free"
 
 
 @handle_errors
@@ -39,9 +56,31 @@ def plan(
     ] = DEFAULT_CONTEXT,
     headroom_mb: HeadroomOpt = None,
     discover: DiscoverOpt = None,
+    strategy: Annotated[
+        StrategyChoice,
+        typer.Option(
+            "--strategy",
+            help="Where each service goes (seed 004): manual (pins only), vram_based "
+            "(largest first onto the most free memory), latency_optimized, "
+            "isolation_first (the LLM alone), balanced (lowest peak utilisation).",
+        ),
+    ] = StrategyChoice(DEFAULT_STRATEGY),
+    services: Annotated[
+        Path | None,
+        typer.Option(
+            "--services",
+            help="A services file (YAML, TOML or JSON, a list `services`) to place "
+            "instead of the selection; see examples/seed004-services.yml.",
+            show_default=False,
+        ),
+    ] = None,
+    on: Annotated[
+        OnChoice,
+        typer.Option("--on", help="Plan on total memory, or on memory free now."),
+    ] = OnChoice.total,
     json: JsonOpt = False,
 ) -> None:
-    """The whole answer: the GPUs, the deployment profile and why, what fits, what to serve.
+    """The whole answer: the GPUs, the profile and why, what fits, what to serve, and where.
 
     Works on this machine's GPUs (or CPU) and on declared hardware:
     `gpuplan plan --hardware "2x RTX 4090" --roles chat,embedding,caption`.
@@ -49,11 +88,29 @@ def plan(
     host = load_host(hardware, headroom_mb=headroom_mb)
     resolution, _catalog = resolve_here(host, profile)
     wanted = [role.strip() for role in roles.split(",") if role.strip()]
+    entries = with_discovered(load_registry(), discover)
+    listed = None
+    if services is not None:
+        from gpuplan.placement.services import load_services
+
+        listed = load_services(
+            services, entries=entries, context=context, gpu_memory_mb=largest_gpu_mb(host)
+        )
     result = make_plan(
-        host, resolution, with_discovered(load_registry(), discover), roles=wanted, context=context
+        host,
+        resolution,
+        entries,
+        roles=wanted,
+        context=context,
+        services=listed,
+        strategy=strategy.value,
+        on=on.value,
     )
     if json:
-        emit_json(result)
+        body = result.model_dump(mode="json")
+        if not body["launch"]:
+            del body["launch"]  # no engine renderers installed: nothing to say how
+        emit_json(body)
         return
     for warning in resolution.warnings:
         err_console.print(f"[yellow]Warning:[/] {escape(warning)}", soft_wrap=True)

@@ -40,6 +40,9 @@ __all__ = [
 MILP_MAX_PAIRS = 4000
 """Largest model solved exactly: (unpinned service, device) pairs, e.g. 16 GPUs x 250 services."""
 
+MIP_REL_GAP = 1e-4
+"""HiGHS stops when its solution is proven within 0.01 % of the optimum ("optimal")."""
+
 MILP_TIME_LIMIT_S = 5.0
 """Wall-clock limit per solve; a stopped solve reports its proven gap."""
 
@@ -71,10 +74,25 @@ def _quiet_highs() -> Any:
     return highs
 
 
+def _linked(problem: Problem, s: int) -> dict[int, list[int]]:
+    """NVLink groups with room for all of tensor-parallel service ``s``'s devices."""
+    groups: dict[int, list[int]] = {}
+    if problem.spans[s] < 2:
+        return groups
+    for d in problem.eligible(s):
+        group = problem.devices[d].link_group
+        if group is not None:
+            groups.setdefault(group, []).append(d)
+    return {g: members for g, members in groups.items() if len(members) >= problem.spans[s]}
+
+
 def _pairs(problem: Problem, free_services: Sequence[int]) -> list[tuple[int, int]]:
+    """(service, device) pairs a service may use: a TP service stays in one NVLink group."""
     pairs = []
     for s in free_services:
-        for d in problem.eligible(s):
+        linked = _linked(problem, s)
+        allowed = sorted(d for members in linked.values() for d in members) if linked else None
+        for d in allowed if allowed is not None else problem.eligible(s):
             if problem.devices[d].usable_mb > 0 or problem.share_mb[s] == 0:
                 pairs.append((s, d))
     return pairs
@@ -108,12 +126,37 @@ def _solve(
             value.append(float(problem.demand(s, d)))
         index.append(row_of_service[s])
         value.append(1.0)
+    # One NVLink group per tensor-parallel service, where groups are known:
+    # y[s, g] binary, sum_g y = 1, and x[s, d] <= y[s, group(d)] (rows: x - y <= 0).
+    n_base = len(devices) + len(free_services)
+    link_rows: list[tuple[int, int]] = []  # (pair column, group column)
+    choose_rows: list[list[int]] = []  # group columns of one service
+    group_cols: list[int] = []
+    column = n_x
+    pair_col = {pair: i for i, pair in enumerate(pairs)}
+    group_col_of: dict[tuple[int, int], int] = {}
+    for s in free_services:
+        linked = _linked(problem, s)
+        if not linked:
+            continue
+        mine = []
+        for g in sorted(linked):
+            group_col_of[(s, g)] = column
+            mine.append(column)
+            group_cols.append(column)
+            column += 1
+        choose_rows.append(mine)
+        for g, members in linked.items():
+            for d in members:
+                if (s, d) in pair_col:
+                    link_rows.append((pair_col[(s, d)], group_col_of[(s, g)]))
+    n_y = len(group_cols)
     if minmax:
         starts.append(len(index))
         for d in devices:
             index.append(row_of_device[d])
             value.append(-float(problem.devices[d].usable_mb))
-    n_row = len(devices) + len(free_services)
+    n_row = n_base
     inf = 1e30
     row_lower = [-inf] * len(devices) + [float(problem.spans[s]) for s in free_services]
     row_upper = [
@@ -121,11 +164,11 @@ def _solve(
         for d in devices
     ] + [float(problem.spans[s]) for s in free_services]
     col_cost = [costs.get(pair, 0.0) for pair in pairs] + ([1.0] if minmax else [])
-    col_lower = [0.0] * n_col
+    col_lower = [0.0] * (n_x + (1 if minmax else 0))
     col_upper = [1.0] * n_x + ([inf] if minmax else [])
     highs = _quiet_highs()
     highs.setOptionValue("time_limit", float(time_limit_s))
-    highs.setOptionValue("mip_rel_gap", 1e-6)
+    highs.setOptionValue("mip_rel_gap", MIP_REL_GAP)
     highs.setOptionValue("threads", 1)
     highs.addRows(
         n_row,
@@ -146,13 +189,57 @@ def _solve(
         np.array(index, dtype=np.int32),
         np.array(value),
     )
-    if n_x:
+    if n_y:  # group columns come after t (or after x without t)
+        first = n_x + (1 if minmax else 0)
+        highs.addCols(
+            n_y,
+            np.zeros(n_y),
+            np.zeros(n_y),
+            np.ones(n_y),
+            0,
+            np.zeros(n_y, dtype=np.int32),
+            np.array([], dtype=np.int32),
+            np.array([]),
+        )
+        shift = first - n_x  # y columns were numbered from n_x above
+
+        def col(c: int) -> int:
+            return c + shift if c >= n_x else c
+
+        rows_lower: list[float] = []
+        rows_upper: list[float] = []
+        row_starts: list[int] = []
+        row_index: list[int] = []
+        row_value: list[float] = []
+        for x_col, y_col in link_rows:
+            row_starts.append(len(row_index))
+            row_index += [x_col, col(y_col)]
+            row_value += [1.0, -1.0]
+            rows_lower.append(-inf)
+            rows_upper.append(0.0)
+        for mine in choose_rows:
+            row_starts.append(len(row_index))
+            row_index += [col(c) for c in mine]
+            row_value += [1.0] * len(mine)
+            rows_lower.append(1.0)
+            rows_upper.append(1.0)
+        highs.addRows(
+            len(rows_lower),
+            np.array(rows_lower),
+            np.array(rows_upper),
+            len(row_index),
+            np.array(row_starts, dtype=np.int32),
+            np.array(row_index, dtype=np.int32),
+            np.array(row_value),
+        )
+    integral = list(range(n_x)) + [n_x + (1 if minmax else 0) + i for i in range(n_y)]
+    if integral:
         import highspy
 
         highs.changeColsIntegrality(
-            n_x,
-            np.arange(n_x, dtype=np.int32),
-            np.array([highspy.HighsVarType.kInteger] * n_x),
+            len(integral),
+            np.array(integral, dtype=np.int32),
+            np.array([highspy.HighsVarType.kInteger] * len(integral)),
         )
     highs.run()
     status = highs.modelStatusToString(highs.getModelStatus())
@@ -208,4 +295,6 @@ def fewest_moves(
 
 def pair_count(problem: Problem, free_services: Sequence[int]) -> int:
     """How many binaries a model of ``free_services`` has (to compare with MILP_MAX_PAIRS)."""
-    return sum(len(problem.eligible(s)) for s in free_services)
+    everything = len(problem.devices)
+    whole = sum(1 for d in problem.devices if d.mig_index is None)
+    return sum(everything if problem.spans[s] == 1 else whole for s in free_services)

@@ -10,6 +10,7 @@ latency strategy's "fastest"), and its NVLink group when the topology is known.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -47,9 +48,14 @@ class Device:
 
 
 def _bandwidth(gpu: GPU) -> float:
+    return _bandwidth_of(gpu.name, gpu.vram_total_mb)
+
+
+@functools.lru_cache(maxsize=1024)
+def _bandwidth_of(name: str, vram_mb: int | None) -> float:
     from gpuplan.hardware.catalog import load_catalog
 
-    entry = load_catalog().match(gpu.name, vram_mb=gpu.vram_total_mb)
+    entry = load_catalog().match(name, vram_mb=vram_mb)
     return float(entry.memory_bandwidth_gbs) if entry is not None else 0.0
 
 

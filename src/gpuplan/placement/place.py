@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from gpuplan.errors import PlacementError
 from gpuplan.hardware.model import Host
 from gpuplan.placement.devices import On, host_devices
-from gpuplan.placement.model import STRATEGIES, Assignment, GpuFill, Placement, Service, Strategy
+from gpuplan.placement.model import STRATEGIES, Assignment, Placement, Service, Strategy
 from gpuplan.placement.problem import Decision, Problem, make_problem
 from gpuplan.placement.validate import validate
 
@@ -133,42 +133,54 @@ def _placement(
     problem: Problem, decision: Decision, strategy: Strategy, notes: tuple[str, ...]
 ) -> Placement:
     checked = validate(problem, decision.slots)
-    assignments = []
+    # plain dicts, validated once by Placement: 20,000 models built one by one
+    # cost more than placing them
+    assignments: list[dict[str, object]] = []
     for s, service in enumerate(problem.services):
         chosen = decision.slots[s]
         devices = [problem.devices[d] for d in chosen]
-        mig = devices[0].mig_index if len(devices) == 1 else None
         assignments.append(
-            Assignment(
-                service=service.name,
-                model=_model_label(service),
-                gpu_indices=tuple(device.gpu_index for device in devices),
-                vram_budget_mb=checked.budgets_mb[s],
-                reason=decision.reasons[s],
-                mig_device=mig,
-                budget_adjusted=checked.adjusted[s],
-            )
+            {
+                "service": service.name,
+                "model": _model_label(service),
+                "gpu_indices": tuple(device.gpu_index for device in devices),
+                "vram_budget_mb": checked.budgets_mb[s],
+                "reason": decision.reasons[s],
+                "mig_device": devices[0].mig_index if len(devices) == 1 else None,
+                "budget_adjusted": checked.adjusted[s],
+            }
         )
-    used = [0] * len(problem.devices)
-    names: list[list[str]] = [[] for _ in problem.devices]
+    used: dict[int, int] = {}
+    usable: dict[int, int] = {}
+    names: dict[int, list[str]] = {}
+    gpu_name: dict[int, str] = {}
+    for device in problem.devices:
+        index = device.gpu_index
+        used.setdefault(index, 0)
+        usable[index] = usable.get(index, 0) + device.usable_mb
+        names.setdefault(index, [])
+        gpu_name[index] = device.name
     for s, chosen in enumerate(decision.slots):
         for d in chosen:
-            used[d] += checked.shares_mb[s]
-            names[d].append(problem.services[s].name)
-    fills: dict[int, GpuFill] = {}
-    for d, device in enumerate(problem.devices):
-        before = fills.get(device.gpu_index)
-        fills[device.gpu_index] = GpuFill(
-            index=device.gpu_index,
-            name=device.name,
-            used_mb=(before.used_mb if before else 0) + used[d],
-            usable_mb=(before.usable_mb if before else 0) + device.usable_mb,
-            services=(*(before.services if before else ()), *names[d]),
-        )
-    return Placement(
-        strategy=strategy,
-        assignments=tuple(assignments),
-        gpus=tuple(fills.values()),
-        warnings=(*notes, *checked.warnings),
-        solver=decision.solver,
+            index = problem.devices[d].gpu_index
+            used[index] += checked.shares_mb[s]
+            names[index].append(problem.services[s].name)
+    fills = [
+        {
+            "index": index,
+            "name": gpu_name[index],
+            "used_mb": used[index],
+            "usable_mb": usable[index],
+            "services": tuple(names[index]),
+        }
+        for index in used
+    ]
+    return Placement.model_validate(
+        {
+            "strategy": strategy,
+            "assignments": assignments,
+            "gpus": fills,
+            "warnings": (*notes, *checked.warnings),
+            "solver": decision.solver,
+        }
     )

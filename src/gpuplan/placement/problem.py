@@ -14,6 +14,7 @@ cluster scale (thousands of GPUs, tens of thousands of services).
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -46,6 +47,7 @@ class Problem:
     spans: tuple[int, ...]
     share_mb: tuple[int, ...]
     span_notes: tuple[str | None, ...]
+    adjustable: tuple[bool, ...] = ()
 
     def demand(self, s: int, d: int) -> int:
         """MiB service ``s`` takes on device ``d``.
@@ -55,7 +57,7 @@ class Problem:
         device (seed 004), so it never takes more than the device's usable memory.
         """
         share = self.share_mb[s]
-        if self.services[s].adjustable:
+        if self.adjustable[s]:
             return min(share, self.devices[d].usable_mb)
         return share
 
@@ -102,8 +104,13 @@ class Loads:
 
     def fits(self, s: int, devices: Iterable[int]) -> bool:
         """Every one of ``devices`` still has room for service ``s`` (and there is one)."""
-        chosen = list(devices)
-        return bool(chosen) and all(self.free(d) >= self.problem.demand(s, d) for d in chosen)
+        problem, used = self.problem, self.used
+        found = False
+        for d in devices:
+            if problem.devices[d].usable_mb - used[d] < problem.demand(s, d):
+                return False
+            found = True
+        return found
 
     def utilisation(self, d: int, extra: int = 0) -> float:
         usable = self.problem.devices[d].usable_mb
@@ -154,9 +161,13 @@ class RoomHeap:
         return chosen
 
     def touch(self, devices: Iterable[int]) -> None:
-        """Re-key devices whose load changed."""
+        """Re-key devices whose load changed (the top in place, others by a new entry)."""
         for d in devices:
-            if d in self.members:
+            if d not in self.members:
+                continue
+            if self.heap and self.heap[0][1] == d:
+                heapq.heapreplace(self.heap, (-self.loads.free(d), d))
+            else:
                 heapq.heappush(self.heap, (-self.loads.free(d), d))
 
 
@@ -175,8 +186,8 @@ def make_problem(
     whole GPUs (MIG slices are never spanned). A service that fits nowhere, even
     split, stays on one device and is warned about.
     """
-    names = [s.name for s in services]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    counts = Counter(s.name for s in services)
+    duplicates = sorted(name for name, count in counts.items() if count > 1)
     if duplicates:
         raise PlacementError(
             f"service {duplicates[0]!r} is listed twice", hint="give every service its own name"
@@ -200,7 +211,14 @@ def make_problem(
         spans.append(span)
         shares.append(-(-budget // span))
         notes.append(note)
-    return Problem(tuple(services), tuple(devices), tuple(spans), tuple(shares), tuple(notes))
+    return Problem(
+        tuple(services),
+        tuple(devices),
+        tuple(spans),
+        tuple(shares),
+        tuple(notes),
+        tuple(service.adjustable for service in services),
+    )
 
 
 def _split(

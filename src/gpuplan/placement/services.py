@@ -258,8 +258,9 @@ class _Resolver:
 
     def cost(self, model: str, quantization: str | None) -> tuple[int, str, str, tuple[int, ...]]:
         """(MiB, quantization, backend, accepted TP sizes) of one model."""
-        from gpuplan.memory import DEFAULT_CONTEXT, coster_for_gpu
-        from gpuplan.selection import build_candidates
+        from gpuplan.memory.figure import DEFAULT_CONTEXT
+        from gpuplan.memory.vram import coster_for_gpu
+        from gpuplan.selection.candidates import build_candidates
 
         entry = self._find(model)
         variants = [
@@ -320,7 +321,9 @@ class _Resolver:
 
 def _tp_sizes(entry: ModelEntry) -> tuple[int, ...]:
     """Tensor-parallel sizes the entry's engine accepts (heads divisible), as ``fit`` checks."""
-    from gpuplan.memory import arch_of, engine_for, engine_profile, has_arch, splits_heads
+    from gpuplan.memory.engines import engine_profile
+    from gpuplan.memory.estimate import splits_heads
+    from gpuplan.memory.vram import arch_of, engine_for, has_arch
 
     if not entry.kv_cache or not has_arch(entry):
         return ()

@@ -1,4 +1,4 @@
-"""How `gpuplan plan` looks: hardware, profile and why, what fits, what to serve."""
+"""How `gpuplan plan` looks: hardware, profile and why, what fits, what to serve, where, how."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from rich.text import Text
 from gpuplan.cli.render.hardware import render_host
 from gpuplan.cli.render.models import render_joint
 from gpuplan.cli.render.tables import Col, FlexTable
+from gpuplan.cli.render.placement import render_launch, render_where
 from gpuplan.planning import Plan
 from gpuplan.selection.policy import SelectionPolicy
 
@@ -62,7 +63,11 @@ def render_plan(plan: Plan, policy: SelectionPolicy) -> RenderableType:
         _fitting(plan),
         Rule("What to serve", align="left"),
         render_joint(plan.selection, policy),
+        Rule(f"Where ({plan.strategy})", align="left"),
+        render_where(plan),
     ]
+    if plan.launch:
+        parts += [Rule("How", align="left"), render_launch(plan)]
     parts += [Text(note, style="yellow") for note in plan.notes]
     parts.append(
         Text(

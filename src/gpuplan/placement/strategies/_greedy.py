@@ -25,14 +25,18 @@ def most_free(
     heap: RoomHeap,
     s: int,
     accept: Callable[[int], bool] | None = None,
+    *,
+    fallback: bool = True,
 ) -> list[int]:
     """Devices for service ``s`` from ``heap``: the one with most free memory, or a TP set.
 
     A tensor-parallel service takes whole GPUs only, preferring an NVLink group
     among those with room (``choose_set``); a one-device service any device.
     When no device has room, the one it overfills least (lowest used ÷ usable
-    afterwards) is taken instead, so a 24 GB GPU 300 MiB short is preferred to
-    a 4 GB one that is already full.
+    afterwards) is taken instead (unless ``fallback`` is off: the caller has
+    somewhere else to look), so a 24 GB GPU 300 MiB short is preferred to a
+    4 GB one that is already full. That scan is O(devices); it only runs when
+    nothing fits.
     """
     span = problem.spans[s]
     if span == 1:
@@ -53,7 +57,7 @@ def most_free(
                 chosen = choose_set(problem, ranked, span)
         else:
             chosen = heap.take(span, whole)
-    if not chosen or loads.fits(s, chosen):
+    if not fallback or not chosen or loads.fits(s, chosen):
         return chosen
     return least_overfilled(problem, loads, heap.members, s, accept)
 

@@ -24,6 +24,7 @@ from gpuplan.placement.strategies._greedy import (
     Placed,
     decision_of,
     fill_most_free,
+    least_overfilled,
     most_free,
     most_free_reason,
 )
@@ -68,12 +69,14 @@ def assign(problem: Problem) -> Decision:
         key=lambda s: (-problem.share_mb[s] * problem.spans[s], s),
     )
     for s in rest:
-        chosen = most_free(problem, loads, away, s)
+        chosen = most_free(problem, loads, away, s, fallback=False)
         prefix = "shares the GPUs the LLM leaves"
         if not loads.fits(s, chosen):
-            spill = most_free(problem, loads, shared, s)
+            spill = most_free(problem, loads, shared, s, fallback=False)
             if len(spill) == problem.spans[s] and loads.fits(s, spill):
                 chosen, prefix = spill, "no other GPU had room, so it shares the LLM's"
+            else:
+                chosen = least_overfilled(problem, loads, away.members, s) or chosen
         placed[s] = (tuple(chosen), most_free_reason(problem, loads, s, chosen, prefix))
         loads.add(s, chosen)
         away.touch(chosen)

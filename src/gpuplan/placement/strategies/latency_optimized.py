@@ -61,7 +61,7 @@ def assign(problem: Problem) -> Decision:
         key=lambda s: (-problem.share_mb[s] * problem.spans[s], s),
     )
     for s in rest:
-        chosen = most_free(problem, loads, quiet, s)
+        chosen = most_free(problem, loads, quiet, s, fallback=False)
         prefix = "spread away from the critical path"
         if not loads.fits(s, chosen):
             chosen, prefix = (

@@ -1,0 +1,100 @@
+"""How `gpuplan plan` shows *where* (a GPU map) and *how* (each service's launch line).
+
+The map is one block per GPU: a fill bar of used ÷ usable memory, then its
+services with their budgets; below it each service's GPU(s) and the reason, and
+seed 004's warnings. Everything fits 80 columns: names are shortened, not
+wrapped mid-word, and reasons wrap under their service.
+"""
+
+from __future__ import annotations
+
+import shlex
+import textwrap
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from gpuplan.planning import Plan
+
+__all__ = ["render_launch", "render_where"]
+
+BAR = 20
+
+
+def _gb(mib: int) -> str:
+    from gpuplan.placement.validate import gb
+
+    return gb(mib)
+
+
+def _bar(used: int, usable: int) -> Text:
+    share = used / usable if usable > 0 else (1.0 if used else 0.0)
+    filled = min(BAR, round(share * BAR))
+    style = "red" if share > 1 else "yellow" if share > 0.9 else "green"
+    bar = Text("█" * filled, style=style)
+    bar.append("░" * (BAR - filled), style="dim")
+    bar.append(f" {share:4.0%}", style=style if share > 1 else "")
+    return bar
+
+
+def render_where(plan: Plan) -> RenderableType:
+    """The GPU map, the assignments with reasons, and the warnings."""
+    if not plan.assignments:
+        return Text("Nothing to place.")
+    budgets = {a.service: a for a in plan.assignments}
+    parts: list[RenderableType] = []
+    for fill in plan.gpus:
+        head = Text(f"GPU {fill.index} ", style="bold")
+        head.append(_short(fill.name.removeprefix("NVIDIA "), 26))
+        head.append(f"  {_gb(fill.used_mb)} of {_gb(fill.usable_mb)} usable  ")
+        head.append_text(_bar(fill.used_mb, fill.usable_mb))
+        parts.append(head)
+        if not fill.services:
+            parts.append(Text("    (nothing)", style="dim"))
+        for name in fill.services:
+            a = budgets[name]
+            share = -(-a.vram_budget_mb // max(1, len(a.gpu_indices)))
+            line = Text(f"    {_short(name, 34):<34} {_gb(share):>9}")
+            if len(a.gpu_indices) > 1:
+                line.append(f"  (1/{len(a.gpu_indices)} of tensor parallel)", style="dim")
+            if a.budget_adjusted:
+                line.append("  ⚠ adjusted", style="yellow")
+            parts.append(line)
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    table.add_column("service", no_wrap=True, max_width=24)
+    table.add_column("GPU", no_wrap=True)
+    table.add_column("why", ratio=1)
+    for a in plan.assignments:
+        gpus = ",".join(map(str, a.gpu_indices)) or "-"
+        if a.mig_device is not None:
+            gpus += f" MIG {a.mig_device}"
+        table.add_row(_short(a.service, 24), gpus, a.reason)
+    parts += [Text(""), table]
+    if plan.solver:
+        parts.append(_wrapped(f"strategy {plan.strategy}: {plan.solver}", "dim"))
+    parts += [_wrapped(f"⚠ {warning}", "yellow") for warning in plan.warnings]
+    return Group(*parts)
+
+
+def render_launch(plan: Plan) -> RenderableType:
+    """Each service's command line and environment, as one copyable shell line."""
+    parts: list[RenderableType] = []
+    for config in plan.launch:
+        env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(config.env.items()))
+        command = shlex.join(config.argv)
+        parts.append(
+            Text(f"{config.service} ({config.engine} {config.engine_version}):", style="bold")
+        )
+        parts.append(Text(f"  {env + ' ' if env else ''}{command}"))
+    return Group(*parts)
+
+
+def _wrapped(text: str, style: str, width: int = 79) -> Text:
+    """Wrapped at words with a hanging indent: `plan` prints with soft_wrap, so wrap here."""
+    lines = textwrap.wrap(text, width=width, subsequent_indent="  ", break_on_hyphens=False)
+    return Text("\n".join(lines), style=style)
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
