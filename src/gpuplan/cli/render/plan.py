@@ -8,8 +8,8 @@ from rich.text import Text
 
 from gpuplan.cli.render.hardware import render_host
 from gpuplan.cli.render.models import render_joint
-from gpuplan.cli.render.tables import Col, FlexTable
 from gpuplan.cli.render.placement import render_launch, render_where
+from gpuplan.cli.render.tables import Col, FlexTable
 from gpuplan.planning import Plan
 from gpuplan.selection.policy import SelectionPolicy
 
