@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import re
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from gpuplan.web import render, settings_page
 from gpuplan.web.views import gib, gpu_cards, vram_estimate
 from tests.api.conftest import ClientFactory
+from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.anyio
 
@@ -96,3 +98,27 @@ async def test_what_if_takes_words_only(client_for: ClientFactory, spec: str) ->
             assert 'id="whatif-error"' in response.text
         assert "What-if plan" not in response.text
         assert len(response.text) < 200_000
+
+
+async def test_a_server_beyond_loopback_asks_for_its_token(
+    client_for: ClientFactory, tmp_path: pathlib.Path
+) -> None:
+    services = tmp_path / "services.yml"
+    services.write_text(
+        (REPO_ROOT / "examples" / "seed004-services.yml").read_text(encoding="utf-8")
+    )
+    settings = {
+        "hardware": "RTX A5500, RTX A400",
+        "services": str(services),
+        "database_url": f"sqlite:///{tmp_path / 'db.sqlite'}",
+    }
+    async with client_for(**settings) as client:
+        assert 'id="api-token"' not in (await client.get("/settings/gpu")).text
+    async with client_for(**settings, bind_host="0.0.0.0", token="s3cret") as client:
+        html = (await client.get("/settings/gpu")).text
+        assert 'id="api-token"' in html and "s3cret" not in html
+        body = {"strategy": "vram_based", "assignments": [{"service": "ai-llm", "gpu_index": 0}]}
+        refused = await client.put("/api/system/gpu-config", json=body)
+        assert refused.status_code == 401
+        checked = await client.post("/settings/gpu/check", json=body)
+        assert checked.status_code == 200  # the check saves nothing

@@ -82,6 +82,9 @@ class SettingsPage(_Frozen):
     controls_enabled: bool = Field(description="There is a GPU to assign services to.")
     editable: bool = Field(description="Save and Apply act (this machine, config loaded).")
     config_etag: str | None = None
+    token_required: bool = Field(
+        default=False, description="The server listens beyond loopback: writes need its token."
+    )
     config_document: dict[str, Any] | None = Field(
         default=None, description="GET /api/system/gpu-config as served: what is saved."
     )

@@ -168,6 +168,7 @@ def settings_gpu(
         **_assignments(request, host, strategy, what_if is not None),
     }
     page = settings_page(
+        token_required=state.settings.token is not None,
         gpus_document=system_gpus(host) if host is not None else None,
         hardware_source=host.source if host else "",
         hardware_error=None if host else state.startup_errors.get("hardware", "not loaded"),

@@ -26,6 +26,8 @@
       cache: "no-store",
       headers: Object.assign({ Accept: "application/json" }, headers || {}),
     };
+    const token = document.getElementById("api-token");
+    if (token && token.value && method !== "GET") init.headers.Authorization = "Bearer " + token.value;
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -354,6 +356,7 @@
       return true;
     } catch (e) {
       if (e.status === 412) setStatus("failed", "someone else saved first; reload the page to see their change, then save again");
+      else if (e.status === 401) setStatus("failed", "saving needs the API token: enter it above and save again");
       else setStatus("failed", "saving failed: " + e.message);
       return false;
     } finally {
