@@ -253,6 +253,8 @@ def test_what_if_places_the_services_on_declared_hardware(
     page.goto(deployment.server.url + "/settings/gpu?hardware=2x+RTX+4090")
     assert "What-if plan" in page.locator("#whatif-note").inner_text()
     assert [gpu_of(page, s) for s in SERVICES] == ["0", "1", "1", "1", "1"]
+    assert page.locator('select[data-service="ai-llm"]').is_disabled()  # planning only
+    assert page.get_by_role("button", name="Preview Changes").is_disabled()
     assert page.get_by_role("button", name="Save", exact=True).is_disabled()
     assert page.get_by_role("button", name="Apply & Restart Services").is_disabled()
     page.get_by_role("radio", name="Balanced").check()

@@ -18,7 +18,7 @@ class Commands(LazyGroup):
         "plan": LazyCommand(
             "gpuplan.cli.plan",
             "plan",
-            "The whole answer: the GPUs, the deployment profile and why, what fits, what to serve.",
+            "The whole answer: the GPUs, the profile and why, what fits, what to serve, and where.",
         ),
         "render": LazyCommand(
             "gpuplan.cli.render_files",

@@ -60,8 +60,12 @@ def _assignments(
     Nothing saved yet: the table shows the default strategy's proposal, unsaved.
     """
     gpu: GpuConfigService = request.app.state.gpu_config
-    if host is None or not host.gpus:
+    if host is None:
         return {}
+    if not host.gpus:
+        if gpu.services_file is None:
+            return {}
+        return {"no_services_reason": "There is no GPU to assign the services to."}
     try:
         services = gpu.load_services()
     except GpuplanError as error:
