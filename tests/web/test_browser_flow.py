@@ -1,9 +1,9 @@
 """Seed 004's whole loop in chromium, against a real `gpuplan serve` and a stand-in Compose.
 
 The server plans for seed 004's reference machine (``RTX A5500, RTX A400``) with
-its five services (``examples/seed004-services.yml``); apply recreates services
-through a stand-in ``docker`` on PATH that records its argument lists and can be
-told to fail (tests/apply/standins.py).
+its five services (``examples/seed004-services.yml`` and ``seed004-compose.yml``);
+apply recreates services through a stand-in ``docker`` on PATH that records its
+argument lists and can be told to fail (tests/apply/standins.py).
 """
 
 from __future__ import annotations
@@ -26,9 +26,6 @@ if TYPE_CHECKING:
 
 SEED_HARDWARE = "RTX A5500, RTX A400"
 SERVICES = ("ai-llm", "ai-yolo26", "ai-florence", "ai-clip", "ai-enrichment")
-BASE_COMPOSE = "services:\n" + "".join(
-    f"  {name}:\n    image: example/{name}:latest\n" for name in SERVICES
-)
 
 
 @dataclass
@@ -43,7 +40,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(REPO_ROOT / "examples" / "seed004-services.yml", project / "services.yml")
-    (project / "docker-compose.yml").write_text(BASE_COMPOSE)
+    shutil.copy(REPO_ROOT / "examples" / "seed004-compose.yml", project / "docker-compose.yml")
     compose = standins.docker(tmp_path / "bin", tmp_path / "docker-home")
     env = {
         "PATH": f"{compose.bindir}{os.pathsep}{os.environ.get('PATH', '')}",
