@@ -231,8 +231,8 @@ def test_launch_command_and_its_copy_button(page: Page, deployment: Deployment) 
     page.goto(deployment.server.url + "/settings/gpu")
     launch = page.locator('#launch li.launch[data-service="ai-llm"]')
     command = launch.locator("code").inner_text()
-    assert command.startswith("CUDA_VISIBLE_DEVICES=0 llama-server ")
-    assert "--main-gpu 0" in command
+    assert command.startswith("CUDA_VISIBLE_DEVICES=0 llama-server \\\n")
+    assert "\n  --main-gpu 0 \\\n" in command
     assert "llama.cpp" in launch.locator(".launch-head").inner_text()
     assert "ai-enrichment: no engine or model" in page.locator("#launch .notes").inner_text()
     button = page.get_by_role("button", name="Copy the launch command of ai-llm")

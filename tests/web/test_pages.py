@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import pathlib
 import re
+import shlex
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gpuplan.web import render, settings_page
+from gpuplan.web.gather import shell_lines
 from gpuplan.web.views import gib, gpu_cards, vram_estimate
 from tests.api.conftest import ClientFactory
 from tests.conftest import REPO_ROOT
@@ -122,3 +126,14 @@ async def test_a_server_beyond_loopback_asks_for_its_token(
         assert refused.status_code == 401
         checked = await client.post("/settings/gpu/check", json=body)
         assert checked.status_code == 200  # the check saves nothing
+
+
+@given(
+    env=st.dictionaries(st.from_regex(r"[A-Z_]{1,12}", fullmatch=True), st.text(max_size=20)),
+    argv=st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=12),
+)
+def test_launch_lines_run_as_the_argv_they_show(env: dict[str, str], argv: list[str]) -> None:
+    """The copied command is the engine's argument list, quoted for a shell, nothing more."""
+    text = shell_lines(env, argv)
+    words = shlex.split(text.replace(" \\\n  ", " "))
+    assert words == [f"{k}={v}" for k, v in env.items()] + argv

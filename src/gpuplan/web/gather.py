@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shlex
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from threading import Lock
 
 from gpuplan.errors import GpuplanError
@@ -22,7 +22,14 @@ from gpuplan.profiles import Explanation, Resolution, explain, resolve_here
 from gpuplan.selection import JointSelection
 from gpuplan.web.page import AssignmentRow, LaunchLine
 
-__all__ = ["MAX_WHAT_IF_CHARS", "ProfileView", "launch_lines", "profile_view", "what_if_host"]
+__all__ = [
+    "MAX_WHAT_IF_CHARS",
+    "ProfileView",
+    "launch_lines",
+    "profile_view",
+    "shell_lines",
+    "what_if_host",
+]
 
 MAX_WHAT_IF_CHARS = 200
 """Longer than any real declaration ('8x H100-80GB, 2x L40S …'); longer is refused."""
@@ -94,6 +101,21 @@ def profile_view(
     return view
 
 
+def shell_lines(env: Mapping[str, str], argv: Sequence[str]) -> str:
+    """The command as a person reads it: one option per line, joined by backslashes.
+
+    Each token is quoted for a POSIX shell, so the copied text runs as it is.
+    """
+    head = [f"{key}={shlex.quote(value)}" for key, value in env.items()]
+    lines: list[list[str]] = [head + [shlex.quote(argv[0])]] if argv else [head]
+    for token in argv[1:]:
+        if token.startswith("-") and len(token) > 1 and not token[1].isdigit():
+            lines.append([shlex.quote(token)])
+        else:
+            lines[-1].append(shlex.quote(token))
+    return " \\\n  ".join(" ".join(line) for line in lines)
+
+
 def launch_lines(
     rows: Sequence[AssignmentRow],
     services: Sequence[Service],
@@ -138,14 +160,12 @@ def launch_lines(
         lines = []
         for request in requests:
             config = render(request)
-            env = " ".join(f"{key}={shlex.quote(value)}" for key, value in config.env.items())
-            command = shlex.join(config.argv)
             lines.append(
                 LaunchLine(
                     service=config.service,
                     engine=config.engine,
                     engine_version=config.engine_version,
-                    command=f"{env} {command}" if env else command,
+                    command=shell_lines(config.env, config.argv),
                 )
             )
     except GpuplanError as error:
