@@ -107,7 +107,7 @@ def shell_lines(env: Mapping[str, str], argv: Sequence[str]) -> str:
     Each token is quoted for a POSIX shell, so the copied text runs as it is.
     """
     head = [f"{key}={shlex.quote(value)}" for key, value in env.items()]
-    lines: list[list[str]] = [head + [shlex.quote(argv[0])]] if argv else [head]
+    lines: list[list[str]] = [[*head, shlex.quote(argv[0])]] if argv else [head]
     for token in argv[1:]:
         if token.startswith("-") and len(token) > 1 and not token[1].isdigit():
             lines.append([shlex.quote(token)])
