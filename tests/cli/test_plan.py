@@ -110,7 +110,10 @@ def test_plan_strategy_without_a_services_file_places_the_selection(strategy: st
     assert all(a["gpu_indices"] for a in body["assignments"])
 
 
-def test_plan_text_shows_the_gpu_map_in_80_columns() -> None:
+def test_plan_text_shows_the_gpu_map_in_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gpuplan.cli import _common
+
+    monkeypatch.setattr(_common.console, "width", 80)  # conftest prints 200 wide
     result = CliRunner().invoke(
         app,
         ["plan", "--services", str(SEED004), "--hardware", "RTX A5500, RTX A400"],

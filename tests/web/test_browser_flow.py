@@ -261,3 +261,36 @@ def test_what_if_places_the_services_on_declared_hardware(
     assert "2x RTX 4090" in page.locator("#whatif-note").inner_text()
     assert deployment.compose.calls() == []  # a what-if never touches the services
     shoot(page, "what-if-services-balanced")
+
+
+def test_a_budget_typed_by_hand_is_saved_as_an_override(page: Page, deployment: Deployment) -> None:
+    page.goto(deployment.server.url + "/settings/gpu")
+    budget = page.locator('input[name="budget"][data-service="ai-enrichment"]')
+    budget.fill("3.0")
+    budget.press("Tab")  # change fires when the field is left
+    expect_text(page, "#status-text", "edited (not saved)")
+    assert page.get_by_role("radio", name="Manual").is_checked()
+    assert budget.input_value() == "3.0"
+    assert not page.locator("#adjusted-5").is_visible()
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect_text(page, "#status-text", "saved (not applied yet)")
+    import httpx
+
+    saved = httpx.get(deployment.server.url + "/api/system/gpu-config").json()
+    (enrichment,) = [a for a in saved["assignments"] if a["service"] == "ai-enrichment"]
+    assert enrichment["vram_budget_override"] == 3.0
+    page.reload()
+    assert page.locator('input[name="budget"][data-service="ai-enrichment"]').input_value() == "3.0"
+
+
+def test_a_stale_page_is_told_to_reload(page: Page, deployment: Deployment) -> None:
+    """Two editors: the second save is refused (412 from If-Match), nothing is lost."""
+    other = page.context.new_page()
+    page.goto(deployment.server.url + "/settings/gpu")
+    other.goto(deployment.server.url + "/settings/gpu")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect_text(page, "#status-text", "saved (not applied yet)")
+    other.get_by_role("button", name="Save", exact=True).click()  # its ETag is the old one
+    expect_text(other, "#status-text", "someone else saved first")
+    shoot(other, "stale-save")
+    other.close()
