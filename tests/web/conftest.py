@@ -7,6 +7,7 @@ browser lives for one module only: async tests elsewhere need the thread's loop 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -18,6 +19,12 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 __all__ = ["browser", "client_for", "page"]
+
+
+@pytest.fixture(autouse=True)
+def _own_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process apps keep their GPU configuration in the test's folder, not the user's."""
+    monkeypatch.setenv("GPUPLAN_DATABASE_URL", f"sqlite:///{tmp_path / 'gpuplan.db'}")
 
 
 @pytest.fixture(scope="module")

@@ -85,6 +85,7 @@ def serve(
     environ = {k: v for k, v in os.environ.items() if not k.startswith("GPUPLAN_")}
     if "GPUPLAN_SHARED_DATA" in os.environ:
         environ["GPUPLAN_SHARED_DATA"] = os.environ["GPUPLAN_SHARED_DATA"]
+    environ["GPUPLAN_DATABASE_URL"] = f"sqlite:///{workdir / 'gpuplan.db'}"  # never the user's
     environ.update(env or {})
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -132,6 +132,10 @@ def test_no_gpus_detected_disables_controls_and_offers_a_what_if(
         assert page.get_by_role("button", name=name).is_disabled()
     shoot(page, "no-gpus")
 
+    page.get_by_role("button", name="Re-scan GPUs").click()  # seed 004's POST …/detect
+    _wait_text(page, "#detect-status", "re-scanned: still no GPU")
+    assert page.locator("#no-gpus").is_visible()
+
     field = page.get_by_label("Plan for declared hardware (what-if)")
     assert field.input_value() == "2x RTX 4090"
     field.focus()

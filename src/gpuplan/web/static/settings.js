@@ -84,6 +84,30 @@
     }, Math.max(1000, every));
   }
 
+  // --- re-scan (seed 004's POST /api/system/gpu-config/detect) -------------------
+  function setupDetect() {
+    const button = document.getElementById("btn-detect");
+    if (!button) return;
+    button.addEventListener("click", async function () {
+      const status = document.getElementById("detect-status");
+      const before = document.querySelectorAll(".gpu").length;
+      status.textContent = "re-scanning…";
+      try {
+        const result = await api("POST", button.dataset.detectUrl, {});
+        const found = (result.data.gpus || []).length;
+        if (found !== before) {
+          status.textContent = "found " + found + " GPU(s); reloading…";
+          window.location.reload();
+          return;
+        }
+        updateCards(result.data);
+        status.textContent = "re-scanned: " + (found ? found + " GPU(s), as before" : "still no GPU");
+      } catch (e) {
+        status.textContent = "re-scan failed: " + e.message;
+      }
+    });
+  }
+
   // --- copy buttons ------------------------------------------------------------------
   function setupCopy() {
     document.querySelectorAll("button.copy").forEach(function (button) {
@@ -523,6 +547,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     startLiveCards();
     setupCopy();
+    setupDetect();
     setupConfig();
     document.documentElement.dataset.enhanced = "true";
   });
