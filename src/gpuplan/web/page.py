@@ -93,6 +93,7 @@ class SettingsPage(_Frozen):
     no_services_reason: str = ""
     warnings: tuple[str, ...] = ()
     status_text: str = "not applied yet"
+    status_state: str = Field(default="idle", description="idle, done or failed: the dot's colour.")
     launches: tuple[LaunchLine, ...] = ()
     launch_notes: tuple[str, ...] = Field(default=(), description="Services without a line.")
     explanation: Explanation | None = None

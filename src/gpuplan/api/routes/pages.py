@@ -103,7 +103,13 @@ def _assignments(
     parts: dict[str, Any] = {"config_document": document, "config_etag": etag}
     if document.get("revision"):
         parts.update(rows=assignment_rows(dumps, document["assignments"]))
-        parts.update(strategy=document["strategy"], status_text=_status_text(status))
+        text = _status_text(status)
+        state = {"applied": "done", "failed": "failed", "interrupted": "failed"}
+        parts.update(strategy=document["strategy"], status_text=text)
+        if status.get("state") in state and (
+            status.get("in_sync") or state[status["state"]] != "done"
+        ):
+            parts.update(status_state=state[status["state"]])
     else:
         proposal = gpu_config.preview(request, gpu, strategy or "vram_based")
         parts.update(
@@ -122,7 +128,7 @@ def _assignments(
 def _status_text(status: dict[str, Any]) -> str:
     state = status.get("state")
     if state == "applied" and status.get("in_sync"):
-        return "● All services running"
+        return "All services running"
     if state == "applied":
         return "saved changes are not applied yet"
     if state == "failed":

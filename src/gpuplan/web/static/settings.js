@@ -437,7 +437,7 @@
       const state = stateOf(status, expectedId);
       if (state === "done") {
         showDetail("");
-        setStatus("done", what === "rollback" ? "rolled back to the previous configuration; all services running" : "● All services running");
+        setStatus("done", what === "rollback" ? "rolled back to the previous configuration; all services running" : "All services running");
         return status;
       }
       if (state === "failed") {
