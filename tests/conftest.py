@@ -14,6 +14,9 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# tiny_gguf, llama_backend, llama_server: a real llama.cpp server for tests that need one.
+pytest_plugins = ["tests.support.llama_server"]
+
 
 def _shared_data_dir() -> Path:
     override = os.environ.get("GPUPLAN_SHARED_DATA")
@@ -31,11 +34,15 @@ HARDWARE_DATA = SHARED_DATA / "hardware"
 VRAM_DATA = SHARED_DATA / "vram"
 
 
+# Where the data and the CI-installed services are, not settings of gpuplan itself.
+_KEPT_ENV = frozenset({"GPUPLAN_SHARED_DATA", "GPUPLAN_REQUIRE_SERVICES", "GPUPLAN_LLAMA_SERVER"})
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the developer's own GPUPLAN_* settings."""
+    """No test sees the developer's own GPUPLAN_* settings (CI's service variables stay)."""
     for key in list(os.environ):
-        if key.startswith("GPUPLAN_") and key != "GPUPLAN_SHARED_DATA":
+        if key.startswith("GPUPLAN_") and key not in _KEPT_ENV:
             monkeypatch.delenv(key, raising=False)
 
 

@@ -16,7 +16,9 @@ from gpuplan.models.registry import Role, load_registry
 from gpuplan.placement import assign
 from gpuplan.planning import Plan, fit_rows, host_candidates, make_plan, selection_policy
 from gpuplan.profiles import resolve_here
+from gpuplan.selection.candidates import Candidate
 from gpuplan.selection.joint import select_joint
+from gpuplan.selection.policy import rank_key
 from gpuplan.selection.select import RoleSelector
 
 SPECS = ["2x RTX 4090", "2x RTX 4080", "4x RTX 3060 12GB", "RTX A5500, RTX A400", "RTX 4090"]
@@ -102,27 +104,40 @@ def test_mig_slices_are_the_devices() -> None:
 
 def test_joint_selection_prunes_unplaceable_sets_exactly() -> None:
     """With placement on, the result equals the best placeable set found by brute force."""
-    from itertools import product
 
     host = load_host("2x RTX 4090")
     resolution, _ = resolve_here(host)
     policy = selection_policy(resolution, host)
     candidates = [c for c in host_candidates(host, list(load_registry())) if policy.admits(c)]
     roles: tuple[Role, ...] = ("chat", "embedding")
-    per_role = [[c for c in candidates if c.serves(r)] for r in roles]
+    chat = sorted(
+        (c for c in candidates if c.serves("chat")), key=lambda c: rank_key(c, "chat", policy)
+    )
+    embedders: list[Candidate | None] = [c for c in candidates if c.serves("embedding")]
     best = None
-    for combo in product(*per_role):
-        loaded = {c.key: c for c in combo}
-        if len(loaded) > policy.max_concurrent_models:
-            continue
-        if sum(c.vram_estimate_mb for c in loaded.values()) > policy.max_vram_mb:
-            continue
-        if not policy.places(loaded.values()):
-            continue
-        score = sum(c.role_priority[r] for c, r in zip(combo, roles, strict=True))
-        best = score if best is None else max(best, score)
+    for rank, main in enumerate(chat):
+        for embedder in [*embedders, None]:
+            loaded = {c.key: c for c in (main, embedder) if c is not None}
+            if len(loaded) > policy.max_concurrent_models:
+                continue
+            if sum(c.vram_estimate_mb for c in loaded.values()) > policy.max_vram_mb:
+                continue
+            if not policy.places(loaded.values()):
+                continue
+            # The primary (chat) first, then serving the embedder, then chat's own
+            # ranking, then the embedder's priority.
+            served = embedder is not None
+            priority = embedder.role_priority["embedding"] if embedder is not None else 0
+            score = (main.role_priority["chat"], served, -rank, priority)
+            best = score if best is None else max(best, score)
     result = select_joint(candidates, roles, policy)
-    assert result.total_priority == best
+    chat_pick = result.pick("chat")
+    embedding_pick = result.pick("embedding")
+    assert chat_pick is not None
+    rank = [c.key for c in chat].index(f"{chat_pick.model_id}@{chat_pick.quantization}")
+    served = embedding_pick is not None
+    priority = embedding_pick.role_priority if embedding_pick is not None else 0
+    assert best == (chat_pick.role_priority, served, -rank, priority)
 
 
 def test_memory_held_by_other_processes_is_said() -> None:
@@ -229,3 +244,30 @@ def test_fit_never_proposes_a_tensor_parallel_size_the_engine_refuses() -> None:
             entry = registry.get(row.model_id)
             engine = engine_profile(engine_for(row.backend))
             assert splits_heads(arch_of(entry), engine, row.gpus), row
+
+
+def test_candidates_on_a_gpu_host_reuse_fits_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 7: each variant is costed once (by fit); the candidate builder reuses it."""
+    import gpuplan.planning as planning
+
+    host = load_host("2x RTX 4090")
+    entries = list(load_registry())
+    rows = fit_rows(host, entries, context=4096)
+    calls: list[str] = []
+
+    def counting(largest: int | None):
+        def cost(entry, variant, tokens):
+            calls.append(entry.id)
+            raise AssertionError("costed twice")
+
+        return cost
+
+    monkeypatch.setattr(planning, "coster_for_gpu", counting)
+    candidates = host_candidates(host, entries, rows=rows)
+    assert calls == []
+    assert len(candidates) == sum(len(e.variants) for e in entries)
+    fitted = {(r.model_id, r.quantization): r for r in rows if r.fits}
+    for candidate in candidates:
+        row = fitted.get((candidate.model_id, candidate.quantization))
+        if row is not None:
+            assert candidate.vram_estimate_mb == row.vram_estimate_mb * row.gpus

@@ -24,9 +24,19 @@ non-zero instead of showing a traceback. Anything else is a bug in gpuplan.
     │   ├── ApplyBusyError         another apply holds the lock
     │   ├── ComposeFileError       the base Compose file is missing or lacks a service
     │   └── InvalidConfigError     a requested assignment names no known service
+    ├── LaunchError                a service cannot be launched as planned (engine, GPU, image)
     ├── PlacementError             services cannot be placed as asked (manual without pins)
     │   └── ServicesFileError      a services file is malformed: file, line, field, fix
-    └── LaunchError                a service cannot be launched as planned (engine, GPU, image)
+    ├── TuningError
+    │   ├── TuningConfigError      a tuning task's layers, parameters or SLOs are unusable
+    │   ├── TuningProfileNotFoundError  no tuning profile of that name (a ProfileNotFoundError)
+    │   └── TaskNotFoundError      no tuning task of that name or id
+    └── ServingError
+        ├── UnknownServiceError    a request names no service, alias or served role
+        ├── BackendStartError      a backend exited or never became healthy
+        ├── BackendFailedError     a backend died or broke off while answering
+        ├── CannotFitError         the model can never fit the budget next to pinned ones
+        └── QueueFullError         too many requests wait for a swap (503, Retry-After)
 """
 
 from __future__ import annotations
@@ -100,6 +110,14 @@ class ModelFileError(ModelError):
     """A model file (config.json, GGUF, safetensors) is unreadable or corrupt."""
 
 
+class PlacementError(GpuplanError):
+    """Services cannot be placed as asked: unpinned services under manual, a pin to no GPU."""
+
+
+class ServicesFileError(PlacementError):
+    """A services file is malformed: names the file, the line, the field and the fix."""
+
+
 class StoreError(GpuplanError):
     """The configuration database cannot be reached, migrated or written."""
 
@@ -136,13 +154,53 @@ class InvalidConfigError(ApplyError):
     """A requested configuration names a service the services file does not define."""
 
 
-class PlacementError(GpuplanError):
-    """Services cannot be placed as asked: unpinned services under manual, a pin to no GPU."""
-
-
-class ServicesFileError(PlacementError):
-    """A services file is malformed: names the file, the line, the field and the fix."""
-
-
 class LaunchError(GpuplanError):
     """A placed service cannot be launched as asked: engine on the wrong vendor, no image."""
+
+
+class TuningError(GpuplanError):
+    """A tuning task cannot be built, run or found."""
+
+
+class TuningConfigError(TuningError):
+    """A tuning task's configuration is unusable: names the field, the values and the fix."""
+
+
+class TuningProfileNotFoundError(TuningError, ProfileNotFoundError):
+    """No tuning profile of the requested name (``GET /api/profiles/{name}``: 404)."""
+
+
+class TaskNotFoundError(TuningError):
+    """No tuning task of the requested name or id."""
+
+
+class ServingError(GpuplanError):
+    """Serving models through ``gpuplan serve``'s proxy went wrong."""
+
+
+class UnknownServiceError(ServingError):
+    """A request names no service, alias, model or role that any service serves."""
+
+
+class BackendStartError(ServingError):
+    """A backend process exited during start-up or was not healthy in time."""
+
+    def __init__(self, message: str, *, hint: str | None = None, timed_out: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        self.timed_out = timed_out
+
+
+class BackendFailedError(ServingError):
+    """A running backend died or broke the connection while answering a request."""
+
+
+class CannotFitError(ServingError):
+    """The requested model cannot fit within the budget, whatever is evicted."""
+
+
+class QueueFullError(ServingError):
+    """More requests wait for a model swap than the queue holds; retry later."""
+
+    def __init__(self, message: str, *, retry_after_seconds: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after_seconds = retry_after_seconds

@@ -12,15 +12,18 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gpuplan.errors import GpuplanError
 from gpuplan.hardware import Host
 from gpuplan.launch.model import LaunchConfig
-from gpuplan.memory.figure import DEFAULT_CONTEXT
+from gpuplan.memory.figure import DEFAULT_CONTEXT, VramFigure
 from gpuplan.memory.vram import coster_for_gpu
-from gpuplan.models.registry import Backend, ModelEntry, Role
+from gpuplan.models.registry import Backend, ModelEntry, Role, Variant
+from gpuplan.placement import Demand, assign
 from gpuplan.placement.devices import On
-from gpuplan.placement.model import Assignment, GpuFill, Service, Strategy
+from gpuplan.placement.model import Assignment, GpuFill, Placement, Service, Strategy
 from gpuplan.profiles import ProfileDocument, Resolution, explain, profile_document
 from gpuplan.selection.candidates import Candidate, build_candidates
+from gpuplan.selection.engine_block import EngineBlock, GpuKind, engine_block
 from gpuplan.selection.fit import FitRow, fit_registry
 from gpuplan.selection.joint import JointSelection, select_joint
 from gpuplan.selection.policy import SelectionPolicy
@@ -30,9 +33,12 @@ __all__ = [
     "DEFAULT_ROLES",
     "DEFAULT_STRATEGY",
     "Plan",
+    "engine_blocks",
     "fit_rows",
     "host_candidates",
+    "idle_gpu_mb",
     "largest_gpu_mb",
+    "launch_configs",
     "make_plan",
     "selection_policy",
 ]
@@ -85,13 +91,28 @@ def host_candidates(
     CPU-only host keeps only variants whose engine runs on a CPU.
     """
     entries = list(entries)
-    candidates = build_candidates(
-        entries, context=context, coster=coster_for_gpu(largest_gpu_mb(host))
-    )
     if not host.gpus:
+        candidates = build_candidates(
+            entries, context=context, coster=coster_for_gpu(largest_gpu_mb(host))
+        )
         return tuple(c for c in candidates if c.backend in CPU_BACKENDS)
     if rows is None:
         rows = fit_rows(host, entries, context=context)
+    by_key = {(row.model_id, row.quantization): row for row in rows}
+    fallback = coster_for_gpu(largest_gpu_mb(host))
+
+    def costed_by_fit(entry: ModelEntry, variant: Variant, tokens: int | None) -> VramFigure:
+        # fit has costed every variant on these GPUs already: reuse its figure (one GPU,
+        # or per GPU for a split that _as_fitted multiplies), never cost it twice.
+        row = by_key.get((entry.id, variant.quantization))
+        if row is None or row.context != tokens:
+            return fallback(entry, variant, tokens)
+        mib = row.vram_estimate_mb if row.fits else row.single_gpu_mb
+        if mib is None:
+            return fallback(entry, variant, tokens)
+        return VramFigure(mib, row.vram_source, row.assumptions)
+
+    candidates = build_candidates(entries, context=context, coster=costed_by_fit)
     shapes = {(row.model_id, row.quantization): row for row in rows if row.fits}
     return tuple(_as_fitted(c, shapes.get((c.model_id, c.quantization))) for c in candidates)
 
@@ -109,13 +130,34 @@ def _as_fitted(candidate: Candidate, row: FitRow | None) -> Candidate:
 
 
 def selection_policy(resolution: Resolution, host: Host) -> SelectionPolicy:
-    """The active profile as a selection policy; an unset budget means all usable VRAM."""
+    """The active profile as a selection policy; an unset budget means all usable VRAM.
+
+    When auto-selection sized the profile on the largest GPU alone (a mismatched
+    pair such as seed 004's RTX A5500 + RTX A400), the other GPUs are not part of
+    the budget, and would sit idle: their usable VRAM is added to it, so the
+    embedder or captioner can go there (``idle_gpu_mb``).
+    """
     policy = SelectionPolicy.from_profile(
         resolution.profile, name=resolution.name, max_vram_mb=host.total_usable_vram_mb
     )
     if not host.gpus:
         return policy
-    return dataclasses.replace(policy, device_budgets_mb=host.device_budgets_mb())
+    return dataclasses.replace(
+        policy,
+        max_vram_mb=policy.max_vram_mb + idle_gpu_mb(resolution, host),
+        device_budgets_mb=host.device_budgets_mb(),
+    )
+
+
+def idle_gpu_mb(resolution: Resolution, host: Host) -> int:
+    """Usable MiB of the GPUs an auto-selected profile left out of its budget (else 0)."""
+    auto = resolution.auto
+    if resolution.selection.by != "auto" or auto is None or auto.budget != "largest_gpu":
+        return 0
+    if len(host.gpus) < 2 or any(gpu.mig_mode for gpu in host.gpus):
+        return 0
+    largest = max(host.gpus, key=lambda g: g.vram_total_mb or 0)
+    return sum(host.usable_vram_mb(g) for g in host.gpus if g is not largest)
 
 
 def busy_gpu_notes(host: Host) -> list[str]:
@@ -154,6 +196,11 @@ class Plan(BaseModel):
     fitting: tuple[FitRow, ...] = Field(description="Registry variants that fit these GPUs.")
     variants_checked: int = Field(description="Registry variants that were checked.")
     selection: JointSelection = Field(description="One model per role, fitting together.")
+    engines: tuple[EngineBlock, ...] = Field(
+        default=(),
+        description="Engine settings derived from each loaded model (its engine, precision "
+        "and GPUs) and the GPU vendor; they supersede the profile's hardware-only engine block.",
+    )
     notes: tuple[str, ...] = ()
     strategy: Strategy = Field(default=DEFAULT_STRATEGY, description="Placement strategy used.")
     assignments: tuple[Assignment, ...] = Field(
@@ -192,6 +239,12 @@ def make_plan(
     candidates = host_candidates(host, entries, context=context, rows=rows)
     selection = select_joint(candidates, roles, policy)
     notes = busy_gpu_notes(host)
+    idle = idle_gpu_mb(resolution, host)
+    if idle:
+        notes.append(
+            f"The profile's budget is sized on the largest GPU; the other GPU(s) add {idle} MiB "
+            "so that supporting models (embedder, captioner) can run there instead of idling."
+        )
     if not host.gpus:
         notes.append(
             "No GPU: the selection keeps engines that run on a CPU (llama.cpp, Ollama, "
@@ -209,11 +262,7 @@ def make_plan(
         on=on,
         tensor_parallel_threshold_mb=resolution.profile.tensor_parallel_threshold_mb,
     )
-    from gpuplan.planning_launch import launch_configs, launch_requests
-
-    requests = launch_requests(
-        placement, services, host, resolution.profile, entries=entries, context=context
-    )
+    launch = launch_configs(placement, services, host, resolution, entries, context)
     return Plan(
         hardware=host,
         profile=profile_document(resolution, host),
@@ -222,11 +271,97 @@ def make_plan(
         fitting=tuple(row for row in rows if row.fits),
         variants_checked=sum(len(entry.variants) for entry in entries),
         selection=selection,
+        engines=engine_blocks(host, selection),
         notes=tuple(notes),
         strategy=placement.strategy,
         assignments=placement.assignments,
         gpus=placement.gpus,
         warnings=placement.warnings,
         solver=placement.solver,
-        launch=launch_configs(requests),
+        launch=launch,
     )
+
+
+def launch_configs(
+    placement: Placement,
+    services: Sequence[Service],
+    host: Host,
+    resolution: Resolution,
+    entries: Sequence[ModelEntry],
+    context: int,
+) -> tuple[LaunchConfig, ...]:
+    """How each placed service with an engine is started (``gpuplan.launch``'s renderers).
+
+    A service the launch stage cannot render (no engine of its own, an engine
+    on the wrong vendor) is left out: the placement still holds its budget.
+    """
+    from gpuplan.launch import render
+    from gpuplan.launch.requests import launch_requests
+
+    engine = resolution.profile.engine.model_dump(mode="json", exclude_none=True)
+    requests, _skipped = launch_requests(
+        placement, services, host, entries=entries, context=context, engine_settings=engine
+    )
+    configs = []
+    for request in requests:
+        try:
+            configs.append(render(request))
+        except GpuplanError:
+            continue  # the launch stage says why in `gpuplan render`
+    return tuple(configs)
+
+
+def _gpu_kind(host: Host) -> GpuKind:
+    if not host.gpus:
+        return "cpu"
+    vendors = {gpu.vendor for gpu in host.gpus}
+    if vendors == {"nvidia"}:
+        return "nvidia"
+    if vendors == {"amd"}:
+        return "amd"
+    return "other"
+
+
+def _bf16(host: Host) -> bool:
+    """Every GPU computes in bf16: NVIDIA Ampere (8.0) or newer, or an AMD GPU (CDNA 2+/RDNA 3)."""
+    if not host.gpus:
+        return False
+    for gpu in host.gpus:
+        cc = gpu.compute_capability_tuple
+        if gpu.vendor == "amd":
+            continue
+        if cc is None or cc < (8, 0):
+            return False
+    return True
+
+
+def engine_blocks(host: Host, selection: JointSelection) -> tuple[EngineBlock, ...]:
+    """One engine block per loaded model, placed as ``assign`` would place the set."""
+    backends = {(p.model_id, p.quantization): p.backend for p in selection.picks}
+    budgets = host.device_budgets_mb()
+    models = selection.models
+    placed = (
+        assign([Demand(m.vram_per_gpu_mb or m.vram_estimate_mb, m.gpus) for m in models], budgets)
+        if budgets
+        else None
+    )
+    users: dict[int, int] = {}
+    for devices in placed or ():
+        for device in devices:
+            users[device] = users.get(device, 0) + 1
+    kind, bf16 = _gpu_kind(host), _bf16(host)
+    blocks = []
+    for position, model in enumerate(models):
+        devices = placed[position] if placed is not None else ()
+        sizes = [budgets[d] + host.headroom_mb_per_gpu for d in devices]
+        blocks.append(
+            engine_block(
+                model,
+                backends[(model.model_id, model.quantization)],
+                kind=kind,
+                bf16=bf16,
+                gpu_memory_mb=min(sizes) if sizes else None,
+                shares_gpu=any(users.get(d, 0) > 1 for d in devices),
+            )
+        )
+    return tuple(blocks)

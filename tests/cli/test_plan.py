@@ -35,7 +35,8 @@ def test_plan_on_declared_hardware_fits_the_profile(spec: str, profile: str) -> 
     selection = body["selection"]
     assert isinstance(selection, dict)
     assert selection["total_vram_mb"] <= active["max_vram_mb"]
-    assert len(selection["models"]) <= active["max_concurrent_models"]
+    slots = [m for m in selection["models"] if not m["sidecar"]]
+    assert len(slots) == selection["slots_used"] <= active["max_concurrent_models"]
     served = {pick["role"] for pick in selection["picks"]} | {
         u["role"] for u in selection["unserved"]
     }
@@ -113,7 +114,7 @@ def test_plan_strategy_without_a_services_file_places_the_selection(strategy: st
 def test_plan_text_shows_the_gpu_map_in_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
     from gpuplan.cli import _common
 
-    monkeypatch.setattr(_common.console, "width", 80)  # conftest prints 200 wide
+    monkeypatch.setattr(_common.console, "width", 80)
     result = CliRunner().invoke(
         app,
         ["plan", "--services", str(SEED004), "--hardware", "RTX A5500, RTX A400"],
@@ -146,3 +147,13 @@ def test_plan_json_stays_clean_when_the_milp_runs() -> None:
     assert result.exit_code == 0
     assert "HiGHS" not in result.stdout
     json.loads(result.stdout)
+
+
+def test_plan_json_says_how_each_service_starts() -> None:
+    body = plan_body("--services", str(SEED004), "--hardware", "RTX A5500, RTX A400")
+    launch = {entry["service"]: entry for entry in body["launch"]}
+    llm = launch["ai-llm"]
+    assert set(llm) >= {"engine", "engine_version", "argv", "env", "image"}
+    assert llm["engine"] == "llama.cpp" and llm["argv"][0] == "llama-server"
+    assert llm["env"]["CUDA_VISIBLE_DEVICES"] == "0"
+    assert "ai-enrichment" not in launch  # a model zoo has no single engine line

@@ -176,3 +176,22 @@ def test_this_machine_has_no_nvml_library_and_says_so() -> None:
         assert "NVIDIA" in str(exc) or "NVML" in str(exc)
     else:
         pytest.skip("this machine has a working NVML")
+
+
+def test_process_memory_counts_only_the_given_pids_per_gpu() -> None:
+    lib = FakeNVML(
+        [FakeDevice("NVIDIA GeForce RTX 4090", 24564, 9000, uuid=f"GPU-{i}") for i in range(2)]
+    )
+    apps = {
+        0: [SimpleNamespace(pid=10, usedGpuMemory=6000 * MIB),
+            SimpleNamespace(pid=99, usedGpuMemory=3000 * MIB)],
+        1: [SimpleNamespace(pid=11, usedGpuMemory=512 * MIB),
+            SimpleNamespace(pid=12, usedGpuMemory=None)],
+    }  # fmt: skip
+    lib.nvmlDeviceGetComputeRunningProcesses = (  # type: ignore[attr-defined]
+        lambda device: apps[lib.devices.index(device)]
+    )
+    assert nvml.process_memory_mb({10, 11, 12}, lib) == {0: 6000, 1: 512}
+    assert nvml.process_memory_mb({42}, lib) == {}
+    with pytest.raises(nvml.NvmlUnavailable, match=r"libnvidia-ml\.so not found"):
+        nvml.process_memory_mb({1}, FakeNVML([], init_error=NVMLError_LibraryNotFound))

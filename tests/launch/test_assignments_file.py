@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpuplan.launch.assignments_file import HEADER, render_assignments_file
@@ -49,6 +49,7 @@ def test_tensor_parallel_cpu_and_user_override() -> None:
     }
 
 
+@settings(max_examples=500)
 @given(
     st.lists(
         st.tuples(st.text(min_size=1, max_size=20), st.integers(0, 64)),

@@ -265,3 +265,49 @@ def test_budget_over_the_room_left_is_cut_and_said() -> None:
     full = GpuSlot(index=0, total_mb=8000, reserved_total_mb=8000)
     with pytest.raises(LaunchError, match="no memory left"):
         render(_request("sglang", gpus=(full,), vram_budget_mb=1000))
+
+
+@pytest.mark.parametrize(
+    ("engine", "flag"),
+    [("vllm", "--runner"), ("sglang", "--is-embedding"), ("llama.cpp", "--embedding")],
+)
+def test_embedders_start_in_pooling_mode_with_flags_the_release_has(engine: str, flag: str) -> None:
+    config = render(_request(engine, role="embedding"))
+    assert flag in config.argv
+    assert set(_flags_in(config)) <= set(flag_set(engine)["flags"])
+    assert flag not in render(_request(engine, role="chat")).argv
+
+
+def test_fixed_size_engines_warn_instead_of_cutting() -> None:
+    slot = GpuSlot(index=0, total_mb=24564, reserved_total_mb=10000)
+    config = render(_request("llama.cpp", gpus=(slot,), vram_budget_mb=20000))
+    assert any(note.startswith("warning: 20000 MiB per GPU does not fit") for note in config.notes)
+    assert flag_value(config, "--ctx-size") == str(8192 * 4)  # nothing silently changed
+
+
+KV_FLAGS = {
+    "vllm": ("fp8", ["--kv-cache-dtype", "fp8"]),
+    "sglang": ("fp8", ["--kv-cache-dtype", "fp8_e4m3"]),
+    "llama.cpp": ("q8_0", ["--cache-type-k", "q8_0", "--cache-type-v", "q8_0"]),
+}
+
+
+@pytest.mark.parametrize("engine", sorted(KV_FLAGS))
+def test_the_estimates_kv_dtype_is_the_engines_cache_type(engine: str) -> None:
+    dtype, expected = KV_FLAGS[engine]
+    config = render(_request(engine, kv_cache_dtype=dtype))
+    argv = list(config.argv)
+    start = argv.index(expected[0])
+    assert argv[start : start + 2] == expected[:2]
+    assert set(_flags_in(config)) <= set(flag_set(engine)["flags"])
+    if engine == "llama.cpp":
+        assert flag_value(config, "--flash-attn") == "on"  # a quantized V cache needs it
+    with pytest.raises(LaunchError, match="has no KV-cache dtype 'q3_k'"):
+        render(_request(engine, kv_cache_dtype="q3_k"))
+
+
+def test_ollama_quantized_kv_cache_turns_flash_attention_on() -> None:
+    config = render(_request("ollama", kv_cache_dtype="q8_0"))
+    assert config.env["OLLAMA_KV_CACHE_TYPE"] == "q8_0"
+    assert config.env["OLLAMA_FLASH_ATTENTION"] == "1"
+    assert set(config.env) <= DEVICE_VARS | set(flag_set("ollama")["env"])

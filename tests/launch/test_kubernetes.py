@@ -111,3 +111,13 @@ def test_missing_image_and_clashing_names_are_errors_naming_the_fix() -> None:
     b = a.model_copy(update={"service": "Chat"})
     with pytest.raises(LaunchError, match="both become Kubernetes name 'chat'"):
         manifests([(a, render(a)), (b, render(b))])
+
+
+def test_hugging_face_sources_get_an_optional_token_secret() -> None:
+    for engine, wanted in (("vllm", True), ("llama.cpp", False), ("ollama", False)):
+        (container,) = _containers(manifests(_pairs(engine, "one_gpu")))
+        env = {item["name"]: item for item in container.get("env", [])}
+        assert ("HF_TOKEN" in env) is wanted, engine
+        if wanted:
+            ref = env["HF_TOKEN"]["valueFrom"]["secretKeyRef"]
+            assert ref == {"name": "hf-token", "key": "token", "optional": True}

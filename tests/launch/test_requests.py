@@ -58,3 +58,41 @@ def test_coresidents_reserve_each_others_budgets_in_start_order() -> None:
         render(small).argv[list(render(small).argv).index("--gpu-memory-utilization") + 1]
     )
     assert fraction * small.gpus[0].total_mb <= small.gpus[0].total_mb - 16650
+
+
+def test_set_items_become_overrides_for_all_or_one_service() -> None:
+    import pytest
+
+    from gpuplan.errors import GpuplanError
+    from gpuplan.launch.requests import ALL_SERVICES, parse_overrides
+
+    parsed = parse_overrides(
+        [
+            "max-model-len=4096",
+            "ai-llm:image=vllm/vllm-openai:v0.33.0",
+            "enforce-eager",
+            "fit=false",
+        ],
+        ["ai-llm", "ai-small"],
+    )
+    assert parsed[ALL_SERVICES] == {"max-model-len": "4096", "enforce-eager": True, "fit": False}
+    assert parsed["ai-llm"] == {"image": "vllm/vllm-openai:v0.33.0"}
+    with pytest.raises(GpuplanError, match="no service 'ai-big'"):
+        parse_overrides(["ai-big:port=1"], ["ai-llm"])
+    with pytest.raises(GpuplanError, match="names no flag"):
+        parse_overrides(["=1"], ["ai-llm"])
+
+
+def test_overrides_for_all_then_one_service_reach_the_requests() -> None:
+    host = load_host("RTX A5500, RTX A400")
+    placement, services = _placement()
+    requests, _ = launch_requests(
+        placement,
+        services,
+        host,
+        entries=list(load_registry()),
+        overrides={"*": {"threads": "8", "port": "9"}, "ai-small": {"port": "9100"}},
+    )
+    by_name = {request.service: request for request in requests}
+    assert by_name["ai-llm"].overrides == {"threads": "8", "port": "9"}
+    assert by_name["ai-small"].overrides == {"threads": "8", "port": "9100"}

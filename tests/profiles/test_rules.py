@@ -111,10 +111,19 @@ def test_seed_002_engine_heuristics(host, builtins, spec, rule_id, profile):
     resolution = resolve(host(spec), builtins)
     assert resolution.auto is not None
     assert (resolution.auto.engine_rule_id, resolution.auto.engine_profile) == (rule_id, profile)
-    expected = builtins.layers(profile)[0].data["engine"]
+    expected = dict(builtins.layers(profile)[0].data["engine"])
+    if spec == "MI300X":  # ROCm has no TF32 or cuDNN knobs
+        expected.update(allow_tf32=False, cudnn_benchmark=False)
     engine = resolution.profile.engine.model_dump(exclude_none=True)
     assert {k: engine[k] for k in expected} == expected
     assert resolution.provenance["engine.tensor_parallel_size"].origin.kind == "rule"
+
+
+def test_an_amd_gpu_is_not_called_ampere(host, builtins):
+    resolution = resolve(host("MI300X"), builtins)
+    assert resolution.auto is not None and resolution.auto.engine_reason is not None
+    assert "AMD gfx942" in resolution.auto.engine_reason
+    assert "compute capability unknown" not in resolution.auto.engine_reason
 
 
 def test_engine_rule_falls_back_to_cpu_profile_without_edge(host, builtins):

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from gpuplan.errors import ModelError
 from gpuplan.models.registry import Role
 from gpuplan.selection.candidates import Candidate
-from gpuplan.selection.joint import select_joint
+from gpuplan.selection.joint import select_joint, slots_taken
 from gpuplan.selection.policy import Bias, SelectionPolicy, quantization_rank, rank_key
 from gpuplan.selection.select import RoleSelector
 from tests.models.seed_registry import BALANCED_24GB, GENEROUS_96GB, seed_candidates
@@ -35,8 +35,13 @@ def brute_force(
 ) -> dict[str, str]:
     """Every assignment of (a fitting candidate or nothing) to each role, best kept.
 
-    Written from the spec in joint's docstring, independently of its search.
+    Written from the spec in joint's docstring, independently of its search: the
+    primary role (chat, reasoning, else the first asked) at its highest priority;
+    then the supporting roles served; then the primary's own ranking; then the
+    supporting roles' priority and the bias; then pick ranks in request order.
+    Sidecars (no KV cache, <= 2560 MiB) serving only supporting roles take no slot.
     """
+    primary = next((r for r in roles if r in ("chat", "reasoning")), roles[0])
     per_role = []
     for role in roles:
         fitting = [
@@ -44,7 +49,6 @@ def brute_force(
         ]
         per_role.append(sorted(fitting, key=lambda c: rank_key(c, role, policy)))
     best_value: tuple[int, ...] | None = None
-    best_indices: tuple[int, ...] | None = None
     best: dict[str, str] = {}
     options = [range(len(ranked) + 1) for ranked in per_role]  # last index: unserved
     for indices in itertools.product(*options):
@@ -54,28 +58,40 @@ def brute_force(
             if i < len(ranked)
         }
         loads = {c.key: c for c in chosen.values()}
+        main = chosen.get(primary)
+        slots = {
+            c.key
+            for c in chosen.values()
+            if (main is not None and c.key == main.key)
+            or c.context is not None
+            or c.vram_estimate_mb > 2560
+        }
         vram = sum(c.vram_estimate_mb for c in loads.values())
-        if len(loads) > policy.max_concurrent_models or vram > policy.max_vram_mb:
+        if len(slots) > policy.max_concurrent_models or vram > policy.max_vram_mb:
             continue
-        served = len(chosen)
-        priority = sum(c.role_priority[r] for r, c in chosen.items())
+        support = {r: c for r, c in chosen.items() if r != primary}
+        served = len(support)
+        priority = sum(c.role_priority[r] for r, c in support.items())
         preference = sum(
             quantization_rank(c.quantization, policy.preferred_quantizations)
-            for c in chosen.values()
+            for c in support.values()
         )
-        quality = sum(c.quality for c in chosen.values())
+        quality = sum(c.quality for c in support.values())
         tail = {
             "vram_efficient": (-preference, -vram, quality),
             "balanced": (-preference, quality, -vram),
             "quality": (quality, -preference, -vram),
         }[policy.model_selection_bias]
-        value = (served, priority, *tail)
-        if (
-            best_value is None
-            or value > best_value
-            or (value == best_value and best_indices is not None and indices < best_indices)
-        ):
-            best_value, best_indices = value, indices
+        position = roles.index(primary)
+        head = (
+            (main.role_priority[primary], served, -indices[position])
+            if main is not None
+            else (-1, served, 0)
+        )
+        rest = tuple(-i for n, i in enumerate(indices) if n != position)
+        value = (*head, priority, *tail, *rest)
+        if best_value is None or value > best_value:
+            best_value = value
             best = {r: c.key for r, c in chosen.items()}
     return best
 
@@ -104,6 +120,7 @@ def instances(
                     vram_estimate_mb=draw(st.sampled_from((1000, 2000, 3000, 5000, 8000))),
                     role_priority=priorities,
                     parameters_b=params,
+                    context=draw(st.sampled_from((None, 4096))),  # None: no KV cache
                 )
             )
     roles = draw(st.lists(st.sampled_from(ROLES), min_size=1, max_size=max_roles, unique=True))
@@ -130,7 +147,8 @@ def test_search_equals_brute_force(
     assert picks(result) == expected
     assert picks(select_joint(candidates, roles, policy, prune=False)) == expected
     assert result.total_vram_mb <= policy.max_vram_mb
-    assert len(result.models) <= policy.max_concurrent_models
+    chosen = [next((c for c in candidates if c.key == picks(result).get(r)), None) for r in roles]
+    assert slots_taken(chosen, roles) <= policy.max_concurrent_models
     assert {u.role for u in result.unserved} == set(roles) - set(expected)
 
 
@@ -162,8 +180,9 @@ def test_shared_model_serves_two_roles_within_concurrency(
     candidates: tuple[Candidate, ...],
 ) -> None:
     # balanced_24gb loads 2 models: florence (best caption) would make 3 with
-    # qwen3-vl (description) and siglip (embedding), so qwen3-vl shares caption.
-    result = select_joint(candidates, ["caption", "description", "embedding"], BALANCED_24GB)
+    # qwen3-vl (description, the primary: asked first) and siglip (embedding), so
+    # qwen3-vl shares caption.
+    result = select_joint(candidates, ["description", "caption", "embedding"], BALANCED_24GB)
     assert picks(result) == {
         "caption": "qwen3-vl@FP8",
         "description": "qwen3-vl@FP8",
@@ -178,6 +197,19 @@ def test_shared_model_serves_two_roles_within_concurrency(
     assert "max_concurrent_models is 2" in dropped.reason
 
 
+def test_the_primary_role_is_never_traded_for_supporting_roles(
+    candidates: tuple[Candidate, ...],
+) -> None:
+    # Asked first, caption is the primary: it keeps florence (90) although qwen3-vl
+    # (85) could share caption with description and leave room for the embedder.
+    result = select_joint(candidates, ["caption", "description", "embedding"], BALANCED_24GB)
+    assert result.primary_role == "caption"
+    assert picks(result) == {"caption": "florence-2-large@Q4_K_M", "description": "qwen3-vl@FP8"}
+    (unserved,) = result.unserved
+    assert unserved.role == "embedding"
+    assert "max_concurrent_models" in unserved.reason
+
+
 def test_generous_profile_loads_the_best_of_each(candidates: tuple[Candidate, ...]) -> None:
     result = select_joint(candidates, ["caption", "description", "embedding"], GENEROUS_96GB)
     assert picks(result) == {
@@ -188,16 +220,39 @@ def test_generous_profile_loads_the_best_of_each(candidates: tuple[Candidate, ..
     assert result.dropped == ()
 
 
-def test_budget_forces_a_smaller_variant_and_says_so(candidates: tuple[Candidate, ...]) -> None:
+def test_a_supporting_role_takes_what_the_primary_leaves_and_says_so(
+    candidates: tuple[Candidate, ...],
+) -> None:
+    # chat is the primary whatever the order: it keeps its best (mistral FP8, the
+    # preferred quantization); description takes a smaller model in what is left.
     policy = SelectionPolicy(
         max_vram_mb=16000, max_concurrent_models=2, preferred_quantizations=("fp8", "q4_k_m")
     )
     result = select_joint(candidates, ["description", "chat"], policy)
-    assert picks(result) == {"description": "qwen3-vl@FP8", "chat": "mistral-7b@Q4_K_M"}
+    assert result.primary_role == "chat"
+    assert picks(result) == {"description": "qwen25vl@FP8", "chat": "mistral-7b@FP8"}
     (dropped,) = result.dropped
-    assert (dropped.role, dropped.model_id, dropped.quantization) == ("chat", "mistral-7b", "FP8")
-    assert dropped.why == "budget"
-    assert "18600 MiB > 16000 MiB budget" in dropped.reason
+    assert (dropped.role, dropped.model_id, dropped.quantization) == (
+        "description",
+        "qwen3-vl",
+        "FP8",
+    )
+    assert dropped.why == "primary"
+    assert "beside the chat model mistral-7b FP8 (8000 MiB)" in dropped.reason
+
+
+def test_budget_forces_a_smaller_variant_and_says_so(candidates: tuple[Candidate, ...]) -> None:
+    policy = SelectionPolicy(
+        max_vram_mb=16000, max_concurrent_models=3, preferred_quantizations=("fp8", "q4_k_m")
+    )
+    # description (primary) 10600 + siglip 2600 leave 2800: no mistral variant fits.
+    result = select_joint(candidates, ["description", "embedding", "narration"], policy)
+    assert picks(result) == {
+        "description": "qwen3-vl@FP8",
+        "embedding": "siglip-large@FP32",
+        "narration": "qwen3-vl@FP8",
+    }
+    assert result.dropped == ()
 
 
 def test_unserved_roles_say_why(candidates: tuple[Candidate, ...]) -> None:

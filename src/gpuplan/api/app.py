@@ -13,7 +13,16 @@ from gpuplan import __version__
 from gpuplan.api import errors
 from gpuplan.api.auth import check_bind
 from gpuplan.api.gpu_service import GpuConfigService
-from gpuplan.api.routes import gpu_config, hardware, models, pages, profile
+from gpuplan.api.routes import (
+    gpu_config,
+    hardware,
+    models,
+    pages,
+    profile,
+    proxy,
+    serving,
+    tuning,
+)
 from gpuplan.api.state import ServerSettings, ServerState, get_state
 
 
@@ -37,8 +46,12 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         gpu.start(state.host)
         if gpu.error:
             state.startup_errors["store"] = gpu.error
-        yield
-        gpu.wait(timeout_s=60)
+        await state.start_serving()
+        try:
+            yield
+        finally:
+            await state.stop_serving()
+            gpu.wait(timeout_s=60)
 
     app = FastAPI(
         title="gpuplan",
@@ -53,7 +66,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.include_router(profile.router)
     app.include_router(models.router)
     app.include_router(gpu_config.router)
-    pages.install(app)
+    pages.install(app)  # before the proxy, whose routes are broad
+    app.include_router(tuning.router)
+    app.include_router(proxy.router)
+    app.include_router(serving.router)
 
     @app.get("/health", tags=["service"], summary="Liveness and what is loaded")
     def health() -> dict[str, Any]:

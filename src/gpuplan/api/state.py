@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import HTTPException, Request
 
@@ -21,6 +22,11 @@ from gpuplan.planning import host_candidates, selection_policy
 from gpuplan.profiles import Resolution, resolve_here
 from gpuplan.selection.candidates import Candidate
 from gpuplan.selection.select import RoleSelector
+
+if TYPE_CHECKING:
+    import httpx
+
+    from gpuplan.serving.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +41,8 @@ class ServerSettings:
     profile: str | None = None
     headroom_mb: int | None = None
     services: str | None = None
-    """Services file for preview and PUT (``--services`` / ``GPUPLAN_SERVICES``)."""
+    """Services file (``--services`` / ``GPUPLAN_SERVICES``): the OpenAI-compatible proxy
+    serves its entries; the GPU-config routes preview and PUT it."""
     compose_file: str | None = None
     """Base Compose file apply recreates through (``--compose-file``)."""
     runtime: str | None = None
@@ -46,6 +53,20 @@ class ServerSettings:
     """Where the server listens; beyond loopback, mutating routes need ``token``."""
     token: str | None = None
     """Bearer token for mutating routes; required whenever ``bind_host`` is not loopback."""
+    queue_limit: int = 16
+    """Requests that may wait for a model swap before the proxy answers 503."""
+    serving_log_dir: str | None = None
+    """Where backend logs go; None: $XDG_STATE_HOME/gpuplan/serving."""
+
+
+@dataclass
+class Serving:
+    """The running proxy: its scheduler, its pooled backend client, its role ranking."""
+
+    scheduler: Scheduler
+    client: httpx.AsyncClient
+    started_at: float
+    ranked_models: Any = None
 
 
 @dataclass
@@ -55,6 +76,63 @@ class ServerState:
     resolution: Resolution | None = None
     candidates: tuple[Candidate, ...] | None = None
     startup_errors: dict[str, str] = field(default_factory=dict)
+    serving: Serving | None = None
+
+    async def start_serving(self) -> None:
+        """Build and start the proxy's scheduler when a services file is configured.
+
+        A bad services file is kept in ``startup_errors['serving']`` like any
+        other start-up failure; the proxy routes then answer 503 with it.
+        """
+        import os
+        import time
+
+        from gpuplan.api.forward import new_backend_client
+        from gpuplan.serving.build import build_scheduler
+        from gpuplan.serving.services import SERVICES_ENV, load_serving_services
+
+        path = self.settings.services or os.environ.get(SERVICES_ENV) or None
+        if path is None or self.host is None or self.resolution is None:
+            return
+        host, resolution = self.host, self.resolution
+        specs = self._step("serving", lambda: load_serving_services(path))
+        if specs is None:
+            return
+        selector = None
+        if self.candidates is not None:
+            selector = RoleSelector(self.candidates, selection_policy(resolution, host))
+        total = resolution.profile.max_vram_mb
+        if host.gpus:
+            total = selector.policy.max_vram_mb if selector else host.total_usable_vram_mb
+        log_dir = Path(self.settings.serving_log_dir) if self.settings.serving_log_dir else None
+        scheduler = build_scheduler(
+            specs,
+            profile=resolution.profile,
+            host=host,
+            total_mb=total,
+            selector=selector,
+            log_dir=log_dir,
+            queue_limit=self.settings.queue_limit,
+        )
+        ranked = None
+        if selector is not None:
+            chosen = selector
+
+            def ranked(role: str) -> list[str]:
+                try:
+                    return [c.model_id for c in chosen.ranked_models(role)]
+                except GpuplanError:
+                    return []
+
+        self.serving = Serving(scheduler, new_backend_client(), time.time(), ranked)
+        await scheduler.start()
+        log.info("Serving %d services from %s", len(specs), path)
+
+    async def stop_serving(self) -> None:
+        """Stop every backend and close the backend client."""
+        if self.serving is not None:
+            await self.serving.scheduler.close()
+            await self.serving.client.aclose()
 
     def start(self, *, refresh: bool = False) -> None:
         """(Re)load hardware, then the profile, then the models, each needing the last.
@@ -127,3 +205,20 @@ def require_selector(request: Request) -> RoleSelector:
         reason = state.startup_errors.get("models", "the model registry has not been loaded")
         raise HTTPException(status_code=503, detail=f"model registry not initialized: {reason}")
     return RoleSelector(state.candidates, selection_policy(resolution, host))
+
+
+async def require_serving(request: Request) -> Serving:
+    """The running proxy, or 503 saying why there is none."""
+    state = get_state(request)
+    if state.serving is None:
+        reason = state.startup_errors.get("serving") or state.startup_errors.get(
+            "profile", state.startup_errors.get("hardware")
+        )
+        detail = (
+            f"serving not initialized: {reason}"
+            if reason
+            else "serving not configured: start `gpuplan serve --services FILE` "
+            "(or set GPUPLAN_SERVICES)"
+        )
+        raise HTTPException(status_code=503, detail=detail)
+    return state.serving

@@ -17,8 +17,10 @@ from rich.text import Text
 from gpuplan.cli._common import JsonOpt, console, emit_json, handle_errors
 from gpuplan.cli.render.tables import Col, FlexTable
 from gpuplan.errors import ModelError, ModelNotFoundError
+from gpuplan.memory.engines import flash_attention_flag
 from gpuplan.memory.estimate import Estimate
 from gpuplan.memory.estimate import estimate as estimate_memory
+from gpuplan.memory.figure import DEFAULT_CONTEXT
 from gpuplan.models.files import LocalModel
 from gpuplan.models.files.discover import gguf_model_files
 from gpuplan.models.files.gguf_model import read_gguf
@@ -155,8 +157,15 @@ def estimate(
         ),
     ] = None,
     context: Annotated[
-        int, typer.Option("--context", "-c", min=1, help="Tokens per sequence.")
-    ] = 8192,
+        int,
+        typer.Option(
+            "--context",
+            "-c",
+            min=1,
+            help="Tokens per sequence; default 4096, the context plan, fit and select cost "
+            "models at, so their figures agree.",
+        ),
+    ] = DEFAULT_CONTEXT,
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-n", min=1, help="Sequences served at once.")
     ] = 1,
@@ -183,6 +192,23 @@ def estimate(
             "(llama.cpp for GGUF files, ollama for Ollama models, else vllm).",
         ),
     ] = "auto",
+    ubatch: Annotated[
+        int | None,
+        typer.Option(
+            "--ubatch",
+            min=1,
+            help="llama.cpp/Ollama n_ubatch (-ub): tokens per compute step; default 512.",
+            show_default=False,
+        ),
+    ] = None,
+    flash_attn: Annotated[
+        str,
+        typer.Option(
+            "--flash-attn",
+            help="llama.cpp/Ollama flash attention: on, off, or auto (what the engine does; "
+            "llama.cpp's choice depends on the GPU, so auto counts the larger figure, off).",
+        ),
+    ] = "auto",
     json: JsonOpt = False,
 ) -> None:
     """Estimate the GPU memory a model needs: weights, KV cache, activations, overhead.
@@ -191,10 +217,13 @@ def estimate(
     engine logs so it does not underestimate; every assumption is listed.
     """
     model = resolve_source(source)
+    chosen = _default_engine(model, quant) if engine == "auto" else engine
     result = estimate_memory(
         model.arch,
         quant=quant or (model.quant if model.kind == "registry" else None),
-        engine=_default_engine(model, quant) if engine == "auto" else engine,
+        engine=chosen,
+        flash_attention=flash_attention_flag(flash_attn, chosen),
+        ubatch=ubatch,
         context=context,
         concurrency=concurrency,
         kv_cache_dtype=kv_cache_dtype,

@@ -54,9 +54,14 @@ class Commands(LazyGroup):
         "serve": LazyCommand(
             "gpuplan.cli.serve",
             "serve",
-            "Serve the GPU settings page (/settings/gpu) and the HTTP API: "
-            "/api/system/gpu-config (seed 004), /v1/config/profile, /v1/models/select_by_role, "
-            "/health, /docs.",
+            "Serve the HTTP API: /api/system/gpu-config (seed 004), /v1/config/profile, "
+            "/v1/models/select_by_role, /health, /docs; with --services, the OpenAI-compatible "
+            "proxy at /v1.",
+        ),
+        "ps": LazyCommand(
+            "gpuplan.cli.ps",
+            "ps",
+            "Show what a running `gpuplan serve` has loaded: where, memory, idle, keep-alive.",
         ),
         "apply": LazyCommand(
             "gpuplan.cli.apply",
@@ -89,6 +94,11 @@ class Commands(LazyGroup):
             "gpuplan.cli.profile",
             "app",
             "Deployment profiles: the VRAM budget, serving policy and engine settings in force.",
+        ),
+        "tune": LazyCommand(
+            "gpuplan.cli.tune",
+            "app",
+            "Tune a serving engine: seed 003's layered task config, real experiments, SLO scores.",
         ),
     }
 

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from gpuplan.cli._common import HardwareOpt, HeadroomOpt, ProfileOpt, console, handle_errors
+from gpuplan.cli._common import (
+    HardwareOpt,
+    HeadroomOpt,
+    ProfileOpt,
+    console,
+    err_console,
+    handle_errors,
+)
 from gpuplan.cli.discover import DiscoverOpt, with_discovered
 from gpuplan.errors import GpuplanError, LaunchError
 from gpuplan.fileio import write_atomic
@@ -39,6 +47,16 @@ def _placement_api() -> Any:
         ) from None
 
 
+@dataclass(frozen=True)
+class _Placed:
+    host: Any
+    services: Sequence[Any]
+    placement: Any
+    requests: list[Any]
+    notes: list[str]  # placement's warnings, and what the chosen target adds
+    launch_notes: list[str]  # services without a launch line
+
+
 def _placed(
     hardware: str | None,
     profile: str | None,
@@ -49,10 +67,11 @@ def _placed(
     strategy: str,
     services_file: Path | None,
     on: str,
-) -> tuple[list[Any], list[str]]:
+    sets: Sequence[str] = (),
+) -> _Placed:
     """Host → profile → services → placement → one LaunchRequest per launchable service."""
     from gpuplan.hardware import load_host
-    from gpuplan.launch.requests import launch_requests
+    from gpuplan.launch.requests import launch_requests, parse_overrides
     from gpuplan.models.registry import load_registry
     from gpuplan.planning import make_plan
     from gpuplan.profiles import resolve_here
@@ -75,10 +94,17 @@ def _placed(
         tensor_parallel_threshold_mb=resolution.profile.tensor_parallel_threshold_mb,
     )
     engine = resolution.profile.engine.model_dump(mode="json", exclude_none=True)
+    overrides = parse_overrides(sets, [service.name for service in services])
     requests, notes = launch_requests(
-        placement, services, host, entries=entries, context=context, engine_settings=engine
+        placement,
+        services,
+        host,
+        entries=entries,
+        context=context,
+        engine_settings=engine,
+        overrides=overrides,
     )
-    return requests, [*placement.warnings, *notes]
+    return _Placed(host, services, placement, requests, list(placement.warnings), notes)
 
 
 def _store_module(target: str) -> Any:
@@ -94,17 +120,48 @@ def _store_module(target: str) -> Any:
         ) from None
 
 
-def _files(target: str, requests: list[Any]) -> dict[str, str]:
+OVERRIDE_FILE = "docker-compose.gpu-override.yml"
+ASSIGNMENTS_FILE = "gpu-assignments.yml"
+CDI_SPECS = (Path("/etc/cdi/nvidia.yaml"), Path("/var/run/cdi/nvidia.yaml"))
+
+
+def _store_files(target: str, placed: _Placed) -> dict[str, str]:
+    """The Compose override or gpu-assignments.yml, written by the store stage's renderers."""
+    module = _store_module(target)
+    overridden = {
+        service.name
+        for service in placed.services
+        if getattr(service, "vram_budget_override_mb", None) is not None
+    }
+    if target == "assignments":
+        text = module.render_assignments_file(
+            placed.placement.strategy, placed.placement.assignments, overridden=overridden
+        )
+        return {ASSIGNMENTS_FILE: text}
+    vendors = {gpu.index: gpu.vendor for gpu in placed.host.gpus}
+    text = module.render_override(
+        placed.placement.assignments, overridden=overridden, vendors=vendors
+    )
+    if target == "podman" and not any(path.exists() for path in CDI_SPECS):
+        placed.notes.append(
+            "podman-compose 1.x turns each device reservation into --device nvidia.com/gpu=N, "
+            "which needs the NVIDIA container toolkit's CDI spec; none found in /etc/cdi or "
+            "/var/run/cdi: run `sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml`"
+        )
+    return {OVERRIDE_FILE: text}
+
+
+def _files(target: str, placed: _Placed, namespace: str | None = None) -> dict[str, str]:
     from gpuplan.launch import render
 
     if target in FILE_TARGETS and target != "k8s":
-        module = _store_module(target)
-        return dict(module.render_files(requests, target=target))
-    pairs = [(request, render(request)) for request in requests]
+        return _store_files(target, placed)
+    placed.notes.extend(placed.launch_notes)
+    pairs = [(request, render(request)) for request in placed.requests]
     if target == "k8s":
         from gpuplan.launch.kubernetes import manifests_yaml
 
-        return {K8S_FILE: manifests_yaml(pairs)}
+        return {K8S_FILE: manifests_yaml(pairs, namespace=namespace)}
     from gpuplan.launch.scripts import launch_files
 
     chosen = [(request, config) for request, config in pairs if config.engine == target]
@@ -164,12 +221,24 @@ def render(
     ] = DEFAULT_CONTEXT,
     headroom_mb: HeadroomOpt = None,
     discover: DiscoverOpt = None,
+    sets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Explicit engine flag, winning over the profile: KEY=VALUE for every service, "
+            "SERVICE:KEY=VALUE for one (max-model-len=8192, ai-llm:image=REF, FOO_ENV=1).",
+        ),
+    ] = None,
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", help="Kubernetes namespace of the manifests.")
+    ] = None,
 ) -> None:
     """Write the plan's files: Kubernetes manifests, engine launch lines, Compose override.
 
-    `gpuplan render k8s --hardware "2x RTX 4090" -o deploy/` writes one Deployment and
-    Service per model; `gpuplan render vllm -o deploy/` writes each vLLM service's
-    argv (JSON) and launch script.
+    TARGET is compose or podman (docker-compose.gpu-override.yml), assignments
+    (gpu-assignments.yml), k8s (a Deployment and Service per model), or an engine —
+    vllm, sglang, llama.cpp, ollama, tensorrt-llm — for each of its services' argv
+    (JSON) and launch script: `gpuplan render k8s --hardware "2x RTX 4090" -o deploy/`.
     """
     if target not in TARGETS:
         raise LaunchError(
@@ -177,11 +246,14 @@ def render(
         )
     if on not in ("total", "free"):
         raise LaunchError(f"--on {on!r} is not total or free", hint="use --on total or --on free")
-    requests, notes = _placed(
-        hardware, profile, roles, context, headroom_mb, discover, strategy, services, on
+    placed = _placed(
+        hardware, profile, roles, context, headroom_mb, discover, strategy, services, on, sets or ()
     )
-    files = _files(target, requests)
+    files = _files(target, placed, namespace)
+    notes = placed.notes
     if output is None:
+        for note in notes:
+            err_console.print(f"Note: {note}", markup=False, soft_wrap=True)
         for name, text in files.items():
             if len(files) > 1:
                 console.print(f"# ==> {name}", markup=False, highlight=False)

@@ -31,8 +31,9 @@ def serve(
         typer.Option(
             "--services",
             envvar="GPUPLAN_SERVICES",
-            help="Services file for /api/system/gpu-config (preview, PUT). "
-            "Default: $GPUPLAN_SERVICES.",
+            help="Services file for /api/system/gpu-config (preview, PUT) and the "
+            "OpenAI-compatible proxy at /v1, which starts each service on demand (cmd with "
+            "${PORT}, health, vram_mb or model). Default: $GPUPLAN_SERVICES.",
             show_default=False,
         ),
     ] = None,
@@ -50,9 +51,28 @@ def serve(
         Literal["docker", "podman"] | None,
         typer.Option("--runtime", help="docker or podman; default: whichever is installed."),
     ] = None,
+    queue_limit: Annotated[
+        int,
+        typer.Option(
+            "--queue-limit", min=0, help="Requests that may wait for a model swap; then 503."
+        ),
+    ] = 16,
+    log_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--log-dir",
+            help="Directory for backend logs (default $XDG_STATE_HOME/gpuplan/serving).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Serve the GPU settings page (/settings/gpu) and the HTTP API: /api/system/gpu-config
-    (seed 004), /v1/config/profile, /v1/models/select_by_role, /health, /docs.
+    """Serve the HTTP API: /api/system/gpu-config (seed 004), /v1/config/profile,
+    /v1/models/select_by_role, /health, /docs; with --services, the OpenAI-compatible
+    proxy at /v1.
+
+    The proxy serves /v1/chat/completions, /v1/completions, /v1/embeddings and
+    /v1/models, starting each service of the services file on demand within the
+    active profile, plus /api/serving/status and /metrics.
 
     Beyond loopback (--host 0.0.0.0) mutating routes need `Authorization: Bearer TOKEN`;
     the token is generated on first start, stored user-only, and printed once.
@@ -64,6 +84,10 @@ def serve(
     from gpuplan.api.auth import default_token_path, ensure_token, is_loopback
     from gpuplan.api.state import ServerSettings
 
+    if services:  # a broken services file is a one-line error now, not a 503 later
+        from gpuplan.serving.services import load_serving_services
+
+        load_serving_services(services)
     token = None
     if not is_loopback(host):
         token, created = ensure_token()
@@ -83,6 +107,8 @@ def serve(
             runtime=runtime,
             bind_host=host,
             token=token,
+            queue_limit=queue_limit,
+            serving_log_dir=log_dir,
         )
     )
     console.print(f"gpuplan API on http://{host}:{port} (OpenAPI at /docs)")

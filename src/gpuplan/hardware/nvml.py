@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Collection
 from types import ModuleType
 from typing import Any
 
@@ -79,6 +80,40 @@ def query(nvml: Any | None = None) -> Inventory:
     finally:
         with contextlib.suppress(lib.NVMLError):
             lib.nvmlShutdown()
+
+
+def process_memory_mb(pids: Collection[int], nvml: Any | None = None) -> dict[int, int]:
+    """MiB each GPU holds for the processes ``pids`` (a backend's process group), by GPU index.
+
+    Equivalent: ``nvidia-smi --query-compute-apps=pid,gpu_uuid,used_memory --format=csv``.
+    A GPU that cannot say (no permission, lost) is left out, not fatal.
+    """
+    lib: Any = nvml if nvml is not None else _load()
+    try:
+        lib.nvmlInit()
+    except lib.NVMLError as exc:
+        raise NvmlUnavailable(explain(exc)) from exc
+    wanted = set(pids)
+    held: dict[int, int] = {}
+    try:
+        for index in range(int(lib.nvmlDeviceGetCount())):
+            try:
+                handle = lib.nvmlDeviceGetHandleByIndex(index)
+                processes = lib.nvmlDeviceGetComputeRunningProcesses(handle)
+            except lib.NVMLError as exc:
+                log.debug("GPU %d: no per-process memory: %s", index, explain(exc))
+                continue
+            used = sum(
+                int(p.usedGpuMemory or 0) for p in processes if int(p.pid) in wanted
+            )  # usedGpuMemory is None where the driver does not say (WDDM)
+            if used:
+                held[index] = used // _BYTES_PER_MIB
+    except lib.NVMLError as exc:
+        raise NvmlUnavailable(explain(exc)) from exc
+    finally:
+        with contextlib.suppress(lib.NVMLError):
+            lib.nvmlShutdown()
+    return held
 
 
 def _query_initialised(lib: Any) -> Inventory:

@@ -17,6 +17,7 @@ back. The shape is the seed's, one flow mapping per service::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
@@ -31,8 +32,13 @@ HEADER = "# config/gpu-assignments.yml (auto-generated, do not edit manually)\n"
 
 
 def _scalar(value: object) -> str:
+    """One YAML scalar on one line (a name with a line break becomes a JSON string,
+    which YAML reads as a double-quoted scalar)."""
     text = yaml.safe_dump(value, default_flow_style=True, width=1 << 16)
-    return text.removesuffix("\n...\n").strip()
+    text = text.removesuffix("\n...\n").strip()
+    if "\n" in text:
+        text = json.dumps(value, ensure_ascii=False)
+    return text
 
 
 def _gpu(assignment: Assignment) -> object:

@@ -27,7 +27,7 @@ import yaml
 from gpuplan.errors import LaunchError
 from gpuplan.launch.model import GpuSlot, LaunchConfig, LaunchRequest
 
-__all__ = ["gpu_resources", "manifests", "manifests_yaml", "product_label"]
+__all__ = ["HF_SECRET", "gpu_resources", "manifests", "manifests_yaml", "product_label"]
 
 _DEVICE_VARS = ("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES")
 _LABEL_VALUE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -79,6 +79,23 @@ def gpu_resources(request: LaunchRequest) -> dict[str, int]:
     return {"nvidia.com/gpu": len(slots)}
 
 
+HF_SECRET = "hf-token"
+"""Secret whose ``token`` key, when it exists, becomes HF_TOKEN (gated Hugging Face repos)."""
+
+
+def _needs_hf_token(config: LaunchConfig) -> bool:
+    if config.engine == "llama.cpp":
+        return "--hf-repo" in config.argv
+    if config.engine in ("vllm", "sglang", "tensorrt-llm"):
+        source = (
+            config.argv[config.argv.index("--model-path") + 1]
+            if "--model-path" in config.argv
+            else config.argv[2]
+        )
+        return not source.startswith(("/", "./", "../", "~"))
+    return False
+
+
 def _probe(config: LaunchConfig, **timing: int) -> dict[str, Any]:
     return {"httpGet": {"path": config.health_path, "port": "http"}, **timing}
 
@@ -109,11 +126,21 @@ def _deployment(
         "livenessProbe": _probe(config, periodSeconds=20, failureThreshold=3),
         "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
     }
-    env = [
+    env: list[dict[str, Any]] = [
         {"name": key, "value": value}
         for key, value in config.env.items()
         if key not in _DEVICE_VARS
     ]
+    if _needs_hf_token(config):
+        # gated Hugging Face repos need a token; optional, so public models need no secret
+        env.append(
+            {
+                "name": "HF_TOKEN",
+                "valueFrom": {
+                    "secretKeyRef": {"name": HF_SECRET, "key": "token", "optional": True}
+                },
+            }
+        )
     if env:
         container["env"] = env
     if resources:

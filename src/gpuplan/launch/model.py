@@ -76,8 +76,17 @@ class LaunchRequest(_Frozen):
         default=None, description="Context the estimate was made for; None: no KV cache."
     )
     max_concurrency: int = Field(default=1, ge=1, description="Sequences the estimate sized.")
+    kv_cache_dtype: str | None = Field(
+        default=None,
+        description="KV-cache dtype the estimate assumed in gpuplan's names ('fp16', 'bf16', "
+        "'fp8', 'q8_0', …); None: the engine's default ('auto').",
+    )
     port: int = Field(default=8000, ge=1, le=65535, description="Port the engine listens on.")
     start_order: int = Field(default=0, ge=0, description="Start position among co-residents.")
+    role: str | None = Field(
+        default=None,
+        description="The service's role ('chat', 'embedding', …): embedders start in pooling mode.",
+    )
     engine_settings: Mapping[str, Any] = Field(
         default_factory=dict,
         description="The deployment profile's engine block: lowest precedence.",

@@ -23,7 +23,10 @@ from gpuplan.memory.figure import DEFAULT_CONTEXT
 from gpuplan.models.registry import ModelEntry, Variant
 from gpuplan.placement.model import Assignment, Placement, Service
 
-__all__ = ["LAUNCHABLE", "launch_requests"]
+__all__ = ["ALL_SERVICES", "LAUNCHABLE", "launch_requests", "parse_overrides"]
+
+ALL_SERVICES = "*"
+"""Key of ``overrides`` whose flags apply to every service."""
 
 LAUNCHABLE: frozenset[str] = frozenset({"vllm", "sglang", "llama.cpp", "ollama", "tensorrt-llm"})
 """Engines gpuplan writes a server launch line for."""
@@ -102,6 +105,34 @@ def _estimate(
     except GpuplanError:
         return 0, 0
     return figure.weights_mb, figure.kv_cache_mb
+
+
+def parse_overrides(items: Sequence[str], services: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``--set`` items as overrides: ``KEY=VALUE`` for all, ``SERVICE:KEY=VALUE`` for one.
+
+    ``KEY`` alone or ``=true`` is a bare switch, ``=false`` removes a flag; an
+    UPPER_CASE key is an environment variable, ``image`` the container image.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    known = set(services)
+    for item in items:
+        target, _, rest = item.partition(":") if ":" in item.split("=", 1)[0] else ("", "", item)
+        key, eq, raw = rest.partition("=")
+        key = key.strip()
+        if not key:
+            raise GpuplanError(
+                f"--set {item!r} names no flag", hint="write --set KEY=VALUE or SERVICE:KEY=VALUE"
+            )
+        if target and target not in known:
+            raise GpuplanError(
+                f"--set {item!r}: no service {target!r} in this plan",
+                hint="services here: " + (", ".join(sorted(known)) or "none"),
+            )
+        value: Any = True if not eq or raw.lower() == "true" else raw
+        if eq and raw.lower() == "false":
+            value = False
+        out.setdefault(target or ALL_SERVICES, {})[key] = value
+    return out
 
 
 def _context(entry: ModelEntry | None, context: int) -> int | None:
@@ -185,8 +216,12 @@ def launch_requests(
                 context_tokens=_context(entry, context),
                 port=base_port + number,
                 start_order=start_order,
+                role=service.role,
                 engine_settings=dict(engine_settings or {}),
-                overrides=dict((overrides or {}).get(assignment.service, {})),
+                overrides={
+                    **(overrides or {}).get(ALL_SERVICES, {}),
+                    **(overrides or {}).get(assignment.service, {}),
+                },
             )
         )
     return requests, notes

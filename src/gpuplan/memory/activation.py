@@ -77,7 +77,7 @@ def _torch_activations(
     tokens = chunk if chunk is not None else context * concurrency
     forward = tokens * (2 * arch.hidden_size + _ffn_width(arch, tensor_parallel)) * act_bytes
     rows = max(engine.sampler_rows, concurrency)
-    sampler = rows * arch.vocab_size * engine.sampler_bytes_per_logit
+    sampler = 0 if arch.pooling else rows * arch.vocab_size * engine.sampler_bytes_per_logit
     notes = [
         f"activations: forward pass of {tokens:,} tokens"
         + (
@@ -85,8 +85,12 @@ def _torch_activations(
             if chunk is not None
             else " (whole prompt × sequences, no chunking)"
         )
-        + f" + sampler {rows:,} rows × vocab {arch.vocab_size:,}"
-        + f" × {engine.sampler_bytes_per_logit} bytes"
+        + (
+            "; a pooling (embedding) model: no sampler"
+            if arch.pooling
+            else f" + sampler {rows:,} rows × vocab {arch.vocab_size:,}"
+            f" × {engine.sampler_bytes_per_logit} bytes"
+        )
     ]
     extra = 0.0
     if arch.mla is not None:
@@ -108,6 +112,13 @@ def _torch_activations(
     return ActivationMemory(gpu_bytes=total, assumptions=tuple(notes))
 
 
+def gguf_arch_name(arch: ModelArch) -> str:
+    """The architecture as GGUF names it ('gpt_oss' → 'gptoss', 'gemma3_text' → 'gemma3')."""
+    name = (arch.model_type or arch.architecture).lower()
+    name = name.removesuffix("_text").removesuffix("forcausallm")
+    return name.replace("_", "").replace("-", "")
+
+
 def _ggml_compute(
     arch: ModelArch,
     engine: EngineProfile,
@@ -117,7 +128,8 @@ def _ggml_compute(
 ) -> ActivationMemory:
     ubatch = engine.ubatch_tokens
     n_kv = -(-context * concurrency // engine.kv_block_tokens) * engine.kv_block_tokens
-    fa = engine.flash_attention if flash_attention is None else flash_attention
+    default = engine.flash_attention or gguf_arch_name(arch) in engine.flash_attention_archs
+    fa = default if flash_attention is None else flash_attention
     kq = 0 if fa else n_kv * ubatch * arch.num_attention_heads * 4
     logits = ubatch * arch.vocab_size * 4
     ffn = ubatch * (3 * arch.hidden_size + _ffn_width(arch, 1)) * 4

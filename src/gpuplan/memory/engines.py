@@ -69,6 +69,11 @@ class EngineProfile(BaseModel):
         description="Assumed default; without it llama.cpp's compute buffer holds "
         "n_ctx × n_ubatch scores."
     )
+    flash_attention_archs: tuple[str, ...] = Field(
+        default=(),
+        description="Architectures (GGUF names, e.g. 'gptoss') the engine turns flash attention "
+        "on for even when flash_attention is False.",
+    )
     mla_full_kv: bool = Field(
         default=False, description="MLA models cache decompressed per-head K/V (transformers)."
     )
@@ -190,7 +195,19 @@ ENGINES: dict[Engine, EngineProfile] = {
         prefill_chunk_tokens=512,
         sampler_rows=1,
         sampler_bytes_per_logit=0,
-        flash_attention=False,  # off unless OLLAMA_FLASH_ATTENTION=1 (on for a few models)
+        flash_attention=False,  # off unless OLLAMA_FLASH_ATTENTION=1, except for:
+        # Ollama's GGML.FlashAttention() (fs/ggml/ggml.go) turns it on for these.
+        flash_attention_archs=(
+            "bert",
+            "gemma3",
+            "gptoss",
+            "mistral3",
+            "olmo3",
+            "qwen3",
+            "qwen3moe",
+            "qwen3vl",
+            "qwen3vlmoe",
+        ),
         preallocates="num_ctx × num_parallel tokens of KV per loaded model",
         calibrated_rows=("row018", "row019", "row020"),
     ),
@@ -271,3 +288,21 @@ def normalize_engine(name: str) -> Engine:
 def engine_profile(name: str) -> EngineProfile:
     """The profile of any spelling of an engine name."""
     return ENGINES[normalize_engine(name)]
+
+
+def flash_attention_flag(value: str, engine: str) -> bool | None:
+    """--flash-attn as the estimator takes it: None keeps the engine's own default.
+
+    llama.cpp's ``-fa auto`` (its default) turns flash attention on only where the
+    backend supports it for this model, which an estimate without the GPU cannot
+    know: auto then counts the larger compute buffer (off), so it is never below
+    what the engine needs. Ollama decides per architecture, which the model says.
+    """
+    choice = value.strip().lower()
+    if choice not in ("on", "off", "auto"):
+        raise ModelError(
+            f"--flash-attn {value!r} is not on, off or auto", hint="use --flash-attn on|off|auto"
+        )
+    if choice != "auto":
+        return choice == "on"
+    return False if normalize_engine(engine) == "llama.cpp" else None

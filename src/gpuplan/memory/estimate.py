@@ -66,7 +66,9 @@ def _resolve_quant(
     if not engine.ggml and canonical in _GGUF_TO_FLOAT:
         canonical = _GGUF_TO_FLOAT[canonical]  # 'f16' typed for vLLM means fp16
     spec = QUANTS[canonical]
-    if engine.ggml and spec.family == "checkpoint":
+    # llama.cpp (and Ollama on it) load MXFP4 MoE GGUFs: `file type = MXFP4 MoE`, experts
+    # in MXFP4 and the rest wider -- the gpt-oss releases (ggml-org/gpt-oss-20b-GGUF).
+    if engine.ggml and spec.family == "checkpoint" and canonical != "mxfp4":
         raise ModelError(
             f"{engine.label} cannot load {canonical} checkpoints",
             hint="estimate a GGUF type instead, e.g. --quant q4_k_m or q8_0",
@@ -128,13 +130,15 @@ def estimate(
     weight_bytes: WeightBytes | int | None = None,
     flash_attention: bool | None = None,
     gpu_memory_mb: int | None = None,
+    ubatch: int | None = None,
 ) -> Estimate:
     """GPU memory to serve ``arch`` on ``engine``: ``concurrency`` sequences of ``context`` tokens.
 
     ``quant`` defaults to the file's or checkpoint's own; ``weight_bytes`` (from
     ``gpuplan.models.files``) makes the weights exact instead of parameters × bits;
     a bare int is taken as the total bytes of the checkpoint in ``quant``.
-    ``flash_attention`` overrides the engine's default (llama.cpp / Ollama only).
+    ``flash_attention`` overrides the engine's default (llama.cpp / Ollama only), and
+    ``ubatch`` llama.cpp's ``n_ubatch`` (``--ubatch-size``), which sizes its compute buffer.
     ``gpu_memory_mb`` is the memory of the GPU it will run on: engines that size
     start-up reservations by it (vLLM below 70 GiB) are estimated with those
     defaults; None sizes them for the largest GPUs, which never underestimates.
@@ -145,6 +149,10 @@ def estimate(
             f"({tensor_parallel}) must all be at least 1"
         )
     profile = engine_profile(engine)
+    if ubatch is not None:
+        if ubatch < 1:
+            raise ModelError(f"ubatch is {ubatch}", hint="use 1 or more tokens (llama.cpp -ub)")
+        profile = profile.model_copy(update={"ubatch_tokens": ubatch})
     scaled_down = ""
     if (
         gpu_memory_mb is not None

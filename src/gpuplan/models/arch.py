@@ -124,6 +124,11 @@ class ModelArch(_Frozen):
     vocab_size: int = Field(gt=0, description="Vocabulary (embedding rows).")
     intermediate_size: int = Field(ge=0, description="Dense MLP width (0: no dense MLP).")
     tied_embeddings: bool = Field(default=False, description="lm_head shares the embedding.")
+    pooling: bool = Field(
+        default=False,
+        description="An embedding model (architecture 'Qwen3Model', 'BertModel', ...): no "
+        "lm_head in the checkpoint, and engines run a pooling head, no sampler.",
+    )
     attention_layers: int = Field(ge=0, description="Layers that keep a KV cache.")
     dense_layers: int = Field(ge=0, description="Layers with a dense (non-MoE) MLP.")
     gated_mlp: bool = Field(default=True, description="MLP has gate+up+down (SwiGLU) matrices.")
@@ -164,7 +169,7 @@ class ModelArch(_Frozen):
         state = self.hybrid.state_layers * self.hybrid.mixer_params_per_layer if self.hybrid else 0
         return ParamCounts(
             embedding=self.vocab_size * h,
-            output=0 if self.tied_embeddings else self.vocab_size * h,
+            output=0 if self.tied_embeddings or self.pooling else self.vocab_size * h,
             attention=self.attention_layers * self._attention_params_per_layer(),
             dense_mlp=self.dense_layers * mlp_mats * h * self.intermediate_size,
             experts=moe_layers * moe.num_experts * 3 * h * moe.expert_intermediate_size

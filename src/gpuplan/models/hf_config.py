@@ -184,6 +184,7 @@ def _from_hf_config(config: Mapping[str, Any]) -> ModelArch:
     return ModelArch(
         architecture=architecture,
         model_type=model_type,
+        pooling=is_pooling_architecture(architecture),
         num_layers=layers,
         hidden_size=hidden,
         num_attention_heads=heads,
@@ -491,3 +492,13 @@ def _compressed_tensors_quant(qcfg: Mapping[str, Any], notes: list[str]) -> str 
         return "int8"
     notes.append("compressed-tensors checkpoint of unknown bit width: estimated as 16-bit")
     return None
+
+
+def is_pooling_architecture(architecture: str) -> bool:
+    """A base-model class ('Qwen3Model', 'XLMRobertaModel'): embeddings, no language head.
+
+    Embedding checkpoints load as the bare transformer (Qwen3-Embedding-8B: 7.57 B
+    parameters, the 8.19 B of Qwen3-8B less its 0.62 B lm_head); vLLM serves them
+    with its pooling runner, which allocates no sampler.
+    """
+    return architecture.endswith("Model") and not architecture.endswith("PreTrainedModel")

@@ -55,6 +55,7 @@ __all__ = [
     "PACKAGED_REGISTRY",
     "REGISTRY_ENV",
     "ROLES",
+    "ROLE_DESCRIPTIONS",
     "Backend",
     "ModelEntry",
     "Registry",
@@ -79,10 +80,29 @@ Role = Literal[
     "chat",
     "reasoning",
     "embedding",
+    "image_embedding",
 ]
-"""A task a model can be chosen for: seed 001's six vision roles plus chat, reasoning, embedding."""
+"""A task a model can be chosen for: seed 001's six vision roles, chat, reasoning, and the
+two kinds of embedding (``ROLE_DESCRIPTIONS`` says what each means)."""
 
 ROLES: tuple[Role, ...] = get_args(Role)
+
+ROLE_DESCRIPTIONS: dict[Role, str] = {
+    "keywords": "keywords or tags for an image",
+    "caption": "a short caption for an image",
+    "description": "a detailed description of an image",
+    "narration": "a narrative about an image",
+    "object_detection": "boxes and labels of the objects in an image",
+    "vision_general": "general questions about images",
+    "chat": "conversation and instructions in text",
+    "reasoning": "step-by-step reasoning, maths and code",
+    "embedding": "text embeddings for retrieval and search (RAG): bge-m3, nomic-embed-text, "
+    "qwen3-embedding",
+    "image_embedding": "joint image-text embeddings, for image search and zero-shot labels: "
+    "SigLIP, CLIP",
+}
+"""What each role asks of a model, in words a self-hoster knows. "embedding" is text
+retrieval: an image-text model (SigLIP, CLIP, 64-77 token context) is not the answer."""
 
 Backend = Literal["vllm", "sglang", "llamacpp", "ollama", "tensorrt-llm", "transformers"]
 """The serving engine a model (or one of its variants) is launched with."""

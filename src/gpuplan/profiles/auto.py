@@ -144,6 +144,15 @@ def auto_layers(
         for entry in usable_entries(catalog.layers(auto.engine_profile), warnings):
             if "engine" in entry.data:
                 layers.append(entry_layer(entry, only="engine", kind="rule", label=label))
+        if host.gpus and all(gpu.vendor == "amd" for gpu in host.gpus):
+            # TF32 and cuDNN autotuning are CUDA features; ROCm has neither knob.
+            knobs = {"engine": {"allow_tf32": False, "cudnn_benchmark": False}}
+            layers.append(
+                Layer(
+                    data=knobs,
+                    origin=Origin(kind="rule", label="AMD GPU: CUDA-only knobs (TF32, cuDNN) off"),
+                )
+            )
     if not auto.dynamic:
         return layers + entry_layers(usable_entries(catalog.layers(auto.profile), warnings))
     facts = measure(host, rules.capabilities)

@@ -142,7 +142,15 @@ def measure(host: Host, capabilities: Capabilities) -> HostFacts:
             return cc >= minimum
         return (gpu.architecture or "").lower() in amd
 
-    ccs = sorted({gpu.compute_capability for gpu in host.gpus if gpu.compute_capability})
+    ccs = sorted(
+        {
+            f"compute capability {gpu.compute_capability}, Ampere or newer"
+            if gpu.compute_capability
+            else f"AMD {gpu.architecture}"
+            for gpu in host.gpus
+            if gpu.compute_capability or (gpu.vendor == "amd" and gpu.architecture)
+        }
+    )
     return HostFacts(
         gpu_count=count,
         usable_vram_mb=sum(totals) - headroom * count,
@@ -157,7 +165,7 @@ def measure(host: Host, capabilities: Capabilities) -> HostFacts:
             for gpu in host.gpus
         ),
         bf16_capable=count > 0 and all(bf16(i) for i in range(count)),
-        compute_capability=", ".join(ccs) or "unknown",
+        compute_capability=", ".join(ccs) or "compute capability unknown",
     )
 
 

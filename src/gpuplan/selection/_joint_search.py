@@ -58,16 +58,21 @@ def objective(
 
 
 def dominated(
-    loads: Sequence[Candidate], roles: Sequence[Role], policy: SelectionPolicy
+    loads: Sequence[Candidate],
+    roles: Sequence[Role],
+    policy: SelectionPolicy,
+    slots: Sequence[int] | None = None,
 ) -> set[int]:
     """Loads no optimal set uses: another load beats them on every role they serve.
 
     ``d`` dominates ``c`` when ``d`` serves every requested role ``c`` serves at
     no lower priority, needs no more VRAM, and ranks above ``c`` in each of those
     roles (higher priority everywhere, or ``c``'s ties lose on the bias's order).
-    Swapping ``d`` in for ``c`` then never lowers any objective component, never
-    adds a load, and moves every swapped role to an earlier-ranked pick, so the
-    swapped set wins even the final tie-break: the optimum never contains ``c``.
+    ``d`` must also take no more of the profile's model slots than ``c`` (``slots``:
+    1 per load, 0 for a sidecar). Swapping ``d`` in for ``c`` then never lowers any
+    objective component, never adds a load, and moves every swapped role to an
+    earlier-ranked pick, so the swapped set wins even the final tie-break: the
+    optimum never contains ``c``.
     """
     if len(loads) < 2:
         return set()
@@ -78,6 +83,7 @@ def dominated(
     # With placement, less VRAM is only "no harder to place" between single-GPU loads:
     # a 2 x 10 GB split needs two roomy GPUs where one 19 GB model needs one.
     single = np.array([c.gpus == 1 for c in loads], dtype=bool)
+    slot = np.array(list(slots) if slots is not None else [1] * len(loads), dtype=np.int64)
     order = sorted(range(len(loads)), key=lambda i: rank_key(loads[i], roles[0], policy)[1:])
     tail = np.empty(len(loads), dtype=np.int64)
     tail[order] = np.arange(len(loads))
@@ -89,7 +95,7 @@ def dominated(
         mine = priority[c][served]
         theirs = priority[:, served]
         at_least = np.all(theirs >= mine, axis=1)
-        beats = at_least & (vram <= vram[c]) & single
+        beats = at_least & (vram <= vram[c]) & single & (slot <= slot[c])
         beats &= np.all(theirs > mine, axis=1) | (tail < tail[c])
         beats[c] = False
         if beats.any():
@@ -113,8 +119,12 @@ class Search:
         suffix: tuple[SuffixBounds, Packing] | None,
         order: list[int],
         placeable: Callable[[frozenset[int]], bool] | None = None,
+        load_slots: Sequence[int] | None = None,
+        preloaded: Sequence[int] = (),
     ) -> None:
         self.placeable = placeable  # can these loads share the GPUs? (None: no check)
+        # Model slots each load takes: 1, or 0 for a sidecar (see joint's docstring).
+        self.load_slots = list(load_slots) if load_slots is not None else [1] * len(load_vram)
         self.options = options
         self.order = order  # search depth -> position of the role in the request
         self.load_vram = load_vram
@@ -137,11 +147,18 @@ class Search:
         # Each role's pick as its rank in the role's own list, in request order; the
         # final tie-break. Undecided roles hold 0, the smallest they could still get.
         self.indices = [0] * len(options)
+        # Loads already in the set before the search (the primary role's pick): they
+        # hold their VRAM and slot, and the roles searched here may share them.
+        for load in preloaded:
+            self.refcount[load] += 1
+            self.loaded += self.load_slots[load]
+            self.used += load_vram[load]
 
     def _feasible(self, option: Option) -> bool:
         if self.refcount[option.load]:
             return True
-        if not (self.loaded < self.slots and self.used + option.vram <= self.budget):
+        slot = self.load_slots[option.load]
+        if not (self.loaded + slot <= self.slots and self.used + option.vram <= self.budget):
             return False
         if self.placeable is None:
             return True
@@ -166,14 +183,17 @@ class Search:
         served, priority, preference, quality = acc
         tiers: list[list[Option]] = []
         refcount, room = self.refcount, self.budget - self.used
-        can_load = self.loaded < self.slots
+        spare_slots = self.slots - self.loaded
+        load_slots = self.load_slots
         for role_options in self.options[depth:]:
             best_priority = -1
             tier: list[Option] = []
             for option in role_options:  # sorted by priority, highest first
                 if option.priority < best_priority:
                     break
-                if refcount[option.load] or (can_load and option.vram <= room):
+                if refcount[option.load] or (
+                    load_slots[option.load] <= spare_slots and option.vram <= room
+                ):
                     best_priority = option.priority
                     tier.append(option)
             if tier:
@@ -264,14 +284,14 @@ class Search:
             if self._cut(depth + 1, child, used, charged, slots):
                 continue
             if fresh:
-                self.loaded += 1
+                self.loaded += self.load_slots[option.load]
             self.used, self.charged, self.slot_charged = used, charged, slots
             self.refcount[option.load] += 1
             self.choice[depth] = option
             self._visit(depth + 1, child)
             self.refcount[option.load] -= 1
             if fresh:
-                self.loaded -= 1
+                self.loaded -= self.load_slots[option.load]
             self.used -= option.vram if fresh else 0
             self.charged -= option.charge
             self.slot_charged -= option.slot_charge

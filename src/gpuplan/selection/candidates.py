@@ -24,6 +24,7 @@ __all__ = [
     "Candidate",
     "bits_per_weight",
     "build_candidates",
+    "nominal_bits",
     "planning_context",
 ]
 
@@ -38,6 +39,12 @@ def bits_per_weight(quantization: str) -> float:
         return quant_spec(quantization).bits
     except ModelError:
         return 4.0
+
+
+def nominal_bits(quantization: str) -> int:
+    """The precision class of a quantization: its effective bits, rounded down (Q4_K_M 4.85
+    → 4, FP8 8.03 → 8, Q8_0 8.5 → 8, BF16 16)."""
+    return int(bits_per_weight(quantization))
 
 
 class Candidate(BaseModel):
@@ -96,13 +103,16 @@ class Candidate(BaseModel):
 
     @property
     def quality(self) -> int:
-        """Parameters x bits (in millions of bits): the ``quality`` bias's score.
+        """Parameters x nominal bits (in millions of bits): the ``quality`` bias's score.
 
         A bigger model at 4 bits usually beats a smaller one at 16, and for one
-        model a higher precision beats a lower one; the product orders both. An
+        model a higher precision class beats a lower one; the product orders both.
+        Bits are the precision *class* (``nominal_bits``): Q4_K_M, AWQ and MXFP4 are
+        all 4-bit, FP8 and Q8_0 8-bit, so within a class the profile's preferred
+        quantizations decide, not a few tenths of a bit of block scales. An
         integer, so that sums over a joint selection compare exactly.
         """
-        return round(self.parameters_b * 1000 * self.bits_per_weight)
+        return round(self.parameters_b * 1000 * nominal_bits(self.quantization))
 
     def serves(self, role: Role) -> bool:
         return role in self.role_priority

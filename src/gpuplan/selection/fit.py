@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuplan.memory.engines import engine_profile
-from gpuplan.memory.estimate import splits_heads
+from gpuplan.memory.estimate import Estimate, splits_heads
 from gpuplan.memory.figure import DEFAULT_CONTEXT, VramSource
 from gpuplan.memory.vram import arch_of, engine_for, estimate_variant, has_arch, variant_vram
 from gpuplan.models.registry import Backend, ModelEntry, Role, Variant
@@ -66,6 +66,13 @@ class FitRow(BaseModel):
     context_length: int | None = Field(description="Longest context the model supports.")
     vram_source: VramSource
     reason: str = Field(description="Why it fits, or why not, in words.")
+    single_gpu_mb: int | None = Field(
+        default=None,
+        description="MiB on one (the largest) GPU at the planning context, when computed.",
+    )
+    assumptions: tuple[str, ...] = Field(
+        default=(), description="What the estimator assumed for vram_estimate_mb."
+    )
 
 
 Cost = Callable[[int, int], int]
@@ -135,21 +142,32 @@ def fit_variant(
             max_context=None,
             vram_source=figure.source,
             reason=_fixed_reason(figure.vram_mb, largest, fits),
+            single_gpu_mb=figure.vram_mb,
+            assumptions=figure.assumptions,
         )
     assert tokens is not None
     limit = entry.context_length or arch_of(entry).max_position_embeddings or FALLBACK_CONTEXT_LIMIT
     if limit < 1:  # a broken config.json must not abort the whole listing
         limit = FALLBACK_CONTEXT_LIMIT
 
+    estimates: dict[tuple[int, int], Estimate] = {}
+
+    def estimate(length: int, gpus: int) -> Estimate:
+        # Each (context, GPUs) is costed once, however often the search and the
+        # reason ask for it.
+        if (length, gpus) not in estimates:
+            sizes = [total for _, total in gpus_by_size[:gpus] if total is not None]
+            estimates[length, gpus] = estimate_variant(
+                entry,
+                variant,
+                context=length,
+                tensor_parallel=gpus,
+                gpu_memory_mb=min(sizes) if len(sizes) == gpus and sizes else None,
+            )
+        return estimates[length, gpus]
+
     def cost(length: int, gpus: int) -> int:
-        sizes = [total for _, total in gpus_by_size[:gpus] if total is not None]
-        return estimate_variant(
-            entry,
-            variant,
-            context=length,
-            tensor_parallel=gpus,
-            gpu_memory_mb=min(sizes) if len(sizes) == gpus and sizes else None,
-        ).total_mb
+        return estimate(length, gpus).total_mb
 
     best: tuple[int, int, int] | None = None  # (gpus, budget, max context) of the longest reach
     engine = engine_profile(engine_for(entry.backend_for(variant)))
@@ -173,6 +191,8 @@ def fit_variant(
                     f"{cost(tokens, gpus):,} MiB per GPU at {tokens:,} tokens on {gpus} GPU(s) "
                     f"of {budget:,} MiB; up to {longest:,} tokens fit"
                 ),
+                single_gpu_mb=cost(tokens, 1) if gpus == 1 else None,
+                assumptions=tuple(estimate(tokens, gpus).assumptions),
             )
         if longest is not None and (best is None or longest > best[2]):
             best = (gpus, budget, longest)
@@ -190,6 +210,8 @@ def fit_variant(
             max_context=longest,
             vram_source="estimator",
             reason=reason,
+            single_gpu_mb=needed,
+            assumptions=tuple(estimate(tokens, 1).assumptions),
         )
     reason = (
         f"needs {needed:,} MiB at {tokens:,} tokens; the largest GPU has {one_gpu:,} MiB usable"
@@ -209,6 +231,8 @@ def fit_variant(
         max_context=None,
         vram_source="estimator",
         reason=reason,
+        single_gpu_mb=needed,
+        assumptions=tuple(estimate(tokens, 1).assumptions),
     )
 
 

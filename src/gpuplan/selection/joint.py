@@ -4,14 +4,22 @@ Picking the best model per role independently (``RoleSelector``) answers "what
 is best for captions", not "what can I load *at once* for chat, embeddings and
 captions on this GPU". Here the roles are solved together, exactly:
 
-* **constraint** — the distinct loaded models fit ``max_vram_mb`` together and
-  number at most ``max_concurrent_models``;
+* **constraint** — the distinct loaded models fit ``max_vram_mb`` together, can
+  be placed on the GPUs, and number at most ``max_concurrent_models`` — small
+  encoders serving only supporting roles (*sidecars*, ``_joint_roles``) take no
+  slot;
 * **sharing** — one loaded model may serve several roles (a VLM doing both
   captions and descriptions); it is loaded once, so its VRAM and its slot count
   once. Two variants of one model are two loads;
-* **objective**, compared lexicographically — (1) serve as many roles as
-  possible, (2) maximise the summed role priority, (3) the profile's bias, with
-  the same components as the single-role order in ``policy``:
+* **objective**, lexicographic, not summed: the *primary* role (chat or
+  reasoning, whichever is asked first; else the first role asked) is what the
+  set is for, so its model class comes first and supporting roles (embedding,
+  caption, keywords, …) never buy memory from it — (1) the primary's highest
+  role priority that fits (its model class), (2) as many supporting roles
+  served as possible, (3) the primary's own ranking within that priority (its
+  bias and quantization preference, as ``select_for_role``), (4) the supporting
+  roles' summed priority, (5) the profile's bias over the supporting roles,
+  with the same components as the single-role order in ``policy``:
 
   =================  =====================================================
   ``vram_efficient`` fewer preference ranks, less total VRAM, more quality
@@ -19,19 +27,26 @@ captions on this GPU". Here the roles are solved together, exactly:
   ``quality``        more quality, fewer preference ranks, less total VRAM
   =================  =====================================================
 
-  where preference ranks and quality are summed over roles and VRAM over
-  distinct loads; (4) remaining ties go to the assignment whose picks come
-  first in each role's own ranking, roles in the order asked. With one role
-  the answer is exactly ``RoleSelector.select_for_role(role, 1)``.
+  where preference ranks and quality are summed over supporting roles and VRAM
+  over all distinct loads; (6) remaining ties go to the assignment whose picks
+  come first in each role's own ranking, roles in the order asked. Serving a
+  supporting role at all (2) may cost the primary a tie-break (3) — the same
+  model class at another precision — but never its class (1). With one role
+  the answer is exactly ``RoleSelector.select_for_role(role, 1)``. Tensor
+  parallelism is in the candidates: a variant that needs several GPUs is one
+  candidate of its own shape (``fit``), so a 70B split over two GPUs competes
+  with a 32B on one.
 
-**Exact**, by branch and bound (``_joint_search``): candidates no optimal set
+**Exact**, by branch and bound (``_joint_search``), run once per top-priority
+primary pick with that pick already loaded (the levels (1)-(3) are then compared
+directly, so the bound argument below is unchanged): candidates no optimal set
 can contain are dropped first (another candidate serves the same roles at least
 as well for no more VRAM); roles are then searched depth first, each role's
 options in its own ranking, and a subtree is cut as soon as an optimistic bound
 — each remaining role at its best among what fits now, and a knapsack over the
 budget and slots the remaining roles must share (``_joint_bounds``) — cannot
-beat the best set found, tie-break included. The registry's 54 models for all
-nine roles take ~10-20 ms; a 774-candidate registry-shaped stress set (fine-tune
+beat the best set found, tie-break included. The registry's 55 models for all
+ten roles take ~10-35 ms; a 774-candidate registry-shaped stress set (fine-tune
 clones) under 0.7 s (``bench/bench_select.py``). Random instances with many
 roles, fewer slots than roles and near-identical priorities are the hard case
 (a set cover under a knapsack): ``node_limit`` bounds them, and a result that
@@ -40,31 +55,42 @@ hit it is the best found, marked ``optimal = False``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuplan.errors import ModelError
 from gpuplan.models.registry import Backend, Role, parse_role
-from gpuplan.selection._joint_bounds import amortisation_unit
-from gpuplan.selection._joint_search import Option, Search, dominated, objective, suffix_bounds
+from gpuplan.selection._joint_roles import (
+    DEFAULT_NODE_LIMIT,
+    PRIMARY_ROLES,
+    SIDECAR_MAX_MB,
+    Supporting,
+    is_sidecar,
+    primary_role,
+    slots_taken,
+)
+from gpuplan.selection._joint_search import Search, objective
 from gpuplan.selection.candidates import Candidate
-from gpuplan.selection.policy import Bias, SelectionPolicy, quantization_rank, rank_key
+from gpuplan.selection.policy import Bias, SelectionPolicy, rank_key
 
 __all__ = [
     "DEFAULT_NODE_LIMIT",
+    "PRIMARY_ROLES",
+    "SIDECAR_MAX_MB",
     "Dropped",
     "JointSelection",
     "LoadedModel",
     "RolePick",
     "UnservedRole",
+    "is_sidecar",
     "objective",
+    "primary_role",
     "select_joint",
+    "slots_taken",
 ]
 
-DEFAULT_NODE_LIMIT = 1_000_000
-"""Search nodes before giving up on proving optimality (never reached on real registries)."""
 
 ALTERNATIVES_PER_ROLE = 3
 """How many better-ranked models per role the explanation says were dropped, and why."""
@@ -101,6 +127,11 @@ class LoadedModel(_Frozen):
     gpus: int = Field(default=1, description="GPUs it is split over (tensor parallel).")
     vram_per_gpu_mb: int = Field(default=0, description="MiB on each of those GPUs.")
     roles: tuple[Role, ...]
+    sidecar: bool = Field(
+        default=False,
+        description="A small encoder serving only supporting roles: it takes none of "
+        "max_concurrent_models' slots.",
+    )
 
 
 class Dropped(_Frozen):
@@ -111,10 +142,12 @@ class Dropped(_Frozen):
     quantization: str
     vram_estimate_mb: int = Field(description="MiB.")
     role_priority: int
-    why: Literal["budget", "concurrency", "placement", "score"] = Field(
+    why: Literal["budget", "concurrency", "placement", "score", "primary"] = Field(
         description="budget: the set would not fit max_vram_mb; concurrency: too many models; "
         "placement: the set fits the budget but not on the GPUs; "
-        "score: it fits, but the chosen set ranks higher overall."
+        "score: it fits, but the chosen set ranks higher overall; "
+        "primary: it does not fit beside the primary role's model, and supporting roles "
+        "never take memory from it."
     )
     reason: str
 
@@ -137,6 +170,9 @@ class JointSelection(_Frozen):
     picks: tuple[RolePick, ...] = Field(description="One per served role, in the order asked.")
     models: tuple[LoadedModel, ...] = Field(description="Distinct models to load.")
     total_vram_mb: int = Field(description="Sum over distinct loaded models, MiB.")
+    slots_used: int = Field(
+        default=0, description="Models counted against max_concurrent_models (not sidecars)."
+    )
     total_priority: int = Field(description="Sum of the picks' role priorities.")
     unserved: tuple[UnservedRole, ...] = ()
     dropped: tuple[Dropped, ...] = ()
@@ -144,6 +180,11 @@ class JointSelection(_Frozen):
         default=True, description="False only when the node limit stopped the proof."
     )
     nodes: int = Field(default=0, description="Search nodes visited.")
+    primary_role: Role | None = Field(
+        default=None,
+        description="The role the set is for (chat, reasoning, or the first asked): it gets "
+        "its best model first; the other roles share what it leaves.",
+    )
 
     def pick(self, role: Role) -> RolePick | None:
         for pick in self.picks:
@@ -175,70 +216,35 @@ def select_joint(
     checked = _check_roles(roles)
     unique = _unique(candidates)
     ranked = {role: _ranked_fitting(unique, role, policy) for role in checked}
-    loads: dict[str, int] = {}
-    load_vram: list[int] = []
-    load_candidate: list[Candidate] = []
-    for role in checked:
-        for candidate in ranked[role]:
-            if candidate.key not in loads:
-                loads[candidate.key] = len(load_vram)
-                load_vram.append(candidate.vram_estimate_mb)
-                load_candidate.append(candidate)
-    shares = [sum(c.serves(r) for r in checked) for c in load_candidate]
-    unit = amortisation_unit(sorted(set(shares)))
-    dropped = dominated(load_candidate, checked, policy) if prune else set()
-    options: list[list[Option]] = []
-    for role in checked:
-        options.append(
-            [
-                Option(
-                    index=index,
-                    load=loads[c.key],
-                    priority=c.role_priority[role],
-                    preference=quantization_rank(c.quantization, policy.preferred_quantizations),
-                    quality=c.quality,
-                    vram=c.vram_estimate_mb,
-                    charge=c.vram_estimate_mb * (unit // shares[loads[c.key]]),
-                    slot_charge=unit // shares[loads[c.key]],
-                )
-                for index, c in enumerate(ranked[role])
-                if loads[c.key] not in dropped
-            ]
-        )
-
-    # Roles with the fewest options first: a narrow top of the tree. The tie-break
-    # does not depend on this order (it compares pick ranks in request order).
-    order = sorted(range(len(checked)), key=lambda i: len(options[i]))
-    searched = [options[i] for i in order]
-    suffix = suffix_bounds(searched, policy, unit) if prune else None
-    placeable = _placement_check(load_candidate, policy)
-    search = Search(searched, load_vram, policy, node_limit, suffix, order, placeable)
-    search.run()
+    primary = primary_role(checked)
+    supporting = [role for role in checked if role != primary]
+    top = ranked[primary]
+    tier = [c for c in top if c.role_priority[primary] == top[0].role_priority[primary]]
+    problem = Supporting(unique, supporting, ranked, policy, tier, prune=prune)
+    best: tuple[tuple[int, ...], Candidate | None, Search] | None = None
+    nodes, complete = 0, True
+    for position, pick in enumerate(tier or [None]):
+        search = problem.search(pick, max(1, node_limit - nodes))
+        nodes += search.nodes
+        complete &= search.complete
+        value = search.best or (0,)
+        # Lexicographic: the primary's priority tier is fixed; then how many supporting
+        # roles are served, then the primary's own ranking within its tier, then the
+        # supporting roles' priority and the bias over the whole set, then pick ranks.
+        key = (value[0], -position, *value[1:], *(-i for i in search.best_indices))
+        if best is None or key > best[0]:
+            best = (key, pick, search)
+        if not complete:
+            break
+    assert best is not None
+    _, pick, search = best
     chosen: list[Candidate | None] = [None] * len(checked)
+    if pick is not None:
+        chosen[checked.index(primary)] = pick
     for depth, option in enumerate(search.best_choice):
         if option is not None:
-            chosen[order[depth]] = load_candidate[option.load]
-    return _explain(checked, chosen, ranked, unique, policy, search)
-
-
-def _placement_check(
-    loads: Sequence[Candidate], policy: SelectionPolicy
-) -> Callable[[frozenset[int]], bool] | None:
-    """Whether a set of loads (by id) can be placed on the devices; memoised per set.
-
-    Placeability only shrinks as loads are added, so the search may prune on it
-    at every step without losing the optimum.
-    """
-    if policy.device_budgets_mb is None:
-        return None
-    known: dict[frozenset[int], bool] = {}
-
-    def check(ids: frozenset[int]) -> bool:
-        if ids not in known:
-            known[ids] = policy.places(loads[i] for i in ids)
-        return known[ids]
-
-    return check
+            chosen[checked.index(supporting[problem.order[depth]])] = problem.loads[option.load]
+    return _explain(checked, chosen, ranked, unique, policy, nodes, complete)
 
 
 def _check_roles(roles: Sequence[Role | str]) -> tuple[Role, ...]:
@@ -275,8 +281,10 @@ def _explain(
     ranked: dict[Role, list[Candidate]],
     candidates: list[Candidate],
     policy: SelectionPolicy,
-    search: Search,
+    nodes: int,
+    complete: bool,
 ) -> JointSelection:
+    primary = primary_role(roles)
     loads: dict[str, tuple[Candidate, list[Role]]] = {}
     for role, candidate in zip(roles, chosen, strict=True):
         if candidate is not None:
@@ -291,7 +299,7 @@ def _explain(
                 UnservedRole(
                     role=role,
                     reason=_unserved_reason(
-                        role, ranked[role], candidates, loads, total_vram, policy
+                        role, ranked[role], candidates, loads, total_vram, policy, primary
                     ),
                 )
             )
@@ -314,7 +322,7 @@ def _explain(
             )
         )
         for alternative in _ranked_above(ranked[role], candidate)[:ALTERNATIVES_PER_ROLE]:
-            dropped.append(_dropped(role, position, alternative, roles, chosen, policy))
+            dropped.append(_dropped(role, position, alternative, roles, chosen, policy, primary))
     return JointSelection(
         roles=roles,
         profile=policy.name,
@@ -330,15 +338,18 @@ def _explain(
                 gpus=c.gpus,
                 vram_per_gpu_mb=c.demand.per_gpu_mb,
                 roles=tuple(served),
+                sidecar=primary not in served and is_sidecar(c),
             )
             for c, served in loads.values()
         ),
         total_vram_mb=total_vram,
+        slots_used=slots_taken(chosen, roles),
         total_priority=sum(p.role_priority for p in picks),
         unserved=tuple(unserved),
         dropped=tuple(dropped),
-        optimal=search.complete,
-        nodes=search.nodes,
+        optimal=complete,
+        nodes=nodes,
+        primary_role=primary,
     )
 
 
@@ -385,22 +396,33 @@ def _dropped(
     roles: tuple[Role, ...],
     chosen: list[Candidate | None],
     policy: SelectionPolicy,
+    primary: Role,
 ) -> Dropped:
     """Why the set does not use ``alternative`` for ``role``: what swapping it in would do."""
     after = _set_after_swap(position, alternative, chosen)
+    swapped = list(chosen)
+    swapped[position] = alternative
     vram = sum(c.vram_estimate_mb for c in after.values())
+    slots = slots_taken(swapped, roles)
     priority = alternative.role_priority[role]
     pick = chosen[position]
     assert pick is not None
     head = f"{'higher' if priority > pick.role_priority[role] else 'better-ranked'} " + _describe(
         alternative
     )
-    why: Literal["budget", "concurrency", "placement", "score"]
-    if len(after) > policy.max_concurrent_models:
+    main = chosen[roles.index(primary)] if role != primary else None
+    why: Literal["budget", "concurrency", "placement", "score", "primary"]
+    if slots > policy.max_concurrent_models:
         why = "concurrency"
         reason = (
-            f"{head} would make {len(after)} models loaded at once with the other roles; "
+            f"{head} would make {slots} models loaded at once with the other roles; "
             f"max_concurrent_models is {policy.max_concurrent_models}"
+        )
+    elif main is not None and not _fits_beside(alternative, main, policy):
+        why = "primary"
+        reason = (
+            f"{head} does not fit beside the {primary} model {_describe(main)}: supporting "
+            f"roles use what the {primary} role leaves, and never take memory from it"
         )
     elif vram > policy.max_vram_mb:
         why = "budget"
@@ -418,12 +440,16 @@ def _dropped(
     else:
         why = "score"
         shared = [r for r, c in zip(roles, chosen, strict=True) if c is pick and r != role]
-        reason = f"{head} fits ({vram} MiB), but " + (
-            f"the pick {pick.model_id} is shared with {', '.join(shared)}, and the set that "
-            "shares it ranks higher overall"
-            if shared
-            else "the other roles then lose more than this role gains"
-        )
+        if shared:
+            tail = (
+                f"the pick {pick.model_id} is shared with {', '.join(shared)}, and the set "
+                "that shares it ranks higher overall"
+            )
+        elif role == primary:
+            tail = "with it fewer supporting roles could be served"
+        else:
+            tail = "the other roles then lose more than this role gains"
+        reason = f"{head} fits ({vram} MiB), but {tail}"
     return Dropped(
         role=role,
         model_id=alternative.model_id,
@@ -435,6 +461,13 @@ def _dropped(
     )
 
 
+def _fits_beside(alternative: Candidate, main: Candidate, policy: SelectionPolicy) -> bool:
+    """Whether ``alternative`` fits in the memory the primary pick leaves (others dropped)."""
+    pair = {main.key: main, alternative.key: alternative}
+    vram = sum(c.vram_estimate_mb for c in pair.values())
+    return vram <= policy.max_vram_mb and policy.places(pair.values())
+
+
 def _unserved_reason(
     role: Role,
     ranked: list[Candidate],
@@ -442,6 +475,7 @@ def _unserved_reason(
     loads: dict[str, tuple[Candidate, list[Role]]],
     total_vram: int,
     policy: SelectionPolicy,
+    primary: Role,
 ) -> str:
     serving = [c for c in candidates if c.serves(role)]
     if not serving:
@@ -453,12 +487,24 @@ def _unserved_reason(
             f"own; the smallest is {_describe(smallest)}"
         )
     best = ranked[0]
-    if len(loads) >= policy.max_concurrent_models:
+    main = next((c for c, served in loads.values() if primary in served), None)
+    taken = sum(1 for c, served in loads.values() if primary in served or not is_sidecar(c))
+    cheapest = min(ranked, key=lambda c: c.vram_estimate_mb)
+    if taken >= policy.max_concurrent_models and not any(is_sidecar(c) for c in ranked):
         return (
-            f"the set already loads {len(loads)} model(s), the profile's max_concurrent_models, "
+            f"the set already loads {taken} model(s), the profile's max_concurrent_models, "
             f"and none of them serves {role!r}; the best alternative is {_describe(best)}"
         )
-    cheapest = min(ranked, key=lambda c: c.vram_estimate_mb)
+    if (
+        main is not None
+        and role != primary
+        and not any(_fits_beside(c, main, policy) for c in ranked)
+    ):
+        return (
+            f"no model serving {role!r} fits beside the {primary} model {_describe(main)}; "
+            f"the smallest is {_describe(cheapest)}, and supporting roles never take memory "
+            f"from the {primary} role"
+        )
     if total_vram + cheapest.vram_estimate_mb <= policy.max_vram_mb:
         return (
             f"no model serving {role!r} can be placed beside the others: even the smallest, "

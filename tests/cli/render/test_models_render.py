@@ -58,7 +58,7 @@ def test_explanation(tmp_path: Path) -> None:
 
 def test_joint(tmp_path: Path) -> None:
     result = select_joint(
-        seed_candidates(tmp_path), ["caption", "description", "embedding"], BALANCED_24GB
+        seed_candidates(tmp_path), ["description", "caption", "embedding"], BALANCED_24GB
     )
     out = text(render_joint(result, BALANCED_24GB))
     assert "2 model(s) loaded, 13,200 of 22,000 MiB; summed priority 270" in out

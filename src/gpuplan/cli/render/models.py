@@ -171,9 +171,24 @@ def render_joint(result: JointSelection, policy: SelectionPolicy) -> RenderableT
             ", ".join(pick.shared_with) or "-",
         )
     parts: list[RenderableType] = [Text(policy_line(policy), style="dim"), table]
+    if result.primary_role is not None and len(result.roles) > 1:
+        parts.append(
+            Text(
+                f"Primary role: {result.primary_role} gets the best model that fits; the "
+                "other roles share what it leaves.",
+                style="dim",
+            )
+        )
     parts.append(
         Text(
-            f"{len(result.models)} model(s) loaded, {result.total_vram_mb:,} of "
+            f"{len(result.models)} model(s) loaded"
+            + (
+                f" ({len(result.models) - result.slots_used} small sidecar(s) beside "
+                f"{result.slots_used})"
+                if result.slots_used < len(result.models)
+                else ""
+            )
+            + f", {result.total_vram_mb:,} of "
             f"{result.max_vram_mb:,} MiB; summed priority {result.total_priority}"
             + ("" if result.optimal else " (search stopped early: may not be optimal)"),
             style="bold",

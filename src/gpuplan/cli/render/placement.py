@@ -70,7 +70,7 @@ def render_where(plan: Plan) -> RenderableType:
         if a.mig_device is not None:
             gpus += f" MIG {a.mig_device}"
         table.add_row(_short(a.service, 24), gpus, a.reason)
-    parts += [Text(""), table]
+    parts += [Text(""), table] if parts else [table]
     if plan.solver:
         parts.append(_wrapped(f"strategy {plan.strategy}: {plan.solver}", "dim"))
     parts += [_wrapped(f"⚠ {warning}", "yellow") for warning in plan.warnings]
@@ -78,16 +78,47 @@ def render_where(plan: Plan) -> RenderableType:
 
 
 def render_launch(plan: Plan) -> RenderableType:
-    """Each service's command line and environment, as one copyable shell line."""
+    """Each service's environment and command line, as a copyable shell command.
+
+    Long commands continue on the next line with `` \\``, breaking only between
+    a flag and the next flag, so every line pastes as it is.
+    """
     parts: list[RenderableType] = []
     for config in plan.launch:
-        env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(config.env.items()))
-        command = shlex.join(config.argv)
-        parts.append(
-            Text(f"{config.service} ({config.engine} {config.engine_version}):", style="bold")
-        )
-        parts.append(Text(f"  {env + ' ' if env else ''}{command}"))
+        head = f"{config.service} ({config.engine} {config.engine_version}):"
+        parts.append(Text(head, style="bold"))
+        words = [f"{k}={shlex.quote(v)}" for k, v in sorted(config.env.items())]
+        words += _flag_groups([shlex.quote(token) for token in config.argv])
+        parts.append(Text(_continued(words)))
     return Group(*parts)
+
+
+def _flag_groups(tokens: list[str]) -> list[str]:
+    """['--port', '8000'] stay together: a flag and its value are one word."""
+    groups: list[str] = []
+    for token in tokens:
+        if (
+            groups
+            and groups[-1].startswith("-")
+            and " " not in groups[-1]
+            and not token.startswith("-")
+        ):
+            groups[-1] += f" {token}"
+        else:
+            groups.append(token)
+    return groups
+
+
+def _continued(words: list[str], width: int = 78) -> str:
+    lines: list[str] = []
+    line = " "
+    for word in words:
+        if len(line) + 1 + len(word) > width - 2 and line.strip():
+            lines.append(line + " \\")
+            line = "   "
+        line += " " + word
+    lines.append(line)
+    return "\n".join(lines)
 
 
 def _wrapped(text: str, style: str, width: int = 79) -> Text:

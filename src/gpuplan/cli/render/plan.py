@@ -11,6 +11,7 @@ from gpuplan.cli.render.models import render_joint
 from gpuplan.cli.render.placement import render_launch, render_where
 from gpuplan.cli.render.tables import Col, FlexTable
 from gpuplan.planning import Plan
+from gpuplan.selection.engine_block import EngineBlock
 from gpuplan.selection.policy import SelectionPolicy
 
 TOP_FITTING = 8
@@ -52,6 +53,21 @@ def _fitting(plan: Plan) -> RenderableType:
     return table
 
 
+def _engine_line(block: EngineBlock) -> str:
+    words = [
+        f"{block.model_id} {block.quantization}: {block.engine} on {block.device}",
+        f"TP {block.tensor_parallel_size}",
+        f"{block.weights} weights ({block.quantization_bits}-bit)",
+        f"{block.activation_dtype} compute",
+        f"flash attention {block.flash_attention}",
+    ]
+    if block.gpu_memory_utilization is not None:
+        words.append(f"gpu memory fraction {block.gpu_memory_utilization:.2f} (shares a GPU)")
+    if block.allow_tf32:
+        words.append("TF32")
+    return ", ".join(words)
+
+
 def render_plan(plan: Plan, policy: SelectionPolicy) -> RenderableType:
     active = plan.profile.active_profile
     parts: list[RenderableType] = [
@@ -63,9 +79,11 @@ def render_plan(plan: Plan, policy: SelectionPolicy) -> RenderableType:
         _fitting(plan),
         Rule("What to serve", align="left"),
         render_joint(plan.selection, policy),
-        Rule(f"Where ({plan.strategy})", align="left"),
-        render_where(plan),
     ]
+    if plan.engines:
+        parts.append(Text("Engine settings for these picks:", style="bold"))
+        parts += [Text(f"  {_engine_line(block)}") for block in plan.engines]
+    parts += [Rule(f"Where ({plan.strategy})", align="left"), render_where(plan)]
     if plan.launch:
         parts += [Rule("How", align="left"), render_launch(plan)]
     parts += [Text(note, style="yellow") for note in plan.notes]

@@ -207,8 +207,12 @@ def room_mb(slot: GpuSlot) -> int:
     return max(0, slot.total_mb - slot.reserved_total_mb)
 
 
-def clamp_budget(request: LaunchRequest, notes: list[str]) -> int:
-    """Per-GPU budget, cut to what the tightest device has left beside its co-residents."""
+def clamp_budget(request: LaunchRequest, notes: list[str], *, fixed: bool = False) -> int:
+    """Per-GPU budget, cut to what the tightest device has left beside its co-residents.
+
+    ``fixed``: the engine allocates fixed sizes (llama.cpp, Ollama) rather than a
+    fraction, so nothing can be cut — the note says it will not fit instead.
+    """
     budget = per_gpu_budget_mb(request)
     if not request.gpus:
         return budget
@@ -220,6 +224,13 @@ def clamp_budget(request: LaunchRequest, notes: list[str]) -> int:
             f"({tightest.reserved_total_mb} of {tightest.total_mb} MiB held by other services)",
             hint="move a service off that GPU or choose another placement strategy",
         )
+    if budget > room and fixed:
+        notes.append(
+            f"warning: {budget} MiB per GPU does not fit beside the {tightest.reserved_total_mb} "
+            f"MiB its co-residents hold on GPU {tightest.index} ({tightest.total_mb} MiB): "
+            "this engine allocates fixed sizes, so lower the context or move a service"
+        )
+        return budget
     if budget > room:
         notes.append(
             f"budget cut from {budget} to {room} MiB per GPU: GPU {tightest.index} has "
@@ -248,6 +259,28 @@ def ignored_profile_keys(
             "no such setting; not passed"
         )
     return out
+
+
+def kv_dtype_for(request: LaunchRequest, table: Mapping[str, str], engine_label: str) -> str | None:
+    """The engine's own spelling of the estimate's KV dtype; LaunchError when it has none."""
+    dtype = request.kv_cache_dtype
+    if dtype is None or dtype == "auto":
+        return None
+    spelled = table.get(dtype.lower())
+    if spelled is None:
+        raise LaunchError(
+            f"service {request.service!r}: {engine_label} has no KV-cache dtype {dtype!r}",
+            hint="use one of " + ", ".join(sorted(table)),
+        )
+    return spelled
+
+
+EMBEDDING_ROLES = frozenset({"embedding", "image_embedding"})
+"""Roles whose models are served for embeddings (pooling), not generation."""
+
+
+def is_embedder(request: LaunchRequest) -> bool:
+    return request.role in EMBEDDING_ROLES
 
 
 def torch_dtype(value: object) -> str | None:

@@ -19,6 +19,8 @@ from gpuplan.launch.engines._common import (
     clamp_budget,
     ignored_profile_keys,
     is_amd,
+    is_embedder,
+    kv_dtype_for,
     profile_key,
     visible_devices_env,
 )
@@ -37,6 +39,20 @@ _HANDLED = (
     "quantization_method",
     "quantization_bits",
 )
+
+
+GGML_KV = {
+    "fp32": "f32",
+    "fp16": "f16",
+    "bf16": "bf16",
+    "q8_0": "q8_0",
+    "q5_1": "q5_1",
+    "q5_0": "q5_0",
+    "q4_1": "q4_1",
+    "q4_0": "q4_0",
+    "iq4_nl": "iq4_nl",
+}
+"""gpuplan KV dtype → llama.cpp's cache types (``kv_cache_types`` in common/arg.cpp)."""
 
 
 def _model_flags(source: str) -> list[tuple[str, str]]:
@@ -65,7 +81,7 @@ def render(request: LaunchRequest) -> LaunchConfig:
     flags.set("--host", "0.0.0.0", "estimate")
     flags.set("--port", request.port, "estimate")
     if request.gpus:
-        clamp_budget(request, notes)
+        clamp_budget(request, notes, fixed=True)
         flags.set("--n-gpu-layers", "all", "estimate")
         flags.set("--fit", "off", "estimate")
         if len(request.gpus) == 1:
@@ -90,10 +106,26 @@ def render(request: LaunchRequest) -> LaunchConfig:
                 f"tokens × {parallel} slots (each slot gets ctx-size / parallel)"
             )
     flags.set("--parallel", parallel, "estimate")
+    if is_embedder(request):
+        flags.set("--embedding", None, "estimate")
     flags.set("--flash-attn", "auto", "estimate")
+    kv = kv_dtype_for(request, GGML_KV, "llama.cpp")
+    if kv:
+        flags.set("--cache-type-k", kv, "estimate")
+        flags.set("--cache-type-v", kv, "estimate")
+        if kv not in ("f32", "f16", "bf16"):
+            flags.set("--flash-attn", "on", "estimate")
+            notes.append(f"--flash-attn on: llama.cpp needs it for a {kv} V cache")
 
     _profile(request, flags, notes)
     apply_overrides(flags, env, request.overrides, style="dash")
+    v_cache = flags.entries.get("--cache-type-v")
+    fa = flags.entries.get("--flash-attn")
+    if v_cache and v_cache.value not in ("f32", "f16", "bf16") and fa and fa.value == "off":
+        notes.append(
+            f"warning: a {v_cache.value} V cache needs Flash Attention, but --flash-attn is off "
+            f"(from the {fa.source}); llama.cpp will refuse to start"
+        )
     notes += flags.notes + env.notes
     notes += ignored_profile_keys(request, _HANDLED, "llama.cpp")
     if request.gpus:

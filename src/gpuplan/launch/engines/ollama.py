@@ -22,6 +22,7 @@ from gpuplan.launch.engines._common import (
     clamp_budget,
     ignored_profile_keys,
     is_amd,
+    kv_dtype_for,
     profile_key,
     room_mb,
     visible_devices_env,
@@ -36,11 +37,18 @@ ENGINE_VERSION = "0.32.15"
 _HANDLED = ("device", "tensor_parallel_size", "enable_flash_attention", "attention_impl")
 
 _MIB = 1024 * 1024
+_OLLAMA_KV = {"fp16": "f16", "q8_0": "q8_0", "q4_0": "q4_0"}
+"""gpuplan KV dtype → ``OLLAMA_KV_CACHE_TYPE``; a quantized cache needs Flash Attention."""
 
 
 def _model_name(request: LaunchRequest) -> str:
     """Name the Modelfile is created under: the service name, in Ollama's alphabet."""
     return re.sub(r"[^a-z0-9._-]+", "-", request.service.lower()).strip("-.") or "model"
+
+
+def _pulled(request: LaunchRequest) -> bool:
+    """A library tag (``llama3.1:8b``) is pulled first; a local GGUF path is not."""
+    return not request.model_source.startswith(("/", "./", "../", "~"))
 
 
 def render(request: LaunchRequest) -> LaunchConfig:
@@ -60,7 +68,7 @@ def render(request: LaunchRequest) -> LaunchConfig:
         env.set("OLLAMA_CONTEXT_LENGTH", request.context_tokens, "estimate")
         params.set("num_ctx", request.context_tokens, "estimate")
     if request.gpus:
-        budget = clamp_budget(request, notes)
+        budget = clamp_budget(request, notes, fixed=True)
         overhead_mb = max(0, min(room_mb(slot) for slot in request.gpus) - budget)
         env.set("OLLAMA_GPU_OVERHEAD", overhead_mb * _MIB, "estimate")
         notes.append(
@@ -75,6 +83,11 @@ def render(request: LaunchRequest) -> LaunchConfig:
     else:
         params.set("num_gpu", 0, "estimate")
 
+    kv = kv_dtype_for(request, _OLLAMA_KV, "Ollama")
+    if kv:
+        env.set("OLLAMA_KV_CACHE_TYPE", kv, "estimate")
+        if kv != "f16":
+            env.set("OLLAMA_FLASH_ATTENTION", 1, "estimate")
     flash = profile_key(request, "enable_flash_attention")
     if flash is True or profile_key(request, "attention_impl") == "flash":
         env.set("OLLAMA_FLASH_ATTENTION", 1, "profile", "engine.enable_flash_attention")
@@ -106,7 +119,7 @@ def render(request: LaunchRequest) -> LaunchConfig:
     modelfile += [f"PARAMETER {key} {value}" for key, value in params.env().items()]
     notes.append(
         f"once the server is up, `ollama create {name} -f Modelfile` makes the model with "
-        "these parameters; clients ask for it by that name"
+        "these parameters (after pulling its base); clients ask for it by that name"
     )
     tag = f"{ENGINE_VERSION}-rocm" if is_amd(request) else ENGINE_VERSION
     image = request.overrides.get("image") or f"ollama/ollama:{tag}"
@@ -121,5 +134,8 @@ def render(request: LaunchRequest) -> LaunchConfig:
         health_path="/api/version",
         notes=tuple(notes),
         files={"Modelfile": "\n".join(modelfile) + "\n"},
-        after_start=(("ollama", "create", name, "-f", "Modelfile"),),
+        after_start=(
+            *((("ollama", "pull", request.model_source),) if _pulled(request) else ()),
+            ("ollama", "create", name, "-f", "Modelfile"),
+        ),
     )

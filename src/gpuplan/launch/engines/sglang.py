@@ -18,6 +18,8 @@ from gpuplan.launch.engines._common import (
     floor_fraction,
     ignored_profile_keys,
     is_amd,
+    is_embedder,
+    kv_dtype_for,
     profile_key,
     torch_dtype,
     visible_devices_env,
@@ -42,6 +44,9 @@ _HANDLED = (
     "enable_flash_attention",
     "attention_impl",
 )
+
+_KV = {"bf16": "bf16", "fp8": "fp8_e4m3", "fp8_e4m3": "fp8_e4m3", "fp8_e5m2": "fp8_e5m2"}
+"""gpuplan KV dtype → SGLang's ``--kv-cache-dtype`` choices (fields/model.py)."""
 
 _QUANT = {"awq": "awq", "gptq": "gptq", "fp8": "fp8", "bnb-4bit": "bitsandbytes"}
 
@@ -90,6 +95,11 @@ def render(request: LaunchRequest) -> LaunchConfig:
     if request.context_tokens:
         flags.set("--context-length", request.context_tokens, "estimate")
     flags.set("--max-running-requests", request.max_concurrency, "estimate")
+    kv = kv_dtype_for(request, _KV, "SGLang")
+    if kv:
+        flags.set("--kv-cache-dtype", kv, "estimate")
+    if is_embedder(request):
+        flags.set("--is-embedding", None, "estimate")
 
     _profile(request, flags, notes)
     apply_overrides(flags, env, request.overrides, style="dash")
@@ -100,6 +110,11 @@ def render(request: LaunchRequest) -> LaunchConfig:
         if is_amd(request)
         else f"lmsysorg/sglang:v{ENGINE_VERSION}"
     )
+    if is_amd(request) and "image" not in request.overrides:
+        notes.append(
+            "SGLang's ROCm images are tagged per ROCm version and GPU family (…-rocm700-mi30x "
+            "for MI300-series): pick the one for your GPU with --set image=…"
+        )
     return LaunchConfig(
         service=request.service,
         engine="sglang",

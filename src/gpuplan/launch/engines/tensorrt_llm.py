@@ -83,6 +83,11 @@ def render(request: LaunchRequest) -> LaunchConfig:
         flags.set("--max_seq_len", request.context_tokens, "estimate")
     flags.set("--max_batch_size", request.max_concurrency, "estimate")
 
+    if request.kv_cache_dtype not in (None, "auto"):
+        notes.append(
+            f"KV-cache dtype {request.kv_cache_dtype}: trtllm-serve has no flag for it; set "
+            "kv_cache_config.dtype in an --extra_llm_api_options YAML"
+        )
     tp = profile_key(request, "tensor_parallel_size")
     if tp is not None and tp != len(request.gpus):
         notes.append(

@@ -19,6 +19,8 @@ from gpuplan.launch.engines._common import (
     floor_fraction,
     ignored_profile_keys,
     is_amd,
+    is_embedder,
+    kv_dtype_for,
     profile_key,
     torch_dtype,
     visible_devices_env,
@@ -40,6 +42,9 @@ _HANDLED = (
     "enable_flash_attention",
     "attention_impl",
 )
+
+_KV = {"fp16": "float16", "bf16": "bfloat16", "fp8": "fp8", "fp8_e4m3": "fp8_e4m3"}
+"""gpuplan KV dtype → vLLM's ``--kv-cache-dtype`` (CacheDType in vllm/config/cache.py)."""
 
 _QUANT = {"awq": "awq", "gptq": "gptq", "fp8": "fp8", "bnb-4bit": "bitsandbytes"}
 
@@ -73,16 +78,27 @@ def render(request: LaunchRequest) -> LaunchConfig:
     if request.context_tokens:
         flags.set("--max-model-len", request.context_tokens, "estimate")
     flags.set("--max-num-seqs", request.max_concurrency, "estimate")
+    kv = kv_dtype_for(request, _KV, "vLLM")
+    if kv:
+        flags.set("--kv-cache-dtype", kv, "estimate")
+    if is_embedder(request):
+        flags.set("--runner", "pooling", "estimate")
+        notes.append(
+            "--runner pooling: an embedding model (role 'embedding') serves /v1/embeddings"
+        )
 
     _profile(request, flags, notes)
     apply_overrides(flags, env, request.overrides, style="dash")
     notes += flags.notes + env.notes
     notes += ignored_profile_keys(request, _HANDLED, "vLLM")
     image = request.overrides.get("image") or (
-        f"vllm/vllm-openai-rocm:v{ENGINE_VERSION}"
-        if is_amd(request)
-        else f"vllm/vllm-openai:v{ENGINE_VERSION}"
+        "rocm/vllm:latest" if is_amd(request) else f"vllm/vllm-openai:v{ENGINE_VERSION}"
     )
+    if is_amd(request) and "image" not in request.overrides:
+        notes.append(
+            "AMD publishes vLLM's ROCm builds as rocm/vllm, tagged by ROCm version, GPU family "
+            f"and vLLM version: pin the tag with vLLM {ENGINE_VERSION} (--set image=…)"
+        )
     return LaunchConfig(
         service=request.service,
         engine="vllm",

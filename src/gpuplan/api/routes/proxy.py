@@ -1,0 +1,58 @@
+"""The OpenAI-compatible proxy: each route names its path and hands the request on."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from gpuplan.api.forward import forward
+from gpuplan.api.state import Serving, require_serving
+
+router = APIRouter(tags=["proxy"])
+
+ServingDep = Annotated[Serving, Depends(require_serving)]
+
+
+@router.post("/v1/chat/completions", summary="Chat completion on the service `model` names")
+async def chat_completions(request: Request, serving: ServingDep) -> Response:
+    return await _forward(request, "/v1/chat/completions", serving)
+
+
+@router.post("/v1/completions", summary="Text completion on the service `model` names")
+async def completions(request: Request, serving: ServingDep) -> Response:
+    return await _forward(request, "/v1/completions", serving)
+
+
+@router.post("/v1/embeddings", summary="Embeddings from the service `model` names")
+async def embeddings(request: Request, serving: ServingDep) -> Response:
+    return await _forward(request, "/v1/embeddings", serving)
+
+
+@router.get("/v1/models", summary="Every service, by name, as OpenAI's model list")
+def list_models(serving: ServingDep) -> dict[str, Any]:
+    created = int(serving.started_at)
+    return {
+        "object": "list",
+        "data": [
+            {
+                "id": spec.name,
+                "object": "model",
+                "created": created,
+                "owned_by": "gpuplan",
+                "aliases": list(spec.aliases),
+                "loaded": spec.name in serving.scheduler.running,
+            }
+            for spec in serving.scheduler.services.values()
+        ],
+    }
+
+
+async def _forward(request: Request, path: str, serving: Serving) -> Response:
+    return await forward(
+        request, path, serving.scheduler, serving.client, ranked=serving.ranked_models
+    )
+
+
+__all__ = ["router"]

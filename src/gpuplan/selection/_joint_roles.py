@@ -1,0 +1,168 @@
+"""The primary role and the supporting roles' search, for ``joint.select_joint``.
+
+A set is *for* one role — chat or reasoning when asked, else the first role
+asked — and that role gets the best model that fits, whatever the others would
+gain: their marginal quality never buys memory from it. ``Supporting`` builds the
+other roles' branch and bound once and runs it with each of the primary's
+top-priority picks already loaded (``Search(preloaded=...)``); ``select_joint``
+compares the results lexicographically.
+
+Sidecars: a supporting model without a KV cache of at most ``SIDECAR_MAX_MB``
+(a sub-1B embedder, captioner or detector in fp16, with its runtime) takes no
+model slot. ``max_concurrent_models`` limits the generative models that compete
+for memory and bandwidth; serving stacks keep a small encoder resident beside
+them (Ollama keeps up to three models loaded at once by default, per its FAQ on
+``OLLAMA_MAX_LOADED_MODELS``). The knapsack charges stay valid lower bounds: a
+sidecar is charged no slot, and a primary pick, which takes one, is charged at
+most one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from gpuplan.models.registry import Role
+from gpuplan.selection._joint_bounds import amortisation_unit
+from gpuplan.selection._joint_search import Option, Search, dominated, suffix_bounds
+from gpuplan.selection.candidates import Candidate
+from gpuplan.selection.policy import SelectionPolicy, quantization_rank
+
+__all__ = [
+    "DEFAULT_NODE_LIMIT",
+    "PRIMARY_ROLES",
+    "SIDECAR_MAX_MB",
+    "Supporting",
+    "is_sidecar",
+    "placement_check",
+    "primary_role",
+    "slots_taken",
+]
+
+DEFAULT_NODE_LIMIT = 1_000_000
+"""Search nodes before giving up on proving optimality (never reached on real registries)."""
+
+PRIMARY_ROLES: tuple[Role, ...] = ("chat", "reasoning")
+"""Roles that make a set's purpose when asked: the first of them asked is the primary."""
+
+SIDECAR_MAX_MB = 2560
+"""A supporting model without a KV cache up to this size (a sub-1B embedder, captioner or
+detector in fp16, with its runtime) does not take one of max_concurrent_models' slots."""
+
+
+def primary_role(roles: Sequence[Role]) -> Role:
+    """The role the set is for: chat or reasoning (whichever is asked first), else the first."""
+    for role in roles:
+        if role in PRIMARY_ROLES:
+            return role
+    return roles[0]
+
+
+def is_sidecar(candidate: Candidate) -> bool:
+    """A small encoder (no KV cache, at most ``SIDECAR_MAX_MB``): no model slot when supporting."""
+    return candidate.context is None and candidate.vram_estimate_mb <= SIDECAR_MAX_MB
+
+
+def slots_taken(chosen: Sequence[Candidate | None], roles: Sequence[Role]) -> int:
+    """Model slots a set takes: sidecars serving only supporting roles take none."""
+    primary = primary_role(roles)
+    main = {c.key for r, c in zip(roles, chosen, strict=True) if c is not None and r == primary}
+    return len({c.key for c in chosen if c is not None and (c.key in main or not is_sidecar(c))})
+
+
+class Supporting:
+    """The supporting roles' search, built once and run once per primary pick."""
+
+    def __init__(
+        self,
+        unique: Sequence[Candidate],
+        roles: Sequence[Role],
+        ranked: dict[Role, list[Candidate]],
+        policy: SelectionPolicy,
+        tier: Sequence[Candidate],
+        *,
+        prune: bool,
+    ) -> None:
+        self.policy = policy
+        self.node_limit = DEFAULT_NODE_LIMIT
+        ids: dict[str, int] = {}
+        self.loads: list[Candidate] = []
+        for candidate in [*tier, *(c for role in roles for c in ranked[role])]:
+            if candidate.key not in ids:
+                ids[candidate.key] = len(self.loads)
+                self.loads.append(candidate)
+        self.ids = ids
+        tier_ids = {ids[c.key] for c in tier}
+        # Slots as supporting loads: 0 for a sidecar. The primary's pick takes one
+        # whatever its size (``search``); charges below stay lower bounds either way.
+        self.slots = [0 if is_sidecar(c) else 1 for c in self.loads]
+        shares = [max(1, sum(c.serves(r) for r in roles)) for c in self.loads]
+        unit = amortisation_unit(sorted(set(shares)))
+        dropped = dominated(self.loads, roles, policy, self.slots) if prune and roles else set()
+        dropped -= tier_ids  # a primary pick is already loaded: nothing replaces it for free
+        options: list[list[Option]] = []
+        for role in roles:
+            options.append(
+                [
+                    Option(
+                        index=index,
+                        load=ids[c.key],
+                        priority=c.role_priority[role],
+                        preference=quantization_rank(
+                            c.quantization, policy.preferred_quantizations
+                        ),
+                        quality=c.quality,
+                        vram=c.vram_estimate_mb,
+                        charge=c.vram_estimate_mb * (unit // shares[ids[c.key]]),
+                        slot_charge=self.slots[ids[c.key]] * (unit // shares[ids[c.key]]),
+                    )
+                    for index, c in enumerate(ranked[role])
+                    if ids[c.key] not in dropped
+                ]
+            )
+        # Roles with the fewest options first: a narrow top of the tree. The tie-break
+        # does not depend on this order (it compares pick ranks in request order).
+        self.order = sorted(range(len(roles)), key=lambda i: len(options[i]))
+        self.searched = [options[i] for i in self.order]
+        self.suffix = suffix_bounds(self.searched, policy, unit) if prune else None
+        self.placeable = placement_check(self.loads, policy)
+        self.load_vram = [c.vram_estimate_mb for c in self.loads]
+
+    def search(self, pick: Candidate | None, node_limit: int) -> Search:
+        slots = list(self.slots)
+        preloaded: tuple[int, ...] = ()
+        if pick is not None:
+            preloaded = (self.ids[pick.key],)
+            slots[preloaded[0]] = 1
+        search = Search(
+            self.searched,
+            self.load_vram,
+            self.policy,
+            node_limit,
+            self.suffix,
+            self.order,
+            self.placeable,
+            load_slots=slots,
+            preloaded=preloaded,
+        )
+        search.run()
+        return search
+
+
+def placement_check(
+    loads: Sequence[Candidate], policy: SelectionPolicy
+) -> Callable[[frozenset[int]], bool] | None:
+    """Whether a set of loads (by id) can be placed on the devices; memoised per set.
+
+    Placeability only shrinks as loads are added, so the search may prune on it
+    at every step without losing the optimum.
+    """
+    if policy.device_budgets_mb is None:
+        return None
+    known: dict[frozenset[int], bool] = {}
+
+    def check(ids: frozenset[int]) -> bool:
+        if ids not in known:
+            known[ids] = policy.places(loads[i] for i in ids)
+        return known[ids]
+
+    return check
