@@ -22,12 +22,6 @@ def _run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-@pytest.mark.xfail(
-    reason="merge of launch + placement in the web branch: placement gives both picks of "
-    "2x RTX 4090 tensor parallel over both GPUs (gpu.shared: 2 each), the test expects at most 2 "
-    "in all; for the launch/placement owners to settle",
-    strict=False,
-)
 def test_k8s_manifests_for_the_plans_own_selection(tmp_path: Path) -> None:
     code, out = _run("k8s", "--hardware", "2x RTX 4090", "-o", str(tmp_path))
     assert code == 0, out
@@ -44,11 +38,6 @@ def test_k8s_manifests_for_the_plans_own_selection(tmp_path: Path) -> None:
             assert all(1 <= count <= 2 for count in limits.values())  # a 2-GPU host
 
 
-@pytest.mark.xfail(
-    reason="merge of launch + placement in the web branch: the plan's chat pick on one RTX 4090 "
-    "is served with llama.cpp now, so `render vllm` has no service; for the launch owner",
-    strict=False,
-)
 def test_engine_target_writes_argv_json_and_an_executable_script(tmp_path: Path) -> None:
     code, out = _run("llama.cpp", "--hardware", "RTX 4090", "--roles", "chat", "-o", str(tmp_path))
     assert code == 0, out
