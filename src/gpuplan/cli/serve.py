@@ -85,9 +85,20 @@ def serve(
     from gpuplan.api.state import ServerSettings
 
     if services:  # a broken services file is a one-line error now, not a 503 later
+        from gpuplan.errors import GpuplanError, ServicesFileError
         from gpuplan.serving.services import load_serving_services
 
-        load_serving_services(services)
+        try:
+            load_serving_services(services)
+        except ServicesFileError as serving_error:
+            # Seed 004's services (no cmd) are for /api/system/gpu-config and the settings
+            # page; the proxy then answers 503 saying why, the rest of the server works.
+            from gpuplan.placement.services import load_services
+
+            try:
+                load_services(services)
+            except GpuplanError:
+                raise serving_error from None
     token = None
     if not is_loopback(host):
         token, created = ensure_token()
