@@ -326,31 +326,41 @@
     };
   }
 
+  // Arrow keys move through the strategies faster than the server answers: only the
+  // answer to the latest question is shown.
+  let asked = 0;
+
   async function onStrategy() {
     const strategy = currentStrategy();
+    const ticket = ++asked;
     if (strategy === "manual") { markChanged(); return; }
     setStatus("working", "computing the " + strategy + " assignment…");
     try {
       const result = await api("GET", urls().previewUrl + "?strategy=" + encodeURIComponent(strategy));
+      if (ticket !== asked) return;
       dirtyBudgets = {};
       showAssignments(assignmentsOf(result.data.proposed || result.data));
       showWarnings(result.data.warnings);
       showPreview(changes(saved, readTable()), strategy);
       setStatus("idle", "previewing " + strategy + " (not saved)");
     } catch (e) {
+      if (ticket !== asked) return;
       setStatus("failed", "the preview failed: " + e.message);
     }
   }
 
   async function onManualChange() {
     setStrategy("manual");
+    const ticket = ++asked;
     setStatus("working", "checking the assignment…");
     try {
       const result = await api("POST", urls().checkUrl, body());
+      if (ticket !== asked) return;
       showAssignments(assignmentsOf(result.data));
       showWarnings(result.data.warnings);
       setStatus("idle", "edited (not saved)");
     } catch (e) {
+      if (ticket !== asked) return;
       setStatus("failed", "the check failed: " + e.message);
     }
   }
