@@ -64,7 +64,7 @@ def fit_rows(host: Host, entries: Sequence[ModelEntry], *, context: int) -> list
     budgets = host.device_budgets_mb()
     if not budgets:
         return []
-    sizes = [mib + host.headroom_mb_per_gpu for mib in budgets]  # each device's memory
+    sizes = list(host.device_totals_mb())  # each device's memory
     # A process sees one MIG slice; tensor parallelism cannot span slices.
     mig = any(gpu.mig_mode for gpu in host.gpus)
     return fit_registry(
@@ -339,6 +339,7 @@ def engine_blocks(host: Host, selection: JointSelection) -> tuple[EngineBlock, .
     """One engine block per loaded model, placed as ``assign`` would place the set."""
     backends = {(p.model_id, p.quantization): p.backend for p in selection.picks}
     budgets = host.device_budgets_mb()
+    totals = host.device_totals_mb()
     models = selection.models
     placed = (
         assign([Demand(m.vram_per_gpu_mb or m.vram_estimate_mb, m.gpus) for m in models], budgets)
@@ -353,7 +354,7 @@ def engine_blocks(host: Host, selection: JointSelection) -> tuple[EngineBlock, .
     blocks = []
     for position, model in enumerate(models):
         devices = placed[position] if placed is not None else ()
-        sizes = [budgets[d] + host.headroom_mb_per_gpu for d in devices]
+        sizes = [totals[d] for d in devices]
         blocks.append(
             engine_block(
                 model,

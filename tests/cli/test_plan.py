@@ -157,3 +157,16 @@ def test_plan_json_says_how_each_service_starts() -> None:
     assert llm["engine"] == "llama.cpp" and llm["argv"][0] == "llama-server"
     assert llm["env"]["CUDA_VISIBLE_DEVICES"] == "0"
     assert "ai-enrichment" not in launch  # a model zoo has no single engine line
+
+
+def test_plan_on_free_memory_uses_what_is_free_now(tmp_path: Path) -> None:
+    from gpuplan.hardware import load_host
+
+    host = load_host("2x RTX 4090")
+    busy = host.gpus[0].model_copy(update={"vram_free_mb": 3000, "vram_used_mb": 21564})
+    saved = tmp_path / "host.json"
+    saved.write_text(host.model_copy(update={"gpus": (busy, host.gpus[1])}).model_dump_json())
+    total = plan_body("--hardware", str(saved))
+    free = plan_body("--hardware", str(saved), "--on", "free")
+    assert [g["usable_mb"] for g in total["gpus"]] == [22516, 22516]
+    assert [g["usable_mb"] for g in free["gpus"]] == [3000, 22516]

@@ -193,3 +193,42 @@ def test_absurd_headroom_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("GPUPLAN_HEADROOM_MB", "99999999999999999999999")
     with pytest.raises(HardwareSpecError, match="out of range"):
         headroom_from_env()
+
+
+@needs_no_nvml
+def test_detect_reads_nvlink_groups_from_topo(tmp_path: Path) -> None:
+    """Two RTX 4090s (the recorded query's line, twice) joined by an NVLink bridge (NV2)."""
+    header, line = (HARDWARE_DATA / "nvidia-smi-csv_rtx4090_1.txt").read_text().splitlines()[:2]
+    recorded = tmp_path / "two.csv"
+    recorded.write_text(f"{header}\n{line}\n{line}\n")
+    topo = tmp_path / "topo.txt"
+    topo.write_text(
+        "\tGPU0\tGPU1\tCPU Affinity\tNUMA Affinity\n"
+        "GPU0\t X \tNV2\t0-23\t0\n"
+        "GPU1\tNV2\t X \t0-23\t0\n\nLegend:\n"
+    )
+    make_tool(
+        tmp_path / "bin",
+        "nvidia-smi",
+        f'case "$*" in *topo*) /bin/cat {topo}; exit 0;; *-L*) exit 0;; esac\n/bin/cat {recorded}',
+    )
+    result = run_detect(env_with_path(tmp_path / "bin"), "--json")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert len(body["gpus"]) == 2
+    assert body["nvlink_groups"] == [[0, 1]]
+
+
+@needs_no_nvml
+def test_unreadable_topology_is_no_groups_and_no_warning(tmp_path: Path) -> None:
+    header, line = (HARDWARE_DATA / "nvidia-smi-csv_rtx4090_1.txt").read_text().splitlines()[:2]
+    recorded = tmp_path / "two.csv"
+    recorded.write_text(f"{header}\n{line}\n{line}\n")
+    # `topo -m` gets the query's CSV back: not a matrix
+    make_tool(
+        tmp_path / "bin", "nvidia-smi", f'case "$*" in *-L*) exit 0;; esac\n/bin/cat {recorded}'
+    )
+    result = run_detect(env_with_path(tmp_path / "bin"), "--json")
+    body = json.loads(result.stdout)
+    assert len(body["gpus"]) == 2 and body["nvlink_groups"] == []
+    assert not any("topo" in warning for warning in body["warnings"])

@@ -127,3 +127,32 @@ def test_the_same_input_gives_the_same_placement(
     host = host_of(totals, [0, 1, 2, 3])
     services = services_of(sizes, marks)
     assert place(services, host, strategy=strategy) == place(services, host, strategy=strategy)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 7),
+    st.lists(st.integers(1000, 120000), min_size=1, max_size=6),
+    st.sampled_from(AUTO),
+)
+def test_no_service_spans_mig_slices(slices: int, sizes: list[int], strategy: str) -> None:
+    from gpuplan.hardware import MigDevice
+
+    mig = GPU(
+        index=0,
+        name="NVIDIA H100 80GB HBM3",
+        vram_total_mb=81559,
+        mig_mode=True,
+        mig_devices=tuple(
+            MigDevice(index=i, profile="1g.10gb", vram_total_mb=9984, gpu_instance_id=i)
+            for i in range(slices)
+        ),
+    )
+    whole = GPU(index=1, name="NVIDIA H100 80GB HBM3", vram_total_mb=81559)
+    host = Host(source="declared", gpus=(mig, whole, whole.model_copy(update={"index": 2})))
+    services = [Service(name=f"s{i}", vram_mb=mib) for i, mib in enumerate(sizes)]
+    for assignment in place(services, host, strategy=strategy).assignments:
+        if len(assignment.gpu_indices) > 1:
+            assert 0 not in assignment.gpu_indices and assignment.mig_device is None
+        if assignment.gpu_indices == (0,):
+            assert assignment.mig_device is not None

@@ -105,3 +105,29 @@ def test_a_gguf_file_beside_the_services_file_is_costed_from_its_header(tmp_path
     (service,) = load_services(path)
     assert service.vram_mb > 0 and service.engine == "llamacpp"
     assert service.tensor_parallel_sizes  # llama.cpp splits layers: any size
+
+
+def test_the_plans_selection_becomes_services() -> None:
+    from gpuplan.placement.services import services_from_selection
+    from gpuplan.selection.joint import LoadedModel
+
+    models = [
+        LoadedModel(
+            model_id="qwen3-32b",
+            quantization="BF16",
+            vram_estimate_mb=70000,
+            gpus=2,
+            vram_per_gpu_mb=35000,
+            roles=("chat",),
+        ),
+        LoadedModel(
+            model_id="local:acme/embed",
+            quantization="FP16",
+            vram_estimate_mb=1200,
+            roles=("embedding",),
+        ),
+    ]
+    chat, embed = services_from_selection(models)
+    assert chat.is_llm and chat.latency_sensitive and chat.gpus_needed == 2
+    assert chat.vram_mb == 70000 and chat.quantization == "BF16"
+    assert embed.name == "local-acme-embed" and embed.role == "embedding" and not embed.is_llm

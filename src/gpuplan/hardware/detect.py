@@ -193,6 +193,7 @@ def run_probes(
             warnings.extend(inventory.warnings)
             continue
         tried.append(f"{probe.name}: {len(inventory.gpus)} GPU(s)")
+        nvidia = probe.name in ("nvml", "nvidia-smi") and len(inventory.gpus) > 1
         return Host(
             source=probe.name,
             gpus=tuple(sorted(inventory.gpus, key=lambda gpu: gpu.index)),
@@ -202,6 +203,7 @@ def run_probes(
             system_ram_mb=system_ram_mb(),
             warnings=(*warnings, *inventory.warnings),
             tried=tuple(tried),
+            nvlink_groups=nvlink_groups(timeout_s) if nvidia else (),
         )
     return Host(
         source="cpu",
@@ -210,6 +212,23 @@ def run_probes(
         warnings=tuple(warnings),
         tried=tuple(tried),
     )
+
+
+def nvlink_groups(timeout_s: float) -> tuple[tuple[int, ...], ...]:
+    """GPUs joined by NVLink, from `nvidia-smi topo -m`; () when it cannot say.
+
+    Only placement's preference for tensor-parallel sets depends on it, so a
+    missing tool or unreadable matrix is logged, never a warning.
+    """
+    from gpuplan.hardware.parse.nvidia_topo import parse_topology
+
+    if which("nvidia-smi") is None:
+        return ()
+    try:
+        return parse_topology(run_tool(["nvidia-smi", "topo", "-m"], timeout_s=timeout_s))
+    except (ToolFailure, GpuplanError) as error:
+        log.info("no NVLink topology: %s", error)
+        return ()
 
 
 _cache: dict[int, Host] = {}

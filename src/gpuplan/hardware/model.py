@@ -159,6 +159,24 @@ class Host(_Frozen):
         """MiB kept back on a device of ``total_mb``: see ``device_headroom_mb``."""
         return device_headroom_mb(total_mb, self.headroom_mb_per_gpu)
 
+    def device_totals_mb(self) -> tuple[int, ...]:
+        """Memory of every device (GPU or MIG slice), aligned with ``device_budgets_mb``."""
+        totals: list[int] = []
+        for gpu in self.gpus:
+            if gpu.mig_mode:
+                pools: dict[object, int] = {}
+                for mig in gpu.mig_devices:
+                    key = (
+                        mig.gpu_instance_id
+                        if mig.gpu_instance_id is not None
+                        else ("slot", mig.index)
+                    )
+                    pools[key] = max(pools.get(key, 0), mig.vram_total_mb or 0)
+                totals.extend(pools.values())
+            else:
+                totals.append(gpu.vram_total_mb or 0)
+        return tuple(totals)
+
     def device_budgets_mb(self) -> tuple[int, ...]:
         """Usable MiB of every device on the host, GPUs and MIG slices, in GPU order."""
         return tuple(mib for gpu in self.gpus for mib in self.device_usable_mb(gpu))
