@@ -265,9 +265,15 @@ def test_what_if_places_the_services_on_declared_hardware(
 
 def test_a_budget_typed_by_hand_is_saved_as_an_override(page: Page, deployment: Deployment) -> None:
     page.goto(deployment.server.url + "/settings/gpu")
+    from playwright.sync_api import expect
+
+    expect(page.locator("html")).to_have_attribute("data-enhanced", "true")
     budget = page.locator('input[name="budget"][data-service="ai-enrichment"]')
-    budget.fill("3.0")
-    budget.press("Tab")  # change fires when the field is left
+    budget.click()
+    budget.select_text()
+    page.keyboard.type("3.0")
+    expect(budget).to_have_value("3.0")
+    page.keyboard.press("Tab")  # change fires when the field is left
     expect_text(page, "#status-text", "edited (not saved)")
     assert page.get_by_role("radio", name="Manual").is_checked()
     assert budget.input_value() == "3.0"
