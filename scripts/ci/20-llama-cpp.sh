@@ -67,6 +67,9 @@ _gpuplan_llama_setup() {
     fi
     if [ -x "$server_bin" ]; then
         ln -sf "$server_bin" .venv/bin/llama-server
+        # Rendered launch configs run `llama-server` as users do: from PATH.
+        mkdir -p "$cache/path" && ln -sf "$server_bin" "$cache/path/llama-server"
+        case ":$PATH:" in *":$cache/path:"*) ;; *) export PATH="$cache/path:$PATH" ;; esac
         export GPUPLAN_LLAMA_SERVER="$server_bin"
         echo "--> GPUPLAN_LLAMA_SERVER=$GPUPLAN_LLAMA_SERVER"
     fi

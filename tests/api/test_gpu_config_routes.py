@@ -326,3 +326,59 @@ async def test_200_concurrent_puts_and_gets_lose_nothing(env: Env) -> None:
 
 def test_path_isolated() -> None:
     assert "GPUPLAN_DATABASE_URL" not in os.environ
+
+
+async def test_preview_and_put_with_a_services_file(env: Env) -> None:
+    from tests.conftest import REPO_ROOT
+
+    services = REPO_ROOT / "examples" / "seed004-services.yml"
+    env.compose.write_text((REPO_ROOT / "examples" / "seed004-compose.yml").read_text())
+    async with env.client(services=str(services)) as client:
+        preview = await client.get("/api/system/gpu-config/preview?strategy=isolation_first")
+        assert preview.status_code == 200, preview.text
+        body = preview.json()
+        assert body["strategy"] == "isolation_first"
+        assert [a["service"] for a in body["assignments"]] == [
+            "ai-llm", "ai-yolo26", "ai-florence", "ai-clip", "ai-enrichment",
+        ]  # fmt: skip
+        llm = body["assignments"][0]
+        others = {a["gpu_index"] for a in body["assignments"][1:]}
+        assert llm["gpu_index"] not in others  # the LLM gets its own GPU
+        assert [c["service"] for c in body["diff"]["changed"]] == [
+            a["service"] for a in body["assignments"] if a["gpu_indices"]
+        ]
+        bad = await client.get("/api/system/gpu-config/preview?strategy=fastest")
+        assert bad.status_code == 422
+        seed = {
+            "strategy": "manual",
+            "assignments": [
+                {"service": "ai-llm", "gpu_index": 0},
+                {"service": "ai-yolo26", "gpu_index": 0},
+                {"service": "ai-florence", "gpu_index": 0},
+                {"service": "ai-clip", "gpu_index": 0},
+                {"service": "ai-enrichment", "gpu_index": 1},
+            ],
+        }
+        put = await client.put("/api/system/gpu-config", json=seed)
+        assert put.status_code == 200, put.text
+        assert put.json()["success"] is True
+        assert (
+            "ai-enrichment VRAM budget (6.8 GB) exceeds GPU 1 (4 GB). Auto-adjusted to 3.5 GB."
+            in put.json()["warnings"]
+        )
+        saved = (await client.get("/api/system/gpu-config")).json()
+        enrichment = saved["assignments"][-1]
+        assert enrichment["budget_adjusted"] is True and enrichment["gpu_index"] == 1
+        manual = await client.get("/api/system/gpu-config/preview?strategy=manual")
+        assert manual.status_code == 200, manual.text
+        assert [a["gpu_index"] for a in manual.json()["assignments"]] == [0, 0, 0, 0, 1]
+        assert manual.json()["diff"]["changed"] == []
+        unknown = await client.put(
+            "/api/system/gpu-config",
+            json={"assignments": [{"service": "nope", "gpu_index": 0}]},
+        )
+        assert unknown.status_code == 400
+        assert "'nope' is not in the services file" in unknown.json()["detail"]
+    async with env.client() as client:
+        missing = await client.get("/api/system/gpu-config/preview")
+        assert missing.status_code == 409 and "--services" in missing.json()["detail"]

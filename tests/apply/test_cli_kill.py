@@ -137,3 +137,49 @@ def test_history_and_status_commands(project: Project) -> None:
     }
     nothing = runner.invoke(app, ["rollback"])
     assert nothing.exit_code == 1 and "the only one applied" in nothing.output
+
+
+def test_killed_apply_is_recovered_at_next_start(project: Project) -> None:
+    """`gpuplan apply --services …` SIGKILLed after moving one service: the next
+    apply first recovers (old override, old saved state, the moved service back)."""
+    import shutil
+
+    from tests.conftest import REPO_ROOT
+
+    services = project.root / "services.yml"
+    shutil.copy(REPO_ROOT / "examples" / "seed004-services.yml", services)
+    compose = project.root / "docker-compose.yml"
+    shutil.copy(REPO_ROOT / "examples" / "seed004-compose.yml", compose)
+    args = ["apply", "--services", str(services), "--compose-file", str(compose),
+            "--hardware", "RTX A5500, RTX A400"]  # fmt: skip
+    first = CliRunner().invoke(app, [*args, "--strategy", "vram_based"])
+    assert first.exit_code == 0, first.output
+    override = project.root / "config" / "docker-compose.gpu-override.yml"
+    before_override = override.read_text()
+    before_saved = project.repo.saved().config
+    project.runtime.clear()
+    preview = CliRunner().invoke(
+        app, [*args, "--strategy", "isolation_first", "--dry-run", "--json"]
+    )
+    moving = json.loads(preview.stdout)["restarted"]
+    assert len(moving) >= 2, moving
+    project.runtime.hang_on(moving[1])
+
+    proc = _gpuplan(project, *args, "--strategy", "isolation_first")
+    _wait_for(project.runtime.home / "reached", proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    project.runtime.end_hung()
+    assert override.read_text() != before_override
+    assert project.repo.saved().config != before_saved
+
+    project.runtime.clear()
+    again = CliRunner().invoke(app, [*args, "--strategy", "vram_based", "--json"])
+    assert again.exit_code == 0, again.output
+    assert "Recovered: apply" in again.output
+    assert json.loads(again.stdout)["restarted"] == []  # back where vram_based put them
+    assert override.read_text() == before_override
+    assert project.repo.saved().config == before_saved
+    recreated_back = project.runtime.recreated()
+    assert recreated_back == moving[:2]
+    assert all(c["override"] == before_override for c in project.runtime.calls())

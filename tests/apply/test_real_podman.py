@@ -49,9 +49,12 @@ COMPOSE = """\
 services:
   ai-llm:
     image: localhost/gpuplan-pause:1
+    network_mode: none
   ai-enrichment:
     image: localhost/gpuplan-pause:1
+    network_mode: none
 """
+"""No network: podman keeps networks machine-wide, and parallel runs must not share one."""
 
 
 def _podman(*args: str) -> str:
@@ -99,14 +102,15 @@ def podman_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     cdi = Path("/var/run/cdi") / f"gpuplan-test-{uuid.uuid4().hex}.yaml"
     cdi.parent.mkdir(parents=True, exist_ok=True)
     cdi.write_text(CDI_SPEC)
-    project = tmp_path / "project"
+    name = f"gpuplan-test-{uuid.uuid4().hex[:12]}"  # the Compose project: unique per run
+    project = tmp_path / name
     project.mkdir()
     (project / "docker-compose.yml").write_text(COMPOSE)
     try:
         yield project
     finally:
         cdi.unlink(missing_ok=True)
-        ids = _podman("ps", "-aq", "--filter", "label=io.podman.compose.project=project").split()
+        ids = _podman("ps", "-aq", "--filter", f"label=io.podman.compose.project={name}").split()
         if ids:
             _podman("rm", "-f", "-t", "0", *ids)
 

@@ -23,6 +23,7 @@ from gpuplan.errors import (
     HistoryNotFoundError,
     InvalidConfigError,
     ModelNotFoundError,
+    PlacementError,
     ProfileNotFoundError,
     ProfileValidationError,
     QueueFullError,
@@ -69,6 +70,8 @@ def status_for(error: GpuplanError) -> int:
         return 502
     if isinstance(error, QueueFullError | CannotFitError | ServicesFileError):
         return 503
+    if isinstance(error, PlacementError):  # the request's pins cannot be placed as asked
+        return 400
     if isinstance(error, ApplyError):  # no Compose file or runtime: cannot apply here, now
         return 503
     if isinstance(error, HardwareSpecError | ProfileValidationError | UnknownRoleError):

@@ -64,7 +64,7 @@ class GpuConfigService:
     def load_services(self) -> tuple[Service, ...] | None:
         if self.services_file is None:
             return None
-        from gpuplan.placement.services import load_services  # type: ignore[import-not-found,unused-ignore]
+        from gpuplan.placement.services import load_services
 
         services: tuple[Service, ...] = load_services(self.services_file)
         return services

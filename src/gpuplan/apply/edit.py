@@ -133,7 +133,7 @@ def config_from_request(
         if item.override_mb is not None:
             update["vram_budget_override_mb"] = item.override_mb
         pinned.append(service.model_copy(update=update))
-    from gpuplan.placement import place  # type: ignore[attr-defined,unused-ignore]
+    from gpuplan.placement import place
 
     placement = place(pinned, host, strategy=strategy)
     config = config_from_placement(placement, pinned)

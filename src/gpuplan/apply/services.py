@@ -32,8 +32,8 @@ def config_from_services(
     path: Path, host: Host, strategy: Strategy
 ) -> tuple[GpuConfig, tuple[str, ...]]:
     """Place the services of ``path`` on ``host``; the configuration and its warnings."""
-    from gpuplan.placement import place  # type: ignore[attr-defined,unused-ignore]
-    from gpuplan.placement.services import load_services  # type: ignore[import-not-found,unused-ignore]
+    from gpuplan.placement import place
+    from gpuplan.placement.services import load_services
 
     services = load_services(path)
     placement = place(services, host, strategy=strategy)

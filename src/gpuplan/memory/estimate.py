@@ -199,6 +199,7 @@ def estimate(
             f"weights: {weights.parameters / 1e9:,.2f} B parameters at {spec.name}: "
             f"{describe_bits(spec)}",
         )
+        assumptions.extend(weights.notes)
         source = "architecture"
     placed = weight_memory(arch, weights, spec, profile, tensor_parallel)
     assumptions.extend(placed.assumptions)

@@ -20,6 +20,7 @@ most one.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from gpuplan.models.registry import Role
 from gpuplan.selection._joint_bounds import amortisation_unit
@@ -97,6 +98,7 @@ class Supporting:
         self.slots = [0 if is_sidecar(c) else 1 for c in self.loads]
         shares = [max(1, sum(c.serves(r) for r in roles)) for c in self.loads]
         unit = amortisation_unit(sorted(set(shares)))
+        self.unit = unit
         dropped = dominated(self.loads, roles, policy, self.slots) if prune and roles else set()
         dropped -= tier_ids  # a primary pick is already loaded: nothing replaces it for free
         options: list[list[Option]] = []
@@ -127,22 +129,40 @@ class Supporting:
         self.placeable = placement_check(self.loads, policy)
         self.load_vram = [c.vram_estimate_mb for c in self.loads]
 
-    def search(self, pick: Candidate | None, node_limit: int) -> Search:
+    def search(self, pick: Candidate | None, node_limit: int, must_serve: int = 0) -> Search:
+        """The supporting roles' best completion with ``pick`` (the primary's) loaded.
+
+        Tighter bounds with the pick in: its options cost the supporting roles no
+        charge (it is loaded already), and its whole VRAM and slot are charged up
+        front. The knapsack bound stays valid: the other loads' charges add up to at
+        most what the budget and slots leave beside the pick.
+        """
         slots = list(self.slots)
         preloaded: tuple[int, ...] = ()
+        searched, suffix, charged = self.searched, self.suffix, (0, 0)
         if pick is not None:
-            preloaded = (self.ids[pick.key],)
-            slots[preloaded[0]] = 1
+            load = self.ids[pick.key]
+            preloaded = (load,)
+            slots[load] = 1
+            searched = [
+                [replace(o, charge=0, slot_charge=0) if o.load == load else o for o in role]
+                for role in self.searched
+            ]
+            if self.suffix is not None:
+                suffix = suffix_bounds(searched, self.policy, self.unit)
+                charged = (pick.vram_estimate_mb * self.unit, self.unit)
         search = Search(
-            self.searched,
+            searched,
             self.load_vram,
             self.policy,
             node_limit,
-            self.suffix,
+            suffix,
             self.order,
             self.placeable,
             load_slots=slots,
             preloaded=preloaded,
+            charged=charged,
+            must_serve=must_serve,
         )
         search.run()
         return search

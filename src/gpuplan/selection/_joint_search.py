@@ -121,6 +121,8 @@ class Search:
         placeable: Callable[[frozenset[int]], bool] | None = None,
         load_slots: Sequence[int] | None = None,
         preloaded: Sequence[int] = (),
+        charged: tuple[int, int] = (0, 0),
+        must_serve: int = 0,
     ) -> None:
         self.placeable = placeable  # can these loads share the GPUs? (None: no check)
         # Model slots each load takes: 1, or 0 for a sidecar (see joint's docstring).
@@ -136,11 +138,16 @@ class Search:
         self.refcount = [0] * len(load_vram)
         self.loaded = 0
         self.used = 0
-        self.charged = 0
-        self.slot_charged = 0
+        # Charges already spent (knapsack units) by the preloaded loads; see _joint_roles.
+        self.charged, self.slot_charged = charged
         self.nodes = 0
         self.complete = True
         self.best: Objective | None = None
+        self.found = False  # a complete assignment beat the floor (or anything, unseeded)
+        if must_serve > 0:
+            # Only completions serving at least must_serve roles are wanted: start from a
+            # best that every completion serving fewer loses to.
+            self.best = (must_serve - 1, _FAR, _FAR, _FAR, _FAR)
         self.best_indices: tuple[int, ...] = ()
         self.best_choice: list[Option | None] = []
         self.choice: list[Option | None] = [None] * len(options)
@@ -262,6 +269,7 @@ class Search:
             if self.best is None or (value, _neg(indices)) > (self.best, _neg(self.best_indices)):
                 self.best, self.best_indices = value, indices
                 self.best_choice = list(self.choice)
+                self.found = True
             return
         if self._loses(self._tier_bound(depth, acc)):
             return

@@ -224,9 +224,18 @@ def select_joint(
     best: tuple[tuple[int, ...], Candidate | None, Search] | None = None
     nodes, complete = 0, True
     for position, pick in enumerate(tier or [None]):
-        search = problem.search(pick, max(1, node_limit - nodes))
+        # A later primary pick ranks below the earlier ones in its tier, so it can only
+        # win by serving more supporting roles than the best so far: ask for that.
+        served = best[0][0] if best is not None else -1
+        if best is not None and served >= len(supporting):
+            break
+        search = problem.search(pick, max(1, node_limit - nodes), must_serve=served + 1)
         nodes += search.nodes
         complete &= search.complete
+        if not search.found and best is not None:
+            if not complete:
+                break
+            continue
         value = search.best or (0,)
         # Lexicographic: the primary's priority tier is fixed; then how many supporting
         # roles are served, then the primary's own ranking within its tier, then the

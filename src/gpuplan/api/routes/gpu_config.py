@@ -198,11 +198,17 @@ def preview(
         )
     from gpuplan.apply import diff_configs
     from gpuplan.apply.services import config_from_placement
-    from gpuplan.placement import place  # type: ignore[attr-defined,unused-ignore]
+    from gpuplan.placement import place
 
+    saved = gpu.require_repo().saved()
+    if strategy == "manual":  # manual places nothing itself: preview the saved pins
+        pins = {s.service: s.gpu_indices for s in saved.config.services if s.gpu_indices}
+        services = tuple(
+            svc.model_copy(update={"gpu": pins[svc.name][0]}) if svc.name in pins else svc
+            for svc in services
+        )
     placement = place(services, host, strategy=strategy)
     config = config_from_placement(placement, services)
-    saved = gpu.require_repo().saved()
     diff = diff_configs(saved.config, config)
     return {
         "strategy": strategy,
