@@ -179,7 +179,7 @@ def settings_gpu(
     }
     page = settings_page(
         token_required=state.settings.token is not None,
-        gpus_document=system_gpus(host) if host is not None else None,
+        gpus_document=system_gpus(host).model_dump() if host is not None else None,
         hardware_source=host.source if host else "",
         hardware_error=None if host else state.startup_errors.get("hardware", "not loaded"),
         what_if=what_if,
