@@ -52,6 +52,18 @@ class GpuSlot(_Frozen):
         ge=0,
         description="MiB every *other* service placed on this device holds once all run.",
     )
+    vendor_index: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Ordinal among this vendor's GPUs on the host (ROCm numbers only AMD GPUs); "
+            "None: the same as ``index``."
+        ),
+    )
+    bf16: bool | None = Field(
+        default=None,
+        description="The device computes in bfloat16 (CUDA 8.0+, AMD gfx90a+); None: unknown.",
+    )
 
 
 class LaunchRequest(_Frozen):
@@ -64,6 +76,10 @@ class LaunchRequest(_Frozen):
     )
     engine: Engine = Field(description="Serving engine.")
     quantization: str = Field(description="Quantization of the variant being served.")
+    model_dtype: str | None = Field(
+        default=None,
+        description="Precision the model was released in ('bf16', 'fp16', 'fp32'); None: unknown.",
+    )
     gpus: tuple[GpuSlot, ...] = Field(
         default=(), description="Devices, in tensor-parallel rank order; empty = CPU."
     )
@@ -72,6 +88,12 @@ class LaunchRequest(_Frozen):
     )
     weights_mb: int = Field(default=0, ge=0, description="Weights per GPU, MiB (estimate).")
     kv_cache_mb: int = Field(default=0, ge=0, description="KV cache per GPU, MiB (estimate).")
+    host_ram_mb: int = Field(
+        default=0,
+        ge=0,
+        description="Host RAM the engine keeps weights in (llama.cpp's embeddings, offloaded "
+        "layers), MiB (estimate); 0: none beyond the process itself.",
+    )
     context_tokens: int | None = Field(
         default=None, description="Context the estimate was made for; None: no KV cache."
     )

@@ -47,6 +47,11 @@ def _slot(host: Host, device: Device, before: int, others: int) -> GpuSlot:
             hint="re-run the plan on this host",
         )
     vendor = gpu.vendor if gpu.vendor in ("nvidia", "amd") else "unknown"
+    same_vendor = sorted(g.index for g in host.gpus if g.vendor == gpu.vendor)
+    common: dict[str, Any] = {
+        "vendor_index": same_vendor.index(gpu.index),
+        "bf16": _bf16(gpu),
+    }
     if mig is not None:
         slice_ = next((m for m in gpu.mig_devices if m.index == mig), None)
         if slice_ is not None:
@@ -59,6 +64,7 @@ def _slot(host: Host, device: Device, before: int, others: int) -> GpuSlot:
                 mig_profile=slice_.profile,
                 reserved_before_mb=before,
                 reserved_total_mb=others,
+                **common,
             )
     return GpuSlot(
         index=index,
@@ -68,7 +74,24 @@ def _slot(host: Host, device: Device, before: int, others: int) -> GpuSlot:
         total_mb=gpu.vram_total_mb or 0,
         reserved_before_mb=before,
         reserved_total_mb=others,
+        **common,
     )
+
+
+_AMD_NO_BF16 = ("gfx900", "gfx906", "gfx10")
+"""AMD targets without BF16 arithmetic: Vega (gfx900/906) and RDNA1/2 (gfx10xx).
+CDNA1 (gfx908, MI100) onward and RDNA3 (gfx11xx) compute in BF16."""
+
+
+def _bf16(gpu: GPU) -> bool | None:
+    """Whether the GPU computes in BF16: CUDA compute capability 8.0+ (Ampere on),
+    AMD gfx908+ except RDNA1/2; None when the plan does not say."""
+    if gpu.vendor == "nvidia":
+        capability = gpu.compute_capability_tuple
+        return None if capability is None else capability >= (8, 0)
+    if gpu.vendor == "amd" and gpu.architecture and gpu.architecture.startswith("gfx"):
+        return not gpu.architecture.startswith(_AMD_NO_BF16)
+    return None
 
 
 def _variant(entry: ModelEntry, quantization: str | None) -> Variant:
@@ -84,7 +107,7 @@ def _source(engine: Engine, entry: ModelEntry | None, variant: Variant | None, m
         return model
     repo = variant.repo or getattr(entry, "repo", None)
     if engine == "ollama":
-        return variant.file or model
+        return _ollama_source(entry, variant, repo, model)
     if engine == "llama.cpp":
         if repo and variant.file:
             return f"{repo}/{variant.file}"
@@ -92,10 +115,44 @@ def _source(engine: Engine, entry: ModelEntry | None, variant: Variant | None, m
     return repo or model
 
 
+def _is_ollama_tag(variant: Variant) -> bool:
+    return bool(variant.file) and variant.backend == "ollama"
+
+
+def _ollama_source(entry: ModelEntry, variant: Variant, repo: str | None, model: str) -> str:
+    """An Ollama reference ``FROM``/``ollama pull`` accept, never a bare GGUF file name.
+
+    The variant's own library tag (``gemma3:12b``) first, then a library tag of the same
+    quantization among the model's variants, then ``hf.co/{repo}:{QUANT}`` — Ollama pulls
+    a GGUF repo's file of that quantization from Hugging Face (ollama.com docs, "Use
+    Ollama with any GGUF Model on Hugging Face Hub") — else the model as given (a path).
+    """
+    if _is_ollama_tag(variant):
+        return str(variant.file)
+    for other in entry.variants:
+        if _is_ollama_tag(other) and other.quantization.lower() == variant.quantization.lower():
+            return str(other.file)
+    if repo and (variant.file or "").lower().endswith(".gguf"):
+        return f"hf.co/{repo}:{variant.quantization.upper()}"
+    return model
+
+
+_UNQUANTIZED = frozenset({"bf16", "fp16", "fp32", "fp8"})
+"""Variants whose checkpoint keeps the model's released dtype for the non-quantized parts
+(an FP8 checkpoint's ``torch_dtype`` is still bfloat16); AWQ/GPTQ/GGUF set their own."""
+
+
+def _model_dtype(entry: ModelEntry | None, variant: Variant | None) -> str | None:
+    if entry is None or variant is None or variant.quantization.lower() not in _UNQUANTIZED:
+        return None
+    return entry.dtype
+
+
 def _estimate(
     entry: ModelEntry, variant: Variant, *, context: int, tp: int, gpu_mb: int | None
-) -> tuple[int, int]:
-    """(weights, KV cache) per GPU from the estimator; (0, 0) when it cannot model it."""
+) -> tuple[int, int, int]:
+    """(weights, KV cache) per GPU and host RAM from the estimator; zeros when it cannot
+    model it."""
     from gpuplan.memory.vram import estimate_variant
 
     try:
@@ -103,8 +160,8 @@ def _estimate(
             entry, variant, context=context, tensor_parallel=tp, gpu_memory_mb=gpu_mb
         )
     except GpuplanError:
-        return 0, 0
-    return figure.weights_mb, figure.kv_cache_mb
+        return 0, 0, 0
+    return figure.weights_mb, figure.kv_cache_mb, figure.host_mb
 
 
 def parse_overrides(items: Sequence[str], services: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -196,10 +253,10 @@ def launch_requests(
             others = sum(mib for name, mib in residents if name != assignment.service)
             slots.append(_slot(host, device, before, others))
             start_order = max(start_order, position)
-        weights = kv = 0
+        weights = kv = host_ram = 0
         if entry is not None and variant is not None:
             largest = max((slot.total_mb for slot in slots), default=None)
-            weights, kv = _estimate(
+            weights, kv, host_ram = _estimate(
                 entry, variant, context=context, tp=max(1, len(slots)), gpu_mb=largest
             )
         requests.append(
@@ -209,10 +266,12 @@ def launch_requests(
                 model_source=_source(engine, entry, variant, service.model or assignment.service),
                 engine=engine,
                 quantization=variant.quantization if variant else "unknown",
+                model_dtype=_model_dtype(entry, variant),
                 gpus=tuple(slots),
                 vram_budget_mb=assignment.vram_budget_mb,
                 weights_mb=weights,
                 kv_cache_mb=kv,
+                host_ram_mb=host_ram,
                 context_tokens=_context(entry, context),
                 port=base_port + number,
                 start_order=start_order,

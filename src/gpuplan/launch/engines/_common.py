@@ -19,11 +19,13 @@ from gpuplan.errors import LaunchError
 from gpuplan.launch.model import GpuSlot, LaunchRequest
 
 __all__ = [
+    "MAX_SHARE",
     "Layered",
     "apply_overrides",
     "floor_fraction",
     "is_amd",
     "per_gpu_budget_mb",
+    "profile_dtype",
     "visible_devices_env",
 ]
 
@@ -162,7 +164,15 @@ def floor_fraction(numerator: float, denominator: float, *, digits: int = 3) -> 
 
 
 def _device_id(slot: GpuSlot) -> str:
-    return slot.uuid if slot.uuid else str(slot.index)
+    return slot.uuid if slot.uuid else str(_ordinal(slot))
+
+
+def _ordinal(slot: GpuSlot) -> int:
+    """The number the vendor's runtime gives the device: ROCm counts only AMD GPUs, so on
+    a host with an RTX 4090 (index 0) and an MI300X (index 1) the MI300X is ROCm's 0."""
+    if slot.vendor == "amd" and slot.vendor_index is not None:
+        return slot.vendor_index
+    return slot.index
 
 
 def visible_devices_env(
@@ -190,7 +200,7 @@ def visible_devices_env(
         if amd_variable == "ROCR":
             ids = ",".join(_device_id(slot) for slot in request.gpus)
             return {"ROCR_VISIBLE_DEVICES": ids}, notes
-        ids = ",".join(str(slot.index) for slot in request.gpus)
+        ids = ",".join(str(_ordinal(slot)) for slot in request.gpus)
         return {"HIP_VISIBLE_DEVICES": ids}, notes
     for slot in request.gpus:
         if slot.mig_profile and not slot.uuid:
@@ -207,16 +217,39 @@ def room_mb(slot: GpuSlot) -> int:
     return max(0, slot.total_mb - slot.reserved_total_mb)
 
 
-def clamp_budget(request: LaunchRequest, notes: list[str], *, fixed: bool = False) -> int:
+MAX_SHARE = 0.95
+"""Most of a device's total memory an engine that sizes by fraction is given (vLLM,
+SGLang, TensorRT-LLM): the CUDA/HIP context, NCCL and the allocator's fragmentation
+live beside what the engine accounts, so a fraction of 1.0 fails at start-up."""
+
+
+def _usable_mb(slot: GpuSlot, max_share: float) -> int:
+    """Room beside the co-residents, capped at ``max_share`` of the device's total."""
+    cap = math.floor(slot.total_mb * max_share) - slot.reserved_total_mb
+    room = room_mb(slot)
+    return min(room, cap) if cap > 0 else room
+
+
+def clamp_budget(
+    request: LaunchRequest,
+    notes: list[str],
+    *,
+    fixed: bool = False,
+    max_share: float = MAX_SHARE,
+) -> int:
     """Per-GPU budget, cut to what the tightest device has left beside its co-residents.
 
-    ``fixed``: the engine allocates fixed sizes (llama.cpp, Ollama) rather than a
-    fraction, so nothing can be cut — the note says it will not fit instead.
+    The cut is capped at ``max_share`` of the device, so no emitted fraction reaches 1.
+    A budget cut below the estimate gets a note starting "may not start:"; when even the
+    weights per rank exceed what the device gives, the note starts "cannot start:" (the
+    CLI shows those). ``fixed``: the engine allocates fixed sizes (llama.cpp, Ollama)
+    rather than a fraction, so nothing is cut — the budget is returned as it is.
     """
     budget = per_gpu_budget_mb(request)
     if not request.gpus:
         return budget
-    tightest = min(request.gpus, key=room_mb)
+    share = 1.0 if fixed else max_share
+    tightest = min(request.gpus, key=lambda slot: _usable_mb(slot, share))
     room = room_mb(tightest)
     if room <= 0:
         raise LaunchError(
@@ -224,20 +257,40 @@ def clamp_budget(request: LaunchRequest, notes: list[str], *, fixed: bool = Fals
             f"({tightest.reserved_total_mb} of {tightest.total_mb} MiB held by other services)",
             hint="move a service off that GPU or choose another placement strategy",
         )
-    if budget > room and fixed:
-        notes.append(
-            f"warning: {budget} MiB per GPU does not fit beside the {tightest.reserved_total_mb} "
-            f"MiB its co-residents hold on GPU {tightest.index} ({tightest.total_mb} MiB): "
-            "this engine allocates fixed sizes, so lower the context or move a service"
+    usable = _usable_mb(tightest, share)
+    gpu = f"GPU {tightest.index}" + (f" ({tightest.name})" if tightest.name else "")
+    gives = (
+        f"{gpu} has {tightest.total_mb} MiB"
+        + (
+            f" and its other services hold {tightest.reserved_total_mb}"
+            if tightest.reserved_total_mb
+            else ""
         )
+        + f", so it gives this service at most {usable} MiB"
+    )
+    need = request.weights_mb
+    if need > usable or (need == 0 and budget > tightest.total_mb):
+        what = f"{need} MiB of weights" if need > usable else f"a {budget} MiB budget"
+        notes.append(
+            f"cannot start: {request.service} needs {what} per GPU, but {gives}; "
+            "use a smaller quantization, more GPUs (tensor parallel) or a larger GPU"
+        )
+    elif budget > usable:
+        advice = (
+            "lower the context or concurrency, or move a service"
+            if fixed
+            else f"the KV cache gets {budget - usable} MiB less than the estimate; "
+            "lower the context or concurrency, or move a service"
+        )
+        notes.append(
+            f"may not start: budget cut from {budget} to {usable} MiB per GPU: {gives}; {advice}"
+            if not fixed
+            else f"may not start: {budget} MiB per GPU does not fit: {gives}; this engine "
+            f"allocates fixed sizes, so {advice}"
+        )
+    if fixed:
         return budget
-    if budget > room:
-        notes.append(
-            f"budget cut from {budget} to {room} MiB per GPU: GPU {tightest.index} has "
-            f"{tightest.total_mb} MiB and its other services hold {tightest.reserved_total_mb}"
-        )
-        return room
-    return budget
+    return min(budget, usable)
 
 
 def profile_key(request: LaunchRequest, key: str) -> Any:
@@ -286,3 +339,32 @@ def is_embedder(request: LaunchRequest) -> bool:
 def torch_dtype(value: object) -> str | None:
     """Profile ``mixed_precision_dtype`` → the dtype name vLLM/SGLang accept."""
     return {"bf16": "bfloat16", "fp16": "float16"}.get(str(value)) if value else None
+
+
+def profile_dtype(request: LaunchRequest, flags: Layered, notes: list[str]) -> None:
+    """Apply the profile's ``mixed_precision_dtype`` as ``--dtype`` — unless it would
+    turn a BF16-trained model into FP16 on GPUs that compute in BF16.
+
+    BF16 and FP16 are both 16 bits, so FP16 saves no memory; it only narrows the range
+    (max 65504), and activations of models trained in BF16 can overflow to inf/NaN. The
+    profile's fp16 is meant for GPUs without BF16 (Turing, Volta); where every device
+    has it, the model's own dtype is kept. An explicit ``--set dtype=…`` still wins.
+    """
+    if profile_key(request, "enable_mixed_precision") is False:
+        return
+    wanted = profile_key(request, "mixed_precision_dtype")
+    dtype = torch_dtype(wanted)
+    if not dtype:
+        return
+    model = (request.model_dtype or "").lower()
+    all_bf16 = bool(request.gpus) and all(slot.bf16 is True for slot in request.gpus)
+    if dtype == "float16" and model in ("bf16", "bfloat16") and all_bf16:
+        names = ", ".join(sorted({slot.name or f"GPU {slot.index}" for slot in request.gpus}))
+        notes.append(
+            f"profile engine.mixed_precision_dtype = {wanted!r} not applied: "
+            f"{request.model_id} was trained in BF16 and {names} computes in BF16, so it "
+            "stays BF16 (FP16 saves no memory and can overflow a BF16 model's activations); "
+            "force it with --set dtype=float16"
+        )
+        return
+    flags.set("--dtype", dtype, "profile", "engine.mixed_precision_dtype")

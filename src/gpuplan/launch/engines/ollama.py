@@ -47,8 +47,10 @@ def _model_name(request: LaunchRequest) -> str:
 
 
 def _pulled(request: LaunchRequest) -> bool:
-    """A library tag (``llama3.1:8b``) is pulled first; a local GGUF path is not."""
-    return not request.model_source.startswith(("/", "./", "../", "~"))
+    """A library tag (``llama3.1:8b``) or ``hf.co/{repo}:{QUANT}`` is pulled first; a local
+    GGUF (a path, or a bare ``*.gguf`` file name beside the Modelfile) is not."""
+    source = request.model_source
+    return not (source.startswith(("/", "./", "../", "~")) or source.lower().endswith(".gguf"))
 
 
 def render(request: LaunchRequest) -> LaunchConfig:
@@ -117,9 +119,16 @@ def render(request: LaunchRequest) -> LaunchConfig:
     name = _model_name(request)
     modelfile = [f"FROM {request.model_source}"]
     modelfile += [f"PARAMETER {key} {value}" for key, value in params.env().items()]
+    if not _pulled(request):
+        notes.append(
+            f"FROM {request.model_source}: a local GGUF, not pulled; Ollama resolves a relative "
+            "path from the Modelfile's folder"
+        )
     notes.append(
-        f"once the server is up, `ollama create {name} -f Modelfile` makes the model with "
-        "these parameters (after pulling its base); clients ask for it by that name"
+        f"once the server is up, `ollama create {name} -f` the Modelfile written with this "
+        "launch makes the model with these parameters"
+        + (f" (after `ollama pull {request.model_source}`)" if _pulled(request) else "")
+        + "; clients ask for it by that name"
     )
     tag = f"{ENGINE_VERSION}-rocm" if is_amd(request) else ENGINE_VERSION
     image = request.overrides.get("image") or f"ollama/ollama:{tag}"

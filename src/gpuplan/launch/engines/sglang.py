@@ -21,8 +21,8 @@ from gpuplan.launch.engines._common import (
     is_amd,
     is_embedder,
     kv_dtype_for,
+    profile_dtype,
     profile_key,
-    torch_dtype,
     visible_devices_env,
 )
 from gpuplan.launch.model import LaunchConfig, LaunchRequest
@@ -136,10 +136,7 @@ def _profile(request: LaunchRequest, flags: Layered, notes: list[str]) -> None:
             f"profile engine.tensor_parallel_size = {tp} ignored: the service is placed on "
             f"{len(request.gpus)} GPU(s)"
         )
-    if profile_key(request, "enable_mixed_precision") is not False:
-        dtype = torch_dtype(profile_key(request, "mixed_precision_dtype"))
-        if dtype:
-            flags.set("--dtype", dtype, "profile", "engine.mixed_precision_dtype")
+    profile_dtype(request, flags, notes)
     method = profile_key(request, "quantization_method")
     if method in _QUANT:
         flags.set("--quantization", _QUANT[method], "profile", "engine.quantization_method")

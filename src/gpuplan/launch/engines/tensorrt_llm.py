@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from gpuplan.errors import LaunchError
 from gpuplan.launch.engines._common import (
+    MAX_SHARE,
     Layered,
     apply_overrides,
     clamp_budget,
@@ -70,7 +71,7 @@ def render(request: LaunchRequest) -> LaunchConfig:
     budget = clamp_budget(request, notes)
     kv, rest = kv_and_rest_mb(request, budget)
     free_after = min(slot.total_mb - slot.reserved_before_mb for slot in request.gpus) - rest
-    fraction = floor_fraction(kv, free_after)
+    fraction = min(floor_fraction(kv, free_after), MAX_SHARE)
     flags.set("--kv_cache_free_gpu_memory_fraction", f"{fraction:.3f}", "estimate")
     notes.append(
         f"--kv_cache_free_gpu_memory_fraction {fraction:.3f} = {kv} MiB KV cache / "
