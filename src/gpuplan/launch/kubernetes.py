@@ -80,7 +80,14 @@ def gpu_resources(request: LaunchRequest) -> dict[str, int]:
 
 
 _IMAGE_BINARIES = {"llama.cpp": "/app/llama-server"}
-"""Where an engine's image keeps its binary when it is not on PATH (ggml-org's server images)."""
+"""Where an engine's image keeps its binary when it is not on PATH. ggml-org's server
+images copy it to /app and start it as ``ENTRYPOINT [ "/app/llama-server" ]`` without
+adding /app to PATH (ggml-org/llama.cpp ``.devops/cuda.Dockerfile``, ``server`` stage;
+the cpu/rocm Dockerfiles do the same), so ``command`` names the full path."""
+
+HOST_RAM_SLACK_MB = 1024
+"""Added to the estimate's host-RAM weights in the pod's memory request: the process, its
+HTTP server and tokenizer live beside them."""
 
 HF_SECRET = "hf-token"
 """Secret whose ``token`` key, when it exists, becomes HF_TOKEN (gated Hugging Face repos)."""
@@ -148,6 +155,11 @@ def _deployment(
         container["env"] = env
     if resources:
         container["resources"] = {"limits": dict(resources), "requests": dict(resources)}
+    if request.host_ram_mb > 0:
+        # the estimate keeps weights in host RAM (llama.cpp: token embeddings, offloaded
+        # layers): request it so the scheduler picks a node with that much memory free
+        memory = f"{request.host_ram_mb + HOST_RAM_SLACK_MB}Mi"
+        container.setdefault("resources", {}).setdefault("requests", {})["memory"] = memory
     volumes: list[dict[str, Any]] = [{"name": "dshm", "emptyDir": {"medium": "Memory"}}]
     docs: list[dict[str, Any]] = []
     if config.files:
