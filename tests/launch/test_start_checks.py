@@ -55,7 +55,19 @@ def test_a_budget_cut_below_the_estimate_may_not_start_in_every_engine(engine: s
     assert not any(note.startswith("cannot start:") for note in config.notes)
     if engine == "vllm":
         used = float(flag_value(config, "--gpu-memory-utilization")) * 24564
-        assert used <= 24564 * 0.95 - 10000
+        assert used <= 24564 - 10000
+
+
+def test_a_sole_service_is_capped_at_95_percent_of_its_gpu() -> None:
+    # placement fitted it within its headroom: an H100 budget of 0.937 is not cut
+    h100 = GpuSlot(index=0, total_mb=81559, reserved_total_mb=2749)
+    fitted = render(_request("vllm", gpus=(h100,), vram_budget_mb=76438, weights_mb=67000))
+    assert flag_value(fitted, "--gpu-memory-utilization") == "0.937"
+    assert not any(note.startswith("may not start:") for note in fitted.notes)
+    alone = GpuSlot(index=0, total_mb=24564)
+    full = render(_request("vllm", gpus=(alone,), vram_budget_mb=24564, weights_mb=15320))
+    assert flag_value(full, "--gpu-memory-utilization") == "0.949"
+    assert any(note.startswith("may not start:") for note in full.notes)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -224,10 +224,12 @@ live beside what the engine accounts, so a fraction of 1.0 fails at start-up."""
 
 
 def _usable_mb(slot: GpuSlot, max_share: float) -> int:
-    """Room beside the co-residents, capped at ``max_share`` of the device's total."""
-    cap = math.floor(slot.total_mb * max_share) - slot.reserved_total_mb
-    room = room_mb(slot)
-    return min(room, cap) if cap > 0 else room
+    """Room beside the co-residents, and never more than ``max_share`` of the device.
+
+    The share caps this one service's fraction; it is not taken again off the
+    co-residents, whose budgets placement already fitted inside the headroom it keeps.
+    """
+    return min(room_mb(slot), math.floor(slot.total_mb * max_share))
 
 
 def clamp_budget(
