@@ -21,6 +21,9 @@ The measured requirement of a run at its own context is:
 * SGLang: weights + KV per token × context + CUDA graph memory.
 * llama.cpp / Ollama: GPU model buffer + KV buffer + compute buffer (+ LoRA).
 
+Rows come from the shared file and from gpuplan's own
+tests/memory/data/measured_extra.json (same schema, ids ``extraNNN``).
+
 Used by tests/memory/test_estimate_measured.py and to render the calibration table
 in docs/estimator.md (``python -m tests.memory.calibration --write``).
 """
@@ -30,6 +33,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from gpuplan.memory.engines import engine_profile
@@ -181,13 +185,45 @@ SETUPS: dict[str, Setup] = {
         checks=("weights",),
         skipped={"total": _NO_CONTEXT, "kv": "the run failed before the KV pool"},
     ),
+    # tests/memory/data/measured_extra.json
+    "extra001": Setup(
+        tensor_parallel=2,
+        checks=("weights",),
+        skipped={
+            "total": "the run failed at KV sizing; the activation and non-torch figures are "
+            "paraphrased in the issue, not logged lines",
+            "kv": _NO_KV_TOKENS.replace("token count", "KV memory figure"),
+        },
+    ),
+    "extra002": Setup(
+        engine="llama.cpp",
+        kv_cache_dtype="q8_0",
+        checks=("kv",),
+        skipped={
+            "weights": "model buffers not in the excerpt",
+            "total": "model buffers not in the excerpt",
+        },
+        note="identity inferred but corroborated: n_layer 64 printed, and the draft model "
+        "qwen2.5-coder:1.5b only pairs with the Qwen2.5-Coder vocabulary",
+    ),
 }
+
+
+EXTRA = Path(__file__).parent / "data" / "measured_extra.json"
 
 
 @cache
 def measured() -> dict[str, Any]:
+    """The shared rows followed by gpuplan's own (tests/memory/data/measured_extra.json)."""
     data: dict[str, Any] = json.loads((VRAM_DATA / "measured.json").read_text())
-    return data
+    extra: dict[str, Any] = json.loads(EXTRA.read_text(encoding="utf-8"))
+    clash = set(data["models"]) & set(extra["models"])
+    assert not clash, f"measured_extra.json redefines shared models: {clash}"
+    return {
+        "meta": data["meta"],
+        "rows": [*data["rows"], *extra["rows"]],
+        "models": {**data["models"], **extra["models"]},
+    }
 
 
 def rows() -> list[dict[str, Any]]:
@@ -351,7 +387,6 @@ def render_doc(text: str) -> str:
 
 if __name__ == "__main__":
     import sys
-    from pathlib import Path
 
     if sys.argv[1:2] == ["--write"]:
         doc = Path(sys.argv[2] if len(sys.argv) > 2 else "docs/estimator.md")
