@@ -225,6 +225,8 @@ SETUPS: dict[str, Setup] = {
     "extra010": Setup(quant="fp8"),
     "extra011": Setup(quant="w8a8", tensor_parallel=2),
     "extra012": Setup(),
+    "extra013": Setup(quant="w8a8"),
+    "extra014": Setup(quant="w8a8"),
 }
 
 
