@@ -398,6 +398,17 @@ def markdown_skips() -> str:
     return "\n".join(lines) + "\n"
 
 
+def total_ratios() -> dict[str, float]:
+    """Estimated total ÷ measured requirement, per row with a total check."""
+    ratios: dict[str, float] = {}
+    for row in rows():
+        if "total" in SETUPS[row["id"]].checks:
+            measured_total = measured_total_mib(row)
+            if measured_total:
+                ratios[row["id"]] = run(row).total_mb / measured_total
+    return ratios
+
+
 def _regions() -> dict[str, str]:
     return {"calibration-table": markdown_table(), "calibration-skips": markdown_skips()}
 
@@ -415,7 +426,17 @@ def render_doc(text: str) -> str:
 if __name__ == "__main__":
     import sys
 
-    if sys.argv[1:2] == ["--write"]:
+    if sys.argv[1:2] == ["--median"]:
+        import statistics
+
+        ratios = total_ratios()
+        shared = [r for key, r in ratios.items() if not key.startswith("extra")]
+        print(
+            f"median total / measured: {statistics.median(ratios.values()):.4f} over "
+            f"{len(ratios)} rows; {statistics.median(shared):.4f} over the "
+            f"{len(shared)} shared rows"
+        )
+    elif sys.argv[1:2] == ["--write"]:
         doc = Path(sys.argv[2] if len(sys.argv) > 2 else "docs/estimator.md")
         doc.write_text(render_doc(doc.read_text(encoding="utf-8")), encoding="utf-8")
     else:
