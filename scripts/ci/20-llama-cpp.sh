@@ -7,7 +7,7 @@
 #     once (~4.5 min on 2 cores) and cached as a wheel;
 #   - llama.cpp's own `llama-server` (has /health and /metrics, starts in ~0.05 s), built
 #     with cmake from the llama.cpp copy vendored in that same sdist, cached as a binary.
-# Exports GPUPLAN_LLAMA_SERVER (the llama-server path). Idempotent: a second run, or a
+# Exports GPUPLAN_LLAMA_SERVER and puts llama-server on PATH. Idempotent: a second run, or a
 # machine that kept ${XDG_CACHE_HOME:-$HOME/.cache}/gpuplan-ci, builds nothing.
 # Set GPUPLAN_SKIP_LLAMA_SERVER_BUILD=1 to skip the llama-server binary.
 
@@ -67,11 +67,11 @@ _gpuplan_llama_setup() {
     fi
     if [ -x "$server_bin" ]; then
         ln -sf "$server_bin" .venv/bin/llama-server
-        # Rendered launch configs run `llama-server` as users do: from PATH.
-        mkdir -p "$cache/path" && ln -sf "$server_bin" "$cache/path/llama-server"
-        case ":$PATH:" in *":$cache/path:"*) ;; *) export PATH="$cache/path:$PATH" ;; esac
+        ln -sf "$server_bin" "$bindir/llama-server"
+        # Rendered launch configs call plain `llama-server`: put it on PATH too.
+        case ":$PATH:" in *":$bindir:"*) ;; *) export PATH="$bindir:$PATH" ;; esac
         export GPUPLAN_LLAMA_SERVER="$server_bin"
-        echo "--> GPUPLAN_LLAMA_SERVER=$GPUPLAN_LLAMA_SERVER"
+        echo "--> GPUPLAN_LLAMA_SERVER=$GPUPLAN_LLAMA_SERVER (llama-server on PATH)"
     fi
 }
 

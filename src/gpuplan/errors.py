@@ -73,7 +73,8 @@ class UnknownGPUError(HardwareSpecError):
             if suggestions
             else "run `gpuplan hardware catalog` to list known GPUs"
         )
-        super().__init__(f"unknown GPU {name!r}", hint=hint)
+        shown = name if len(name) <= 60 else name[:59] + "…"  # never echo a pasted blob whole
+        super().__init__(f"unknown GPU {shown!r}", hint=hint)
         self.name = name
         self.suggestions = suggestions
 

@@ -23,7 +23,9 @@ def client_for() -> ClientFactory:
         app = create_app(ServerSettings(**settings))  # type: ignore[arg-type]
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://gpuplan") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://127.0.0.1"
+            ) as client:
                 yield client
 
     return factory

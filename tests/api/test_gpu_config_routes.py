@@ -62,7 +62,9 @@ class Env:
         app = create_app(ServerSettings(**(defaults | settings)))  # type: ignore[arg-type]
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://gpuplan") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://127.0.0.1"
+            ) as client:
                 client.app = app  # type: ignore[attr-defined]
                 yield client
 

@@ -46,3 +46,35 @@ def test_serve_refuses_a_broken_services_file_in_one_line(tmp_path: Path) -> Non
     result = CliRunner().invoke(app, ["serve", "--services", str(broken)])
     assert result.exit_code == 1
     assert "Error:" in result.output and "neither vram_mb nor model" in result.output
+
+
+def test_ps_without_a_server_is_one_error_line() -> None:
+    from gpuplan.serving.process import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(app, ["ps", "--url", url])
+    assert result.exit_code == 1
+    assert f"Error: cannot reach gpuplan serve at {url}" in result.output
+
+
+def test_ps_formats_status_like_ollama_ps() -> None:
+    from gpuplan.cli.ps import format_ps
+
+    status = {
+        "strategy": "concurrent_limited", "max_concurrent_models": 2, "queue_depth": 0,
+        "queue_limit": 16,
+        "services": [
+            {"name": "chat", "model": "qwen3-8b", "state": "ready", "where": "GPU 0",
+             "vram_estimate_mb": 6200, "vram_measured_mb": 5980, "rss_mb": 410, "in_flight": 1,
+             "idle_seconds": 0.0, "keep_alive_left_seconds": 300.0, "pinned": False},
+            {"name": "embed", "model": None, "state": "ready", "where": "CPU",
+             "vram_estimate_mb": 900, "vram_measured_mb": None, "rss_mb": None, "in_flight": 0,
+             "idle_seconds": 125.0, "keep_alive_left_seconds": None, "pinned": True},
+        ],
+    }  # fmt: skip
+    lines = format_ps(status)
+    assert lines[0].split() == ["NAME", "MODEL", "STATE", "WHERE", "MEMORY", "IDLE", "UNTIL"]
+    assert "6200 MiB (5980 MiB used)" in lines[1] and "ready (1 busy)" in lines[1]
+    assert lines[1].endswith("5 min")
+    assert lines[2].split()[:2] == ["embed", "-"] and lines[2].endswith("pinned")
+    assert lines[-1] == "2 loaded; strategy concurrent_limited, at most 2; queue 0/16"

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from gpuplan.cli import estimate as estimate_cmd
 from gpuplan.errors import ModelNotFoundError
+from gpuplan.models.files import LocalModel
 from tests.models.test_files import TINY_CONFIG, _hf_dir, write_gguf
 
 app = typer.Typer()
@@ -72,7 +73,10 @@ def test_resolve_source_hook(
     tmp_path: Path, gguf_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "no-store"))
-    assert estimate_cmd.resolve_source(str(gguf_file)).kind == "gguf"
-    assert estimate_cmd.resolve_source(str(gguf_file.parent)).id == "tiny-Q4_K_M"
+    from_file = estimate_cmd.resolve_source(str(gguf_file))
+    from_dir = estimate_cmd.resolve_source(str(gguf_file.parent))
+    assert isinstance(from_file, LocalModel) and isinstance(from_dir, LocalModel)
+    assert from_file.kind == "gguf"
+    assert from_dir.id == "tiny-Q4_K_M"
     with pytest.raises(ModelNotFoundError):
         estimate_cmd.resolve_source("org/not-a-path")

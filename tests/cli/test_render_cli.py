@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
 
 import kubernetes_validate
-import pytest
 import yaml
 from typer.testing import CliRunner
 
 from gpuplan.cli.main import app
-
-pytest.importorskip("gpuplan.placement.place", reason="placement stage not merged yet")
 
 
 def _run(*args: str) -> tuple[int, str]:
@@ -67,14 +63,6 @@ def test_unknown_target_and_absent_engine_are_one_line_errors() -> None:
     assert code == 1 and "--on 'later' is not total or free" in out
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("gpuplan.launch.compose") is not None, reason="store module present"
-)
-def test_compose_without_the_store_module_says_so() -> None:
-    code, out = _run("compose", "--hardware", "RTX 4090", "--roles", "chat")
-    assert code == 1 and "is not implemented in this build" in out
-
-
 def test_explicit_set_flags_win_and_the_namespace_is_applied(tmp_path: Path) -> None:
     code, out = _run(
         "llama.cpp",
@@ -103,10 +91,6 @@ def test_explicit_set_flags_win_and_the_namespace_is_applied(tmp_path: Path) -> 
 SEED004 = Path(__file__).resolve().parents[2] / "examples" / "seed004-services.yml"
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("gpuplan.launch.compose") is None or not SEED004.exists(),
-    reason="store stage (compose/assignments renderers) or the seed 004 example not merged yet",
-)
 def test_compose_podman_and_assignments_for_seed_004(tmp_path: Path) -> None:
     base = ["--hardware", "RTX A5500, RTX A400", "--services", str(SEED004), "-o", str(tmp_path)]
     for target in ("compose", "podman"):
@@ -121,3 +105,18 @@ def test_compose_podman_and_assignments_for_seed_004(tmp_path: Path) -> None:
     assert code == 0, out
     text = (tmp_path / "gpu-assignments.yml").read_text()
     assert "ai-enrichment: { gpu: 1, vram_budget: 3.5 }" in text
+
+
+def test_two_engines_placed_on_one_gpu_start_and_fit_together() -> None:
+    from gpuplan.cli.render_files import _placed
+    from gpuplan.launch import render
+    from tests.launch.memory_model import check_coresidents
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "shared-gpu-services.yml"
+    placed = _placed("RTX 4090", None, "chat", 4096, None, None, "vram_based", example, "total")
+    pairs = [(request, render(request)) for request in placed.requests]
+    assert sorted(config.engine for _, config in pairs) == ["sglang", "vllm"]
+    assert {request.gpus[0].index for request, _ in pairs} == {0}
+    assert check_coresidents(pairs) >= 0
+    embed = next(request for request, _ in pairs if request.engine == "sglang")
+    assert embed.role == "embedding" and "--is-embedding" in render(embed).argv

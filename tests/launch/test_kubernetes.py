@@ -61,7 +61,8 @@ def test_manifests_validate_strictly_and_ask_for_exactly_the_planned_gpus(
         assert container["resources"]["requests"] == limits
         # kubernetes-validate does not check quantities: count the devices here
         assert sum(limits.values()) == len(request.gpus)
-        assert [container["command"][0], *container["args"]] == list(config.argv)
+        binary = "/app/llama-server" if engine == "llama.cpp" else config.argv[0]
+        assert [*container["command"], *container["args"]] == [binary, *config.argv[1:]]
         assert container["startupProbe"]["httpGet"]["path"] == config.health_path
         assert container["readinessProbe"]["httpGet"]["path"] == config.health_path
         assert container["livenessProbe"]["httpGet"]["path"] == config.health_path

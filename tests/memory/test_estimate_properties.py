@@ -47,13 +47,16 @@ CHECKPOINT_QUANTS = ("bf16", "fp8", "awq", "int8", "nvfp4", "mxfp4")
 def requests(draw: st.DrawFn) -> dict[str, Any]:
     engine = draw(st.sampled_from(sorted(ENGINES)))
     quants = GGUF_QUANTS if ENGINES[engine].ggml else CHECKPOINT_QUANTS
+    arch = ARCHS[draw(st.sampled_from(sorted(ARCHS)))]
+    # only sizes the engine accepts: the estimator refuses the others (tests/hostile)
+    sizes = [n for n in (1, 2, 4, 8) if ENGINES[engine].ggml or arch.num_attention_heads % n == 0]
     return {
-        "arch": ARCHS[draw(st.sampled_from(sorted(ARCHS)))],
+        "arch": arch,
         "engine": engine,
         "quant": draw(st.sampled_from(quants)),
         "context": draw(st.integers(1, 262_144)),
         "concurrency": draw(st.integers(1, 64)),
-        "tensor_parallel": draw(st.sampled_from((1, 2, 4, 8))),
+        "tensor_parallel": draw(st.sampled_from(sizes)),
     }
 
 

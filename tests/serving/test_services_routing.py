@@ -138,3 +138,20 @@ def test_a_service_without_cmd_is_rendered_by_the_launch_stage(tmp_path: Path) -
     command = backend_command(service, 4567, gpus={0: 22000})
     assert "4567" in command.argv and str(model) in command.argv
     assert command.health_path.startswith("/")
+
+
+def test_one_services_file_feeds_placement_and_serving(tmp_path: Path) -> None:
+    from gpuplan.placement.services import load_services
+
+    path = tmp_path / "services.yaml"
+    path.write_text(
+        "services:\n"
+        "  - name: chat\n    model: qwen3-8b\n    role: chat\n    gpu: 0\n"
+        "    cmd: [llama-server, --port, '${PORT}']\n    health: /health\n"
+        "    aliases: [assistant]\n    pinned: true\n    grace_period_seconds: -1\n"
+        "  - name: embed\n    vram_mb: 900\n    cmd: [srv, '${PORT}']\n"
+    )
+    placed = load_services(path)
+    served = load_serving_services(path)
+    assert [s.name for s in placed] == [s.name for s in served] == ["chat", "embed"]
+    assert placed[0].gpu == served[0].gpu == 0 and served[0].pinned

@@ -3,11 +3,17 @@
 Start-up never fails because of the machine: a detection or profile error is
 kept and every route that needs the missing piece answers 503 with the reason
 (seed 001: "Profile management not initialized").
+
+Re-detection builds the new hardware, profile and models aside and only then
+puts them in place, without ever clearing them first, so a request in flight
+reads the old answer or the new one and never a half-loaded server's 503; two
+re-detections at once are serialized by a lock so neither undoes the other.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,9 +56,12 @@ class ServerSettings:
     database_url: str | None = None
     """None = ``GPUPLAN_DATABASE_URL`` or the SQLite file in the user data dir."""
     bind_host: str = "127.0.0.1"
-    """Where the server listens; beyond loopback, mutating routes need ``token``."""
+    """Where the server listens: its names are the Host headers accepted (security.py),
+    and beyond loopback, mutating routes need ``token`` (auth.py)."""
     token: str | None = None
     """Bearer token for mutating routes; required whenever ``bind_host`` is not loopback."""
+    allowed_hosts: tuple[str, ...] = ()
+    """More Host names to accept (a reverse proxy's name), beyond the bound ones."""
     queue_limit: int = 16
     """Requests that may wait for a model swap before the proxy answers 503."""
     serving_log_dir: str | None = None
@@ -95,9 +104,12 @@ class ServerState:
         if path is None or self.host is None or self.resolution is None:
             return
         host, resolution = self.host, self.resolution
-        specs = self._step("serving", lambda: load_serving_services(path))
+        errors: dict[str, str] = {}
+        specs = _step(errors, "serving", lambda: load_serving_services(path))
         if specs is None:
+            self.startup_errors.update(errors)
             return
+        self.startup_errors.pop("serving", None)
         selector = None
         if self.candidates is not None:
             selector = RoleSelector(self.candidates, selection_policy(resolution, host))
@@ -139,37 +151,53 @@ class ServerState:
 
         A step that fails leaves its field None and its reason in
         ``startup_errors``, and the steps after it are skipped; routes that need
-        a missing piece answer 503 with that reason.
+        a missing piece answer 503 with that reason. Everything is loaded aside
+        first and swapped in at the end (see the module docstring).
         """
-        self.resolution = self.candidates = None
-        self.host = self._step(
-            "hardware",
-            lambda: load_host(
-                self.settings.hardware, refresh=refresh, headroom_mb=self.settings.headroom_mb
-            ),
-        )
-        host = self.host
-        if host is None:
-            return
-        resolved = self._step("profile", lambda: resolve_here(host, self.settings.profile))
-        if resolved is None:
-            return
-        self.resolution = resolved[0]
-        for warning in self.resolution.warnings:
-            log.warning(warning)
-        self.candidates = self._step("models", lambda: host_candidates(host, load_registry()))
-        if self.candidates is not None:
-            log.info("Loaded %d model variants from the registry", len(self.candidates))
+        with _RELOAD:
+            errors: dict[str, str] = {}
+            host, resolution, candidates = self._load(errors, refresh=refresh)
+            self.host, self.resolution, self.candidates = host, resolution, candidates
+            for name in _STEPS:
+                if name in errors:
+                    self.startup_errors[name] = errors[name]
+                else:
+                    self.startup_errors.pop(name, None)
 
-    def _step(self, name: str, load: Callable[[], T]) -> T | None:
-        try:
-            value = load()
-        except GpuplanError as error:
-            self.startup_errors[name] = str(error)
-            log.error("%s could not be loaded: %s", name, error)
-            return None
-        self.startup_errors.pop(name, None)
-        return value
+    def _load(
+        self, errors: dict[str, str], *, refresh: bool
+    ) -> tuple[Host | None, Resolution | None, tuple[Candidate, ...] | None]:
+        settings = self.settings
+        host = _step(
+            errors,
+            "hardware",
+            lambda: load_host(settings.hardware, refresh=refresh, headroom_mb=settings.headroom_mb),
+        )
+        if host is None:
+            return None, None, None
+        resolved = _step(errors, "profile", lambda: resolve_here(host, settings.profile))
+        if resolved is None:
+            return host, None, None
+        resolution = resolved[0]
+        for warning in resolution.warnings:
+            log.warning(warning)
+        candidates = _step(errors, "models", lambda: host_candidates(host, load_registry()))
+        if candidates is not None:
+            log.info("Loaded %d model variants from the registry", len(candidates))
+        return host, resolution, candidates
+
+
+_RELOAD = threading.Lock()
+_STEPS = ("hardware", "profile", "models")
+
+
+def _step(errors: dict[str, str], name: str, load: Callable[[], T]) -> T | None:
+    try:
+        return load()
+    except GpuplanError as error:
+        errors[name] = str(error)
+        log.error("%s could not be loaded: %s", name, error)
+        return None
 
 
 def get_state(request: Request) -> ServerState:

@@ -10,17 +10,38 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from pydantic import BaseModel
-from rich.console import Console
-from rich.markup import escape
 
 from gpuplan.errors import GpuplanError, ProfileNotFoundError
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    console: Console
+    """Standard output for people (tables, prose); JSON goes to sys.stdout directly."""
+    err_console: Console
+    """Standard error: warnings and the one ``Error:`` line."""
+
+
+def __getattr__(name: str) -> Any:
+    """Make the consoles on first use: ``--json`` commands never import rich's console."""
+    if name not in ("console", "err_console"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from rich.console import Console
+
+    value = Console(highlight=False, stderr=name == "err_console")
+    globals()[name] = value
+    return value
+
+
+def _made(name: str) -> Console:
+    """A console from inside this module, where ``__getattr__`` is not consulted."""
+    made: Console = globals().get(name) or __getattr__(name)
+    return made
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -82,7 +103,9 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except GpuplanError as error:
-            err_console.print(f"[bold red]Error:[/] {escape(str(error))}", soft_wrap=True)
+            from rich.markup import escape
+
+            _made("err_console").print(f"[bold red]Error:[/] {escape(str(error))}", soft_wrap=True)
             raise typer.Exit(exit_code_for(error)) from None
 
     return wrapper

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from gpuplan.cli._common import HardwareOpt, HeadroomOpt, JsonOpt, console, emit_json, handle_errors
+from gpuplan.cli import _common
+from gpuplan.cli._common import HardwareOpt, HeadroomOpt, JsonOpt, emit_json, handle_errors
 from gpuplan.hardware import load_host
 
 
@@ -30,12 +30,15 @@ def detect(
     if json:
         emit_json(host)
     elif not host.gpus:  # one line, whatever the width: scripts grep it
+        from rich.markup import escape
+
         from gpuplan.cli.render.hardware import no_gpu_line
 
+        console = _common.console
         console.print(no_gpu_line(host), soft_wrap=True)
         for warning in host.warnings:
             console.print(f"warning: {escape(warning)}", style="yellow", soft_wrap=True)
     else:
         from gpuplan.cli.render.hardware import render_host  # rich tables: not for --json
 
-        console.print(render_host(host))
+        _common.console.print(render_host(host))

@@ -84,6 +84,8 @@ def with_discovered(registry: Registry, paths: Sequence[Path] | None) -> list[Mo
     --json output stays clean and nothing is dropped silently.
     """
     entries: list[ModelEntry] = list(registry)
+    for line in registry.warnings:
+        err_console.print(f"[yellow]Warning:[/] {escape(line)}", soft_wrap=True)
     if not paths:
         return entries
     models, problems = scan(paths)
@@ -195,6 +197,7 @@ def discover(
     entries, warnings = entries_from_discovery(models, registry)
     rows = [_row(entry, context) for entry in entries]
     problems += [f"{row['id']}: {row['error']}" for row in rows if row["error"]]
+    warnings = (*_file_notes(entries), *warnings)
     if json:
         emit_json(
             {
@@ -205,6 +208,7 @@ def discover(
                 "warnings": list(warnings),
             }
         )
+        _exit_when_nothing_read(rows, problems)
         return
     if rows:
         console.print(_table(rows, context))
@@ -224,3 +228,21 @@ def discover(
         console.print(f"[red]✗[/] {escape(line)}")
     for line in warnings:
         console.print(f"[dim]• {escape(line)}[/]")
+    _exit_when_nothing_read(rows, problems)
+
+
+def _file_notes(entries: Sequence[DiscoveredEntry]) -> list[str]:
+    """What the files' headers warn about (an incomplete download), per model."""
+    notes = []
+    for entry in entries:
+        exact = entry.variants[0].weight_bytes
+        for note in exact.notes if exact else ():
+            notes.append(f"{entry.id}: {note}")
+    return notes
+
+
+def _exit_when_nothing_read(rows: Sequence[dict[str, Any]], problems: Sequence[str]) -> None:
+    """Exit 1 when every model found (or the path given) was unreadable: that is a failure."""
+    usable = [row for row in rows if not row["error"]]
+    if problems and not usable:
+        raise typer.Exit(1)

@@ -7,6 +7,8 @@ ids get resolved first once the registry is wired in.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -15,12 +17,14 @@ from rich.console import Group
 from rich.text import Text
 
 from gpuplan.cli._common import JsonOpt, console, emit_json, handle_errors
+from gpuplan.cli.models import RegistryOpt
 from gpuplan.cli.render.tables import Col, FlexTable
 from gpuplan.errors import ModelError, ModelNotFoundError
 from gpuplan.memory.engines import flash_attention_flag
 from gpuplan.memory.estimate import Estimate
 from gpuplan.memory.estimate import estimate as estimate_memory
-from gpuplan.memory.figure import DEFAULT_CONTEXT
+from gpuplan.memory.figure import DEFAULT_CONTEXT, VramFigure
+from gpuplan.memory.vram import arch_of, engine_for, has_arch, variant_vram
 from gpuplan.models.files import LocalModel
 from gpuplan.models.files.discover import gguf_model_files
 from gpuplan.models.files.gguf_model import read_gguf
@@ -31,14 +35,15 @@ from gpuplan.models.files.ollama_store import (
     manifest_path,
     read_ollama_model,
 )
+from gpuplan.models.registry import ModelEntry, Variant, load_registry
 
 
-def resolve_source(source: str) -> LocalModel:
+def resolve_source(source: str, registry: Sequence[Path] = ()) -> LocalModel | RegistryFigure:
     """SOURCE as a model read from disk: a .gguf file, a config.json, a HF model directory,
-    a folder holding one GGUF, or a model in the local Ollama store ('llama3.1:8b').
+    a folder holding one GGUF, or a model in the local Ollama store ('llama3.1:8b'); else a
+    registry id (with ``registry`` files layered over the packaged one).
 
-    Raises ModelNotFoundError when it is none of these (registry ids are resolved by
-    the caller before this).
+    Raises ModelNotFoundError when it is none of these.
     """
     path = Path(source).expanduser()
     if path.is_file():
@@ -64,25 +69,47 @@ def resolve_source(source: str) -> LocalModel:
     store = default_store()
     if is_ollama_store(store) and manifest_path(store, source).is_file():
         return read_ollama_model(store, source)
-    return registry_model(source)
+    return registry_model(source, registry)
 
 
-def registry_model(model_id: str) -> LocalModel:
+@dataclass(frozen=True)
+class RegistryFigure:
+    """A registry model the estimator cannot break down (no config.json facts, no KV cache,
+    or a cited fixed figure): the same figure ``fit`` and ``plan`` cost it at."""
+
+    entry: ModelEntry
+    variant: Variant
+    engine: str
+    figure: VramFigure
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "model_id": self.entry.id,
+            "engine": self.engine,
+            "quant": self.variant.quantization,
+            "total_mb": self.figure.vram_mb,
+            "vram_source": self.figure.source,
+            "assumptions": list(self.figure.assumptions),
+        }
+
+
+def registry_model(model_id: str, registry: Sequence[Path] = ()) -> LocalModel | RegistryFigure:
     """A registry id as a model: its config.json facts, at its first variant's quantization.
 
+    Entries the estimator cannot break down come back as their ``RegistryFigure``.
     Unknown ids raise ModelNotFoundError naming the closest registry ids.
     """
-    from gpuplan.memory.vram import arch_of
-    from gpuplan.models.registry import load_registry
-
     try:
-        entry = load_registry().get(model_id)
+        entry = load_registry(registry).get(model_id)
     except ModelNotFoundError as error:
         raise ModelNotFoundError(
             f"{model_id!r} is no model file, model directory, Ollama model or registry id",
             hint=error.hint,
         ) from None
     variant = entry.variants[0]
+    if not (entry.kv_cache and has_arch(entry)) or variant.vram_estimate_mb is not None:
+        figure = variant_vram(entry, variant, entry.context_length)
+        return RegistryFigure(entry, variant, engine_for(entry.backend_for(variant)), figure)
     return LocalModel(
         id=entry.id,
         kind="registry",
@@ -93,12 +120,15 @@ def registry_model(model_id: str) -> LocalModel:
     )
 
 
-def _default_engine(model: LocalModel, quant: str | None) -> str:
-    if model.kind == "registry":
-        from gpuplan.memory.vram import engine_for
-        from gpuplan.models.registry import load_registry
+def _registry_variant(entry: ModelEntry, quant: str | None) -> Variant:
+    if quant is None:
+        return entry.variants[0]
+    return entry.variant(quant)
 
-        entry = load_registry().get(model.id)
+
+def _default_engine(model: LocalModel, quant: str | None, registry: Sequence[Path]) -> str:
+    if model.kind == "registry":
+        entry = load_registry(registry).get(model.id)
         variant = entry.variants[0]
         if quant is not None:  # the engine that variant ships for, if the registry has it
             variant = next(
@@ -108,6 +138,25 @@ def _default_engine(model: LocalModel, quant: str | None) -> str:
     if model.kind == "ollama":
         return "ollama"
     return "llama.cpp" if model.kind == "gguf" else "vllm"
+
+
+def render_figure(found: RegistryFigure) -> Group:
+    """A registry model's one figure and where it comes from."""
+    head = Text(
+        f"{found.entry.id} on {found.engine} · {found.variant.quantization}: "
+        f"{found.figure.vram_mb:,} MiB ({found.figure.vram_mb / 1024:.2f} GiB), "
+        f"{_SOURCES[found.figure.source]}",
+        style="bold",
+    )
+    notes = Text("\n".join(f"• {a}" for a in found.figure.assumptions))
+    return Group(head, Text("Assumptions", style="bold"), notes)
+
+
+_SOURCES = {
+    "registry": "the registry's cited figure",
+    "weights_only": "weights + activations + overhead (no KV cache)",
+    "estimator": "estimated",
+}
 
 
 def render_estimate(model: LocalModel, result: Estimate) -> Group:
@@ -192,6 +241,7 @@ def estimate(
             "(llama.cpp for GGUF files, ollama for Ollama models, else vllm).",
         ),
     ] = "auto",
+    registry: RegistryOpt = None,
     ubatch: Annotated[
         int | None,
         typer.Option(
@@ -216,8 +266,17 @@ def estimate(
     Read from the model's own headers (never its weights), calibrated against real
     engine logs so it does not underestimate; every assumption is listed.
     """
-    model = resolve_source(source)
-    chosen = _default_engine(model, quant) if engine == "auto" else engine
+    model = resolve_source(source, registry or ())
+    if isinstance(model, RegistryFigure):
+        variant = _registry_variant(model.entry, quant)
+        figure = variant_vram(model.entry, variant, model.entry.context_length)
+        found = RegistryFigure(model.entry, variant, model.engine, figure)
+        if json:
+            emit_json(found.as_json())
+        else:
+            console.print(render_figure(found))
+        return
+    chosen = _default_engine(model, quant, registry or ()) if engine == "auto" else engine
     result = estimate_memory(
         model.arch,
         quant=quant or (model.quant if model.kind == "registry" else None),

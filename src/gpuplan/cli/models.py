@@ -6,6 +6,7 @@ flags, resolves the hardware and the active profile, and prints.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,10 +25,11 @@ from gpuplan.cli._common import (
 )
 from gpuplan.cli.discover import DiscoverOpt, with_discovered
 from gpuplan.cli.render.models import render_explanation, render_fit, render_joint, render_selection
-from gpuplan.errors import ModelError
+from gpuplan.errors import GpuplanError, ModelError, ModelNotFoundError
 from gpuplan.hardware import load_host
 from gpuplan.hardware.model import Host
 from gpuplan.memory.figure import DEFAULT_CONTEXT
+from gpuplan.models.quant import normalize_quant
 from gpuplan.models.registry import ROLES, ModelEntry, load_registry, parse_role
 from gpuplan.planning import fit_rows, host_candidates, selection_policy
 from gpuplan.selection.joint import select_joint
@@ -106,13 +108,33 @@ def fit(
                 )
 
 
+_FLAGS = {"model_selection_bias": "--bias", "preferred_quantizations": "--prefer"}
+"""Profile fields whose `select` flag has a shorter name than the field."""
+
+
+def _quantizations(prefer: str) -> list[str]:
+    """--prefer's names, each one gpuplan knows (a typo would silently change nothing)."""
+    names = [q.strip() for q in prefer.split(",") if q.strip()]
+    for name in names:
+        try:
+            normalize_quant(name)
+        except GpuplanError:
+            raise ModelError(
+                f"--prefer names an unknown quantization {name[:40]!r}",
+                hint="use names such as fp8, awq, gptq, bf16, q4_k_m, q8_0",
+            ) from None
+    if not names:
+        raise ModelError("--prefer names no quantization", hint="e.g. --prefer fp8,q4_k_m")
+    return names
+
+
 def resolve_policy(
     host: Host, profile: str | None, overrides: dict[str, Any]
 ) -> tuple[SelectionPolicy, tuple[str, ...]]:
     """The active profile's selection policy (with flag overrides) and its warnings."""
     from gpuplan.profiles import flag_overrides, resolve_here
 
-    resolution, _ = resolve_here(host, profile, flag_overrides(overrides))
+    resolution, _ = resolve_here(host, profile, flag_overrides(overrides, _FLAGS))
     return selection_policy(resolution, host), resolution.warnings
 
 
@@ -183,9 +205,7 @@ def select(
     overrides: dict[str, Any] = {
         "max_vram_mb": max_vram_mb,
         "max_concurrent_models": max_concurrent_models,
-        "preferred_quantizations": [q.strip() for q in prefer.split(",") if q.strip()]
-        if prefer
-        else None,
+        "preferred_quantizations": _quantizations(prefer) if prefer is not None else None,
         "model_selection_bias": bias,
     }
     policy, warnings = resolve_policy(host, profile, overrides)
@@ -206,6 +226,14 @@ def select(
     selector = RoleSelector(candidates, policy)
     if explain is not None:
         explanation = selector.explain_selection(role, explain)
+        if explanation.status == "not_found":
+            close = difflib.get_close_matches(explain, [c.model_id for c in candidates], n=3)
+            raise ModelNotFoundError(
+                f"no model {explain!r} in the registry",
+                hint="closest ids: " + ", ".join(dict.fromkeys(close))
+                if close
+                else "run `gpuplan fit` to list the registry's models",
+            )
         if json:
             emit_json(explanation)
         else:

@@ -20,6 +20,7 @@ from gpuplan.cli._common import (
     handle_errors,
 )
 from gpuplan.cli.discover import DiscoverOpt, with_discovered
+from gpuplan.cli.models import RegistryOpt
 from gpuplan.cli.render.plan import render_plan
 from gpuplan.hardware import load_host
 from gpuplan.memory.figure import DEFAULT_CONTEXT
@@ -56,6 +57,7 @@ def plan(
     ] = DEFAULT_CONTEXT,
     headroom_mb: HeadroomOpt = None,
     discover: DiscoverOpt = None,
+    registry: RegistryOpt = None,
     strategy: Annotated[
         StrategyChoice,
         typer.Option(
@@ -88,7 +90,7 @@ def plan(
     host = load_host(hardware, headroom_mb=headroom_mb)
     resolution, _catalog = resolve_here(host, profile)
     wanted = [role.strip() for role in roles.split(",") if role.strip()]
-    entries = with_discovered(load_registry(), discover)
+    entries = with_discovered(load_registry(registry or ()), discover)
     listed = None
     if services is not None:
         from gpuplan.placement.services import load_services

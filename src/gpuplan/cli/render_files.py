@@ -7,11 +7,10 @@ or prints it when no DIR is given.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -24,10 +23,15 @@ from gpuplan.cli._common import (
     handle_errors,
 )
 from gpuplan.cli.discover import DiscoverOpt, with_discovered
-from gpuplan.errors import GpuplanError, LaunchError
+from gpuplan.errors import LaunchError
 from gpuplan.fileio import write_atomic
 from gpuplan.memory.figure import DEFAULT_CONTEXT
 from gpuplan.planning import DEFAULT_ROLES
+
+if TYPE_CHECKING:
+    from gpuplan.hardware import Host
+    from gpuplan.launch.model import LaunchRequest
+    from gpuplan.placement.model import Placement, Service
 
 ENGINE_TARGETS = ("vllm", "sglang", "llama.cpp", "ollama", "tensorrt-llm")
 FILE_TARGETS = ("compose", "podman", "k8s", "assignments")
@@ -35,24 +39,12 @@ TARGETS = (*FILE_TARGETS, *ENGINE_TARGETS)
 K8S_FILE = "gpuplan-k8s.yaml"
 
 
-def _placement_api() -> Any:
-    try:
-        return importlib.import_module("gpuplan.placement.place"), importlib.import_module(
-            "gpuplan.placement.services"
-        )
-    except ImportError:
-        raise GpuplanError(
-            "placement (gpuplan.placement.place) is not part of this build",
-            hint="update gpuplan; `gpuplan render` needs the placement stage",
-        ) from None
-
-
 @dataclass(frozen=True)
 class _Placed:
-    host: Any
-    services: Sequence[Any]
-    placement: Any
-    requests: list[Any]
+    host: Host
+    services: Sequence[Service]
+    placement: Placement
+    requests: list[LaunchRequest]
     notes: list[str]  # placement's warnings, and what the chosen target adds
     launch_notes: list[str]  # services without a launch line
 
@@ -69,29 +61,41 @@ def _placed(
     on: str,
     sets: Sequence[str] = (),
 ) -> _Placed:
-    """Host → profile → services → placement → one LaunchRequest per launchable service."""
+    """Host → profile → services → placement (exactly `plan`'s) → one LaunchRequest each."""
     from gpuplan.hardware import load_host
     from gpuplan.launch.requests import launch_requests, parse_overrides
     from gpuplan.models.registry import load_registry
-    from gpuplan.planning import make_plan
+    from gpuplan.placement.model import Placement
+    from gpuplan.placement.services import load_services, services_from_selection
+    from gpuplan.planning import largest_gpu_mb, make_plan
     from gpuplan.profiles import resolve_here
 
-    place_module, services_module = _placement_api()
     host = load_host(hardware, headroom_mb=headroom_mb)
     resolution, _catalog = resolve_here(host, profile)
     entries = with_discovered(load_registry(), discover)
+    listed = None
     if services_file is not None:
-        services = services_module.load_services(services_file, entries=entries, context=context)
-    else:
-        wanted = [role.strip() for role in roles.split(",") if role.strip()]
-        plan = make_plan(host, resolution, entries, roles=wanted, context=context)
-        services = services_module.services_from_selection(plan.selection.models)
-    placement = place_module.place(
-        services,
+        listed = load_services(
+            services_file, entries=entries, context=context, gpu_memory_mb=largest_gpu_mb(host)
+        )
+    wanted = [role.strip() for role in roles.split(",") if role.strip()]
+    plan = make_plan(
         host,
+        resolution,
+        entries,
+        roles=wanted,
+        context=context,
+        services=listed,
         strategy=strategy,
-        on=on,
-        tensor_parallel_threshold_mb=resolution.profile.tensor_parallel_threshold_mb,
+        on="free" if on == "free" else "total",
+    )
+    services = listed if listed is not None else services_from_selection(plan.selection.models)
+    placement = Placement(
+        strategy=plan.strategy,
+        assignments=plan.assignments,
+        gpus=plan.gpus,
+        warnings=plan.warnings,
+        solver=plan.solver,
     )
     engine = resolution.profile.engine.model_dump(mode="json", exclude_none=True)
     overrides = parse_overrides(sets, [service.name for service in services])
@@ -107,19 +111,6 @@ def _placed(
     return _Placed(host, services, placement, requests, list(placement.warnings), notes)
 
 
-def _store_module(target: str) -> Any:
-    name = (
-        "gpuplan.launch.assignments_file" if target == "assignments" else "gpuplan.launch.compose"
-    )
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        raise LaunchError(
-            f"`gpuplan render {target}` is not implemented in this build ({name} is missing)",
-            hint="use `gpuplan render k8s` or `gpuplan render ENGINE` for now",
-        ) from None
-
-
 OVERRIDE_FILE = "docker-compose.gpu-override.yml"
 ASSIGNMENTS_FILE = "gpu-assignments.yml"
 CDI_SPECS = (Path("/etc/cdi/nvidia.yaml"), Path("/var/run/cdi/nvidia.yaml"))
@@ -127,21 +118,21 @@ CDI_SPECS = (Path("/etc/cdi/nvidia.yaml"), Path("/var/run/cdi/nvidia.yaml"))
 
 def _store_files(target: str, placed: _Placed) -> dict[str, str]:
     """The Compose override or gpu-assignments.yml, written by the store stage's renderers."""
-    module = _store_module(target)
+    from gpuplan.launch.assignments_file import render_assignments_file
+    from gpuplan.launch.compose import render_override
+
     overridden = {
         service.name
         for service in placed.services
         if getattr(service, "vram_budget_override_mb", None) is not None
     }
     if target == "assignments":
-        text = module.render_assignments_file(
+        text = render_assignments_file(
             placed.placement.strategy, placed.placement.assignments, overridden=overridden
         )
         return {ASSIGNMENTS_FILE: text}
     vendors = {gpu.index: gpu.vendor for gpu in placed.host.gpus}
-    text = module.render_override(
-        placed.placement.assignments, overridden=overridden, vendors=vendors
-    )
+    text = render_override(placed.placement.assignments, overridden=overridden, vendors=vendors)
     if target == "podman" and not any(path.exists() for path in CDI_SPECS):
         placed.notes.append(
             "podman-compose 1.x turns each device reservation into --device nvidia.com/gpu=N, "
@@ -169,7 +160,8 @@ def _files(target: str, placed: _Placed, namespace: str | None = None) -> dict[s
         present = ", ".join(sorted({config.engine for _, config in pairs})) or "none"
         raise LaunchError(
             f"no service in this plan is served with {target}",
-            hint=f"engines in this plan: {present}",
+            hint=f"engines in this plan: {present}; to serve a model with {target}, pin "
+            f"`engine: {target}` for it in a --services file",
         )
     files: dict[str, str] = {}
     for _, config in chosen:

@@ -1,7 +1,16 @@
-"""`gpuplan serve`: the HTTP API (and, later, the web page) on this machine."""
+"""`gpuplan serve`: the HTTP API (and, later, the web page) on this machine.
+
+The port is bound before anything is printed, so a taken port is one clear
+error line rather than a URL that leads to someone else's server; declared
+hardware (--hardware) is checked first too, since a mistyped flag is the user's
+to fix, not a reason to start "degraded". (Detection problems on the machine
+itself still start the server degraded, with the reason at /health.)
+"""
 
 from __future__ import annotations
 
+import errno
+import socket
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -15,6 +24,37 @@ from gpuplan.cli._common import (
     err_console,
     handle_errors,
 )
+from gpuplan.errors import GpuplanError
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``; a taken or unusable address is a GpuplanError."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise GpuplanError(
+            f"cannot listen on {host!r}: {error.strerror}",
+            hint="give an address of this machine, like 127.0.0.1 or 0.0.0.0",
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise GpuplanError(
+                f"port {port} on {host} is already in use",
+                hint=f"stop the program using it, or pick another with --port {port + 1}",
+            ) from None
+        raise GpuplanError(
+            f"cannot listen on {host}:{port}: {error.strerror or error}",
+            hint="ports below 1024 need root; pick another with --port",
+        ) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 @handle_errors
@@ -51,6 +91,15 @@ def serve(
         Literal["docker", "podman"] | None,
         typer.Option("--runtime", help="docker or podman; default: whichever is installed."),
     ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="Another Host name to answer to (a reverse proxy's name); repeatable. "
+            "localhost, the loopback addresses and --host are always accepted.",
+            show_default=False,
+        ),
+    ] = None,
     queue_limit: Annotated[
         int,
         typer.Option(
@@ -75,7 +124,8 @@ def serve(
     active profile, plus /api/serving/status and /metrics.
 
     Beyond loopback (--host 0.0.0.0) mutating routes need `Authorization: Bearer TOKEN`;
-    the token is generated on first start, stored user-only, and printed once.
+    the token is generated on first start, stored user-only, and printed once. Only
+    the Host names it is bound to are answered, and cross-site writes are refused.
     """
     import uvicorn
     from rich.markup import escape
@@ -83,33 +133,45 @@ def serve(
     from gpuplan.api import create_app
     from gpuplan.api.auth import default_token_path, ensure_token, is_loopback
     from gpuplan.api.state import ServerSettings
+    from gpuplan.hardware import load_host
 
     if services:  # a broken services file is a one-line error now, not a 503 later
         from gpuplan.serving.services import load_serving_services
 
         load_serving_services(services)
-    token = None
-    if not is_loopback(host):
-        token, created = ensure_token()
-        if created:
-            err_console.print(
-                f"API token (shown once, stored in {escape(str(default_token_path()))}): {token}",
-                soft_wrap=True,
-                highlight=False,
+    if hardware is not None:  # declared: a typo is refused now, not served degraded
+        load_host(hardware, headroom_mb=headroom_mb)
+    sock = bind(host, port)  # a taken port is an error before anything is printed
+    try:
+        token = None
+        if not is_loopback(host):
+            token, created = ensure_token()
+            if created:
+                err_console.print(
+                    f"API token (shown once, stored in {escape(str(default_token_path()))}): "
+                    f"{token}",
+                    soft_wrap=True,
+                    highlight=False,
+                )
+        app = create_app(
+            ServerSettings(
+                hardware=hardware,
+                profile=profile,
+                headroom_mb=headroom_mb,
+                services=str(services) if services else None,
+                compose_file=str(compose_file) if compose_file else None,
+                runtime=runtime,
+                bind_host=host,
+                token=token,
+                allowed_hosts=tuple(allowed_host or ()),
+                queue_limit=queue_limit,
+                serving_log_dir=log_dir,
             )
-    app = create_app(
-        ServerSettings(
-            hardware=hardware,
-            profile=profile,
-            headroom_mb=headroom_mb,
-            services=str(services) if services else None,
-            compose_file=str(compose_file) if compose_file else None,
-            runtime=runtime,
-            bind_host=host,
-            token=token,
-            queue_limit=queue_limit,
-            serving_log_dir=log_dir,
         )
-    )
-    console.print(f"gpuplan API on http://{host}:{port} (OpenAPI at /docs)")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    except BaseException:
+        sock.close()
+        raise
+    shown = f"[{host}]" if ":" in host else host
+    console.print(f"gpuplan API on http://{shown}:{port} (OpenAPI at /docs)")
+    server = uvicorn.Server(uvicorn.Config(app, log_level="info"))
+    server.run(sockets=[sock])

@@ -62,13 +62,33 @@ def load_host(
 ) -> Host:
     """The host to plan for: ``spec`` or ``GPUPLAN_HARDWARE`` if given, else detection."""
     headroom = headroom_from_env(headroom_mb)
+    # an explicit --hardware "" is a mistake to report; an empty $GPUPLAN_HARDWARE is unset
     spec = spec if spec is not None else os.environ.get(HARDWARE_ENV) or None
-    if spec:
+    if spec is not None:
         from gpuplan.hardware import declared
 
         # A saved inventory keeps its own headroom unless the user set one now.
         explicit = headroom_mb is not None or bool(os.environ.get(HEADROOM_ENV, "").strip())
-        return declared.parse_spec(spec, headroom_mb=headroom, override_headroom=explicit)
-    from gpuplan.hardware import detect
+        host = declared.parse_spec(spec, headroom_mb=headroom, override_headroom=explicit)
+    else:
+        from gpuplan.hardware import detect
 
-    return detect.detect(refresh=refresh, headroom_mb=headroom)
+        host = detect.detect(refresh=refresh, headroom_mb=headroom)
+        explicit = headroom_mb is not None or bool(os.environ.get(HEADROOM_ENV, "").strip())
+    if explicit:
+        _check_headroom_fits(host)
+    return host
+
+
+def _check_headroom_fits(host: Host) -> None:
+    """A headroom the user chose that swallows every GPU leaves nothing to plan with."""
+    totals = [gpu.vram_total_mb for gpu in host.gpus if gpu.vram_total_mb]
+    if totals and host.headroom_mb_per_gpu >= max(totals):
+        from gpuplan.errors import HardwareSpecError
+
+        raise HardwareSpecError(
+            f"a headroom of {host.headroom_mb_per_gpu} MiB per GPU leaves nothing usable: "
+            f"the largest GPU has {max(totals)} MiB",
+            hint="use a smaller --headroom-mb or GPUPLAN_HEADROOM_MB (the default is "
+            f"{DEFAULT_HEADROOM_MB})",
+        )

@@ -36,10 +36,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gpuplan.documents import DocumentSyntaxError, format_of, parse_document
+from gpuplan.documents import (
+    DocumentReadError,
+    DocumentSyntaxError,
+    display_path,
+    format_of,
+    parse_document,
+    read_text,
+)
 from gpuplan.errors import HardwareSpecError
 from gpuplan.hardware.catalog import Catalog, load_catalog, to_gpu
 from gpuplan.hardware.model import GPU, Host
+from gpuplan.problems import describe
 
 __all__ = [
     "CPU_WORDS",
@@ -68,6 +76,8 @@ _SEPARATORS = re.compile(r"[,+]")
 _NUMBER = r"[+-]?[0-9]+(?:\.[0-9]*)?"
 _LEADING_COUNT = re.compile(rf"^(?P<count>{_NUMBER})\s*(?:[xX](?=\s)|×|\*)\s*(?P<rest>.+)$")
 _TRAILING_COUNT = re.compile(rf"^(?P<rest>.+?)\s+(?:[xX]|×|\*)\s*(?P<count>{_NUMBER})$")
+_COUNT_ONLY = re.compile(r"[0-9]+\s*(?:[xX]|×|\*)|(?:[xX]|×|\*)\s*[0-9]+")
+"""'2x', 'x2', '3 *': a count with nothing to count."""
 _MEMORY = re.compile(
     r"^\s*(?P<value>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>gib|gb|g|mib|mb|m)?\s*$", re.IGNORECASE
 )
@@ -130,7 +140,7 @@ def load_hardware_file(
     data = _read_document(path)
     return host_from_document(
         data,
-        origin=f"hardware file {path}",
+        origin=f"hardware file {display_path(path)}",
         headroom_mb=headroom_mb,
         override_headroom=override_headroom,
         catalog=catalog,
@@ -169,6 +179,7 @@ def host_from_document(
         host = Host.model_validate(fields)
     except ValidationError as exc:
         raise _file_error(exc, origin) from None
+    _check_written(host, origin)
     headroom = host.headroom_mb_per_gpu if "headroom_mb_per_gpu" in fields else headroom_mb
     note = f"{origin}: {_count(host.gpu_count)} saved from {host.source}"
     return host.model_copy(
@@ -225,6 +236,10 @@ def _parse_item(item: str) -> tuple[int, str, int | None]:
     head, at, memory = item.partition("@")
     count = 1
     name = head.strip()
+    if _COUNT_ONLY.fullmatch(name):
+        raise HardwareSpecError(
+            f"{_quote(item)} has a count but no GPU name", hint="write it like '2x RTX 4090'"
+        )
     match = _LEADING_COUNT.match(name) or _TRAILING_COUNT.match(name)
     if match:
         count = _parse_count(match["count"], item)
@@ -242,6 +257,11 @@ def _parse_item(item: str) -> tuple[int, str, int | None]:
 
 
 def _parse_count(raw: str, item: str) -> int:
+    if re.fullmatch(r"[0-9]+", raw) and len(raw) > 6:
+        raise HardwareSpecError(
+            f"GPU count {_shorten(raw, 20)} in {_quote(item)} is out of range",
+            hint=f"use 1 to {MAX_GPUS}; for no GPU write 'cpu'",
+        )
     if not re.fullmatch(r"[0-9]{1,6}", raw):
         raise HardwareSpecError(
             f"GPU count {raw!r} in {_quote(item)} is not a whole number of GPUs",
@@ -310,37 +330,23 @@ def _as_file(text: str) -> Path | None:
 
 def _read_document(path: Path) -> object:
     try:
-        if not path.is_file():
-            what = "is a directory" if path.is_dir() else "does not exist"
-            raise HardwareSpecError(
-                f"hardware file {path} {what}",
-                hint="give the path of a file saved with `gpuplan detect --json > host.json`, "
-                "or GPU names separated by ',' like 'RTX A5500, RTX A400'",
+        text = read_text(path, max_bytes=MAX_FILE_BYTES)
+    except DocumentReadError as error:
+        hint = error.hint
+        if error.problem in {"does not exist", "is a directory"}:
+            hint = (
+                "give the path of a file saved with `gpuplan detect --json > host.json`, "
+                "or GPU names separated by ',' like 'RTX A5500, RTX A400'"
             )
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise HardwareSpecError(
-            f"cannot read hardware file {path}: {exc.strerror or exc}",
-            hint="check the path and its permissions",
-        ) from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise HardwareSpecError(
-            f"hardware file {path} is larger than {MAX_FILE_BYTES // 2**20} MiB",
-            hint="a saved inventory is a few KiB; check that this is the right file",
-        )
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise HardwareSpecError(
-            f"hardware file {path} is not UTF-8 text", hint="save it again as UTF-8 JSON"
-        ) from None
+        elif "UTF-8" in error.problem:
+            hint = "save it again as UTF-8 JSON"
+        raise HardwareSpecError(f"hardware file {error}", hint=hint) from None
     fmt = format_of(path) or ("json" if text.lstrip().startswith(("{", "[")) else "yaml")
     try:
         return parse_document(text, fmt)
     except DocumentSyntaxError as error:
         raise HardwareSpecError(
-            f"hardware file {path} is {error}", hint=_SYNTAX_HINTS[fmt]
+            f"hardware file {display_path(path)} is {error}", hint=error.fix or _SYNTAX_HINTS[fmt]
         ) from None
 
 
@@ -404,11 +410,27 @@ def _compact_host(
     )
 
 
+def _check_written(host: Host, origin: str) -> None:
+    """What a tool may report but a person must not write: a nameless or 0 MiB GPU."""
+    for number, gpu in enumerate(host.gpus):
+        if not gpu.name.strip():
+            raise HardwareSpecError(
+                f"{origin}: field gpus[{number}].name is empty",
+                hint="write the GPU's product name, e.g. 'NVIDIA GeForce RTX 4090'",
+            )
+        if gpu.vram_total_mb == 0:
+            raise HardwareSpecError(
+                f"{origin}: field gpus[{number}].vram_total_mb must be at least 1 (got 0)",
+                hint="write the GPU's memory in MiB, or leave the field out if it is unknown",
+            )
+
+
 def _file_error(exc: ValidationError, origin: str) -> HardwareSpecError:
     """One line naming the file, the first bad field and what to do about it."""
     errors = exc.errors()
     first = errors[0]
-    field = _field_path(first["loc"])
+    field, problem = describe(first)
+    field = field or "(top level)"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     kind = first["type"]
     if kind == "extra_forbidden":
@@ -417,21 +439,13 @@ def _file_error(exc: ValidationError, origin: str) -> HardwareSpecError:
     elif kind == "missing":
         message = f"{origin}: field {field} is missing{more}"
         hint = f"add {field}, or save the file again with `gpuplan detect --json`"
+    elif kind == "value_error":
+        message = f"{origin}: {field}: {problem}{more}"
+        hint = "fix the value, or save the file again with `gpuplan detect --json`"
     else:
-        message = (
-            f"{origin}: field {field}: {first['msg']}, got "
-            f"{_shorten(repr(first.get('input')))}{more}"
-        )
+        message = f"{origin}: field {field} {problem}{more}"
         hint = "fix the value, or save the file again with `gpuplan detect --json`"
     return HardwareSpecError(message, hint=hint)
-
-
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    """('gpus', 0, 'vram_total_mb') → 'gpus[0].vram_total_mb'."""
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "(top level)"
 
 
 def _kind(value: object) -> str:

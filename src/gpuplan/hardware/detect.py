@@ -166,7 +166,7 @@ def _timeout_from_env() -> float:
         value = math.nan
     if not (math.isfinite(value) and 0 < value <= 3600):
         raise HardwareSpecError(
-            f"{TIMEOUT_ENV}={raw!r} is not a number of seconds from 0 to 3600",
+            f"{TIMEOUT_ENV}={raw[:20]!r} is not a number of seconds above 0 and at most 3600",
             hint="e.g. 10, or unset it",
         )
     return value

@@ -7,9 +7,18 @@ a detected one are interchangeable. Memory is in MiB, nvidia-smi's unit.
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 Vendor = Literal["nvidia", "amd", "apple", "intel", "unknown"]
 """Who made the GPU; decides which engines and quantizations apply."""
@@ -45,6 +54,25 @@ MAX_HEADROOM_MB = 1 << 20
 """A headroom above 1 TiB per GPU is a typo, not a plan."""
 
 
+MAX_GPU_MEMORY_MB = 1 << 23
+"""8 TiB: no GPU (or unified-memory APU) has more than a few TiB; more is a typo or bytes."""
+
+MAX_GPUS_PER_HOST = 64
+"""More GPUs than any single host has (the spec language caps a count at 64 too)."""
+
+MAX_NAME_LENGTH = 200
+"""Product names are a few dozen characters; a longer one is not a GPU name."""
+
+MAX_RAM_MB = 1 << 30
+"""1 PiB of host RAM: beyond any machine."""
+
+MiB = Annotated[int, Strict(), Field(ge=0, le=MAX_GPU_MEMORY_MB)]
+"""A GPU memory figure: a whole number of MiB (``true`` or ``2.5`` are not), within reason."""
+
+TotalMiB = MiB
+"""A device's total memory (a tool may misreport 0; a hardware file may not, see declared)."""
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -52,17 +80,15 @@ class _Frozen(BaseModel):
 class MigDevice(_Frozen):
     """One MIG instance: a slice of a GPU that engines see as a GPU of its own."""
 
-    index: int = Field(description="MIG device index within its parent GPU.")
+    index: int = Field(ge=0, le=1023, description="MIG device index within its parent GPU.")
     profile: str | None = Field(
         default=None, description="MIG profile such as '1g.10gb' or '1c.3g.71gb'."
     )
     uuid: str | None = Field(
         default=None, description="MIG-… UUID, usable in CUDA_VISIBLE_DEVICES."
     )
-    vram_total_mb: int | None = Field(default=None, ge=0, description="Memory of this slice, MiB.")
-    vram_free_mb: int | None = Field(
-        default=None, ge=0, description="Free memory of this slice, MiB."
-    )
+    vram_total_mb: TotalMiB | None = Field(default=None, description="Memory of this slice, MiB.")
+    vram_free_mb: MiB | None = Field(default=None, description="Free memory of this slice, MiB.")
     gpu_instance_id: int | None = Field(default=None, description="GPU instance id (GI).")
     compute_instance_id: int | None = Field(default=None, description="Compute instance id (CI).")
 
@@ -70,15 +96,19 @@ class MigDevice(_Frozen):
 class GPU(_Frozen):
     """One physical GPU as the vendor tool reports it."""
 
-    index: int = Field(description="Device index as the vendor tool numbers it.")
-    name: str = Field(description="Product name as reported, e.g. 'NVIDIA GeForce RTX 4090'.")
+    index: int = Field(ge=0, le=4095, description="Device index as the vendor tool numbers it.")
+    name: str = Field(
+        max_length=MAX_NAME_LENGTH,
+        description="Product name as reported, e.g. 'NVIDIA GeForce RTX 4090'; '' when the "
+        "tool gave none.",
+    )
     vendor: Vendor = Field(default="unknown", description="GPU vendor.")
     uuid: str | None = Field(default=None, description="Stable device id (GPU-… on NVIDIA).")
-    vram_total_mb: int | None = Field(
-        default=None, ge=0, description="Total memory, MiB; None when the tool does not say."
+    vram_total_mb: TotalMiB | None = Field(
+        default=None, description="Total memory, MiB; None when the tool does not say."
     )
-    vram_free_mb: int | None = Field(default=None, ge=0, description="Free memory now, MiB.")
-    vram_used_mb: int | None = Field(default=None, ge=0, description="Used memory now, MiB.")
+    vram_free_mb: MiB | None = Field(default=None, description="Free memory now, MiB.")
+    vram_used_mb: MiB | None = Field(default=None, description="Used memory now, MiB.")
     compute_capability: str | None = Field(
         default=None, description="CUDA compute capability as 'major.minor', e.g. '8.9'."
     )
@@ -93,6 +123,43 @@ class GPU(_Frozen):
     unified_memory: bool = Field(
         default=False, description="Memory is shared with the CPU (APU, GB10): VRAM is host RAM."
     )
+
+    @field_validator("compute_capability")
+    @classmethod
+    def _capability_form(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[0-9]{1,2}\.[0-9]{1,2}", value):
+            raise ValueError(f"compute_capability {value[:20]!r} must be 'major.minor', like '8.9'")
+        return value
+
+    @model_validator(mode="after")
+    def _memory_adds_up(self) -> GPU:
+        """Free and used within total, MIG slices within the GPU: else the plan is fiction."""
+        total = self.vram_total_mb
+        if total is not None:
+            for name in ("vram_free_mb", "vram_used_mb"):
+                value = getattr(self, name)
+                if value is not None and value > total:
+                    raise ValueError(
+                        f"{name} {value} is more than vram_total_mb {total}; "
+                        "free and used memory are parts of the total"
+                    )
+            for mig in self.mig_devices:
+                if mig.vram_total_mb is not None and mig.vram_total_mb > total:
+                    raise ValueError(
+                        f"MIG slice {mig.index} has vram_total_mb {mig.vram_total_mb}, more "
+                        f"than its GPU's {total}; a MIG slice is part of its GPU"
+                    )
+        for mig in self.mig_devices:
+            if (
+                mig.vram_free_mb is not None
+                and mig.vram_total_mb is not None
+                and mig.vram_free_mb > mig.vram_total_mb
+            ):
+                raise ValueError(
+                    f"MIG slice {mig.index} has vram_free_mb {mig.vram_free_mb}, more than "
+                    f"its vram_total_mb {mig.vram_total_mb}"
+                )
+        return self
 
     @property
     def compute_capability_tuple(self) -> tuple[int, int] | None:
@@ -110,7 +177,9 @@ class Host(_Frozen):
     """A machine's GPU inventory at one moment, with where it came from."""
 
     source: Source = Field(description="Where the inventory came from.")
-    gpus: tuple[GPU, ...] = Field(default=(), description="GPUs, ordered by index.")
+    gpus: tuple[GPU, ...] = Field(
+        default=(), max_length=MAX_GPUS_PER_HOST, description="GPUs, ordered by index."
+    )
     headroom_mb_per_gpu: int = Field(
         default=DEFAULT_HEADROOM_MB,
         ge=0,
@@ -119,7 +188,9 @@ class Host(_Frozen):
     )
     driver_version: str | None = Field(default=None, description="GPU driver version.")
     cuda_version: str | None = Field(default=None, description="Highest CUDA the driver supports.")
-    system_ram_mb: int | None = Field(default=None, description="Host RAM, MiB.")
+    system_ram_mb: Annotated[int, Strict()] | None = Field(
+        default=None, ge=0, le=MAX_RAM_MB, description="Host RAM, MiB."
+    )
     warnings: tuple[str, ...] = Field(default=(), description="What went wrong while detecting.")
     tried: tuple[str, ...] = Field(
         default=(), description="Detection sources tried, in order, with what each found."
@@ -131,6 +202,15 @@ class Host(_Frozen):
             "empty when unknown. Tensor-parallel sets prefer one group."
         ),
     )
+
+    @model_validator(mode="after")
+    def _indices_unique(self) -> Host:
+        seen: set[int] = set()
+        for gpu in self.gpus:
+            if gpu.index in seen:
+                raise ValueError(f"two GPUs have index {gpu.index}; each GPU needs its own index")
+            seen.add(gpu.index)
+        return self
 
     def device_usable_mb(self, gpu: GPU) -> tuple[int, ...]:
         """Usable MiB of each device ``gpu`` offers an engine: the GPU, or its MIG slices.

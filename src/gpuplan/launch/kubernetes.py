@@ -79,6 +79,9 @@ def gpu_resources(request: LaunchRequest) -> dict[str, int]:
     return {"nvidia.com/gpu": len(slots)}
 
 
+_IMAGE_BINARIES = {"llama.cpp": "/app/llama-server"}
+"""Where an engine's image keeps its binary when it is not on PATH (ggml-org's server images)."""
+
 HF_SECRET = "hf-token"
 """Secret whose ``token`` key, when it exists, becomes HF_TOKEN (gated Hugging Face repos)."""
 
@@ -118,7 +121,7 @@ def _deployment(
     container: dict[str, Any] = {
         "name": _name(config.engine),
         "image": config.image,
-        "command": [config.argv[0]],
+        "command": [_IMAGE_BINARIES.get(config.engine, config.argv[0])],
         "args": list(config.argv[1:]),
         "ports": [{"name": "http", "containerPort": config.port, "protocol": "TCP"}],
         "startupProbe": _probe(config, periodSeconds=10, failureThreshold=STARTUP_SECONDS // 10),

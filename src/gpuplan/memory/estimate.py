@@ -118,6 +118,22 @@ def splits_heads(arch: ModelArch, profile: EngineProfile, tensor_parallel: int) 
     return profile.ggml or arch.num_attention_heads % tensor_parallel == 0
 
 
+def _check_split(arch: ModelArch, profile: EngineProfile, tensor_parallel: int) -> None:
+    """Refuse a split the engine itself refuses, rather than answer for an impossible one."""
+    if not splits_heads(arch, profile, tensor_parallel):
+        sizes = [n for n in (1, 2, 4, 8, 16) if arch.num_attention_heads % n == 0]
+        raise ModelError(
+            f"{profile.label} cannot split {arch.num_attention_heads} attention heads over "
+            f"{tensor_parallel} GPUs",
+            hint="use a tensor parallel size that divides the heads: " + ", ".join(map(str, sizes)),
+        )
+    if profile.ggml and tensor_parallel > arch.num_layers:  # llama.cpp splits whole layers
+        raise ModelError(
+            f"{profile.label} cannot split {arch.num_layers} layers over {tensor_parallel} GPUs",
+            hint=f"use at most {arch.num_layers} GPUs",
+        )
+
+
 def estimate(
     arch: ModelArch,
     *,
@@ -149,6 +165,7 @@ def estimate(
             f"({tensor_parallel}) must all be at least 1"
         )
     profile = engine_profile(engine)
+    _check_split(arch, profile, tensor_parallel)
     if ubatch is not None:
         if ubatch < 1:
             raise ModelError(f"ubatch is {ubatch}", hint="use 1 or more tokens (llama.cpp -ub)")

@@ -26,6 +26,22 @@ mixers with a fixed per-sequence state instead of a KV cache."""
 MixerKind = Literal["mamba", "mamba2", "gated_deltanet", "conv", "unknown"]
 
 
+MAX_LAYERS = 4096
+"""Decoder layers: the deepest released models have ~160; thousands is a typo."""
+MAX_WIDTH = 1 << 20
+"""Hidden, MLP and latent widths: the widest released MLPs are ~50k."""
+MAX_HEADS = 1 << 12
+"""Attention heads (and head width): released models use at most a few hundred."""
+MAX_VOCAB = 1 << 24
+"""Vocabulary rows: released models stay below 300k."""
+MAX_EXPERTS = 1 << 14
+"""Routed experts per layer: the most today is a few hundred."""
+MAX_CONTEXT = 1 << 27
+"""Tokens of context: 128M, far above the longest (10M) any model claims."""
+MAX_PARAMETERS = 10**14
+"""100 trillion parameters: two orders above the largest released model."""
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -33,21 +49,32 @@ class _Frozen(BaseModel):
 class MoESpec(_Frozen):
     """Mixture-of-experts layout."""
 
-    num_experts: int = Field(description="Routed experts per MoE layer.")
-    experts_per_token: int = Field(description="Routed experts active per token (top-k).")
-    expert_intermediate_size: int = Field(description="FFN width of one routed expert.")
-    num_shared_experts: int = Field(default=0, description="Always-active shared experts.")
-    shared_intermediate_size: int = Field(
-        default=0, description="Total FFN width of the shared expert block (0: none)."
+    num_experts: int = Field(gt=0, le=MAX_EXPERTS, description="Routed experts per MoE layer.")
+    experts_per_token: int = Field(
+        gt=0, le=MAX_EXPERTS, description="Routed experts active per token (top-k)."
     )
-    moe_layers: int = Field(description="Layers whose FFN is a MoE block.")
+    expert_intermediate_size: int = Field(
+        ge=0, le=MAX_WIDTH, description="FFN width of one routed expert."
+    )
+    num_shared_experts: int = Field(
+        default=0, ge=0, le=MAX_EXPERTS, description="Always-active shared experts."
+    )
+    shared_intermediate_size: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_WIDTH,
+        description="Total FFN width of the shared expert block (0: none).",
+    )
+    moe_layers: int = Field(ge=0, le=MAX_LAYERS, description="Layers whose FFN is a MoE block.")
 
 
 class SlidingSpec(_Frozen):
     """Sliding-window (or chunked local) attention on some layers."""
 
-    window: int = Field(description="Tokens a sliding layer attends to.")
-    sliding_layers: int = Field(description="Layers that use the window; the rest are global.")
+    window: int = Field(gt=0, le=MAX_CONTEXT, description="Tokens a sliding layer attends to.")
+    sliding_layers: int = Field(
+        ge=0, le=MAX_LAYERS, description="Layers that use the window; the rest are global."
+    )
     chunked: bool = Field(
         default=False, description="Llama 4 style chunked local attention rather than a window."
     )
@@ -56,31 +83,47 @@ class SlidingSpec(_Frozen):
 class MLASpec(_Frozen):
     """Multi-head latent attention (DeepSeek V2/V3, Kimi K2)."""
 
-    kv_lora_rank: int = Field(description="Width of the compressed KV latent cached per token.")
-    qk_rope_head_dim: int = Field(description="Decoupled RoPE key width cached per token.")
-    qk_nope_head_dim: int = Field(description="Per-head non-RoPE query/key width.")
-    v_head_dim: int = Field(description="Per-head value width.")
-    q_lora_rank: int | None = Field(default=None, description="Query latent width, if any.")
+    kv_lora_rank: int = Field(
+        ge=0, le=MAX_WIDTH, description="Width of the compressed KV latent cached per token."
+    )
+    qk_rope_head_dim: int = Field(
+        ge=0, le=MAX_WIDTH, description="Decoupled RoPE key width cached per token."
+    )
+    qk_nope_head_dim: int = Field(
+        ge=0, le=MAX_WIDTH, description="Per-head non-RoPE query/key width."
+    )
+    v_head_dim: int = Field(ge=0, le=MAX_WIDTH, description="Per-head value width.")
+    q_lora_rank: int | None = Field(
+        default=None, ge=0, le=MAX_WIDTH, description="Query latent width, if any."
+    )
 
 
 class HybridSpec(_Frozen):
     """Layers with a recurrent state instead of a KV cache (Mamba, Gated DeltaNet…)."""
 
     mixer: MixerKind = Field(description="Kind of the non-attention mixer.")
-    state_layers: int = Field(description="Layers with a mixer state instead of a KV cache.")
-    state_bytes_per_sequence: int = Field(
-        description="Bytes of mixer state one sequence needs, summed over the state layers."
+    state_layers: int = Field(
+        ge=0, le=MAX_LAYERS, description="Layers with a mixer state instead of a KV cache."
     )
-    mixer_params_per_layer: int = Field(default=0, description="Parameters of one mixer.")
+    state_bytes_per_sequence: int = Field(
+        ge=0,
+        le=1 << 44,
+        description="Bytes of mixer state one sequence needs, summed over the state layers.",
+    )
+    mixer_params_per_layer: int = Field(
+        default=0, ge=0, le=MAX_PARAMETERS, description="Parameters of one mixer."
+    )
 
 
 class VisionSpec(_Frozen):
     """A vision tower (multimodal models): its weights load with the language model."""
 
-    hidden_size: int = Field(description="Vision encoder width.")
-    num_layers: int = Field(description="Vision encoder depth.")
-    intermediate_size: int = Field(description="Vision encoder MLP width.")
-    parameters: int = Field(description="Parameters of encoder + projector (counted).")
+    hidden_size: int = Field(ge=0, le=MAX_WIDTH, description="Vision encoder width.")
+    num_layers: int = Field(ge=0, le=MAX_LAYERS, description="Vision encoder depth.")
+    intermediate_size: int = Field(ge=0, le=MAX_WIDTH, description="Vision encoder MLP width.")
+    parameters: int = Field(
+        ge=0, le=MAX_PARAMETERS, description="Parameters of encoder + projector (counted)."
+    )
 
 
 @dataclass(frozen=True)
@@ -116,21 +159,25 @@ class ModelArch(_Frozen):
 
     architecture: str = Field(description="HF architecture class or GGUF architecture name.")
     model_type: str | None = Field(default=None, description="HF model_type of the text model.")
-    num_layers: int = Field(gt=0, description="Decoder layers.")
-    hidden_size: int = Field(gt=0, description="Residual stream width.")
-    num_attention_heads: int = Field(gt=0, description="Query heads.")
-    num_kv_heads: int = Field(gt=0, description="Key/value heads (GQA); = heads for MHA.")
-    head_dim: int = Field(gt=0, description="Width of one attention head.")
-    vocab_size: int = Field(gt=0, description="Vocabulary (embedding rows).")
-    intermediate_size: int = Field(ge=0, description="Dense MLP width (0: no dense MLP).")
+    num_layers: int = Field(gt=0, le=MAX_LAYERS, description="Decoder layers.")
+    hidden_size: int = Field(gt=0, le=MAX_WIDTH, description="Residual stream width.")
+    num_attention_heads: int = Field(gt=0, le=MAX_HEADS, description="Query heads.")
+    num_kv_heads: int = Field(
+        gt=0, le=MAX_HEADS, description="Key/value heads (GQA); = heads for MHA."
+    )
+    head_dim: int = Field(gt=0, le=MAX_HEADS, description="Width of one attention head.")
+    vocab_size: int = Field(gt=0, le=MAX_VOCAB, description="Vocabulary (embedding rows).")
+    intermediate_size: int = Field(
+        ge=0, le=MAX_WIDTH, description="Dense MLP width (0: no dense MLP)."
+    )
     tied_embeddings: bool = Field(default=False, description="lm_head shares the embedding.")
     pooling: bool = Field(
         default=False,
         description="An embedding model (architecture 'Qwen3Model', 'BertModel', ...): no "
         "lm_head in the checkpoint, and engines run a pooling head, no sampler.",
     )
-    attention_layers: int = Field(ge=0, description="Layers that keep a KV cache.")
-    dense_layers: int = Field(ge=0, description="Layers with a dense (non-MoE) MLP.")
+    attention_layers: int = Field(ge=0, le=MAX_LAYERS, description="Layers that keep a KV cache.")
+    dense_layers: int = Field(ge=0, le=MAX_LAYERS, description="Layers with a dense (non-MoE) MLP.")
     gated_mlp: bool = Field(default=True, description="MLP has gate+up+down (SwiGLU) matrices.")
     attention_bias: bool = Field(default=False, description="q/k/v projections carry biases.")
     moe: MoESpec | None = Field(default=None, description="MoE layout, None for dense.")
@@ -138,13 +185,18 @@ class ModelArch(_Frozen):
     mla: MLASpec | None = Field(default=None, description="Latent attention, None otherwise.")
     hybrid: HybridSpec | None = Field(default=None, description="State-space/linear layers.")
     vision: VisionSpec | None = Field(default=None, description="Vision tower, if multimodal.")
-    max_position_embeddings: int | None = Field(default=None, description="Trained context.")
+    max_position_embeddings: int | None = Field(
+        default=None, gt=0, le=MAX_CONTEXT, description="Trained context."
+    )
     dtype: str | None = Field(default=None, description="Checkpoint float dtype: bf16/fp16/fp32.")
     checkpoint_quant: str | None = Field(
         default=None, description="Quantization the checkpoint ships in (awq, fp8, mxfp4…)."
     )
     parameters: int | None = Field(
-        default=None, description="Declared total parameters; None: count from the shape."
+        default=None,
+        ge=0,
+        le=MAX_PARAMETERS,
+        description="Declared total parameters; None: count from the shape.",
     )
     notes: tuple[str, ...] = Field(
         default=(), description="What parsing could not model exactly (goes into assumptions)."

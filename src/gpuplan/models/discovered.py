@@ -68,6 +68,7 @@ from gpuplan.models.files import LocalModel, SourceKind
 from gpuplan.models.quant import normalize_quant
 from gpuplan.models.registry import Backend, ModelEntry, Registry, Role, Variant
 from gpuplan.models.weight_bytes import MIB, WeightBytes
+from gpuplan.problems import first_problem
 
 __all__ = [
     "BACKEND_BY_KIND",
@@ -314,7 +315,7 @@ def entries_from_discovery(
         try:
             entry, notes = _entry(model, entry_id, known)
         except (GpuplanError, ValidationError) as error:
-            reason = error.errors()[0]["msg"] if isinstance(error, ValidationError) else error
+            reason = first_problem(error.errors()) if isinstance(error, ValidationError) else error
             warnings.append(f"{model.path}: left out: {reason}")
             continue
         taken.add(entry_id)

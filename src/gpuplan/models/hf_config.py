@@ -25,6 +25,7 @@ from gpuplan.models.arch import (
     VisionSpec,
 )
 from gpuplan.models.quant import dtype_quant, normalize_quant
+from gpuplan.problems import first_problem, shown
 
 
 def parse_hf_config(config: Mapping[str, Any]) -> ModelArch:
@@ -35,13 +36,38 @@ def parse_hf_config(config: Mapping[str, Any]) -> ModelArch:
     """
     try:
         return _from_hf_config(config)
-    except ValidationError as error:
-        problem = error.errors()[0]
-        where = ".".join(str(p) for p in problem["loc"])
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as error:
+        if isinstance(error, ValidationError):
+            raise _impossible(error) from None
+        # a value of a type no config.json has (a number where a table belongs…)
         raise ModelError(
-            f"config.json describes an impossible model ({where}: {problem['msg']})",
-            hint="check the config's sizes",
+            f"config.json has a value of the wrong type ({_short_reason(error)})",
+            hint="pass the model's own config.json; check the keys you edited",
         ) from None
+
+
+def _short_reason(error: Exception) -> str:
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _impossible(error: ValidationError) -> ModelError:
+    problem = first_problem(error.errors())
+    for field, key in _CONFIG_KEYS.items():
+        if problem.startswith(f"{field}:"):
+            problem = key + problem[len(field) :]
+    return ModelError(
+        f"config.json describes an impossible model: {problem}",
+        hint="check the config's sizes against the model card",
+    )
+
+
+_CONFIG_KEYS = {
+    "num_layers": "num_hidden_layers",
+    "num_kv_heads": "num_key_value_heads",
+    "max_position_embeddings": "max_position_embeddings",
+}
+"""ModelArch fields a user knows by their config.json names."""
 
 
 def _first(section: Mapping[str, Any], *keys: str) -> Any:
@@ -114,18 +140,31 @@ _QKV_BIAS_TYPES = frozenset(
 _HF_SLIDING_TYPES = frozenset({"mistral", "gemma2", "gemma3_text", "gemma3", "cohere2", "gpt_oss"})
 
 
+_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "num_hidden_layers": ("num_hidden_layers", "n_layer", "num_layers", "n_layers"),
+    "hidden_size": ("hidden_size", "n_embd", "d_model", "dim", "model_dim"),
+    "num_attention_heads": ("num_attention_heads", "n_head", "num_heads", "n_heads"),
+    "vocab_size": ("vocab_size", "padded_vocab_size", "n_vocab"),
+}
+"""The keys every estimate needs, each with the spellings model families use for it."""
+
+
 def _from_hf_config(config: Mapping[str, Any]) -> ModelArch:
     text = _text_section(config)
     notes: list[str] = []
     architectures = config.get("architectures") or text.get("architectures") or []
-    architecture = str(architectures[0]) if architectures else str(text.get("model_type", "?"))
+    if not isinstance(architectures, list):
+        architectures = [architectures]
+    architecture = (
+        str(architectures[0]) if architectures else str(text.get("model_type", "this model"))
+    )
     model_type = text.get("model_type") or config.get("model_type")
     model_type = str(model_type) if model_type is not None else None
 
-    layers = _int(text, "num_hidden_layers", "n_layer", "num_layers", "n_layers")
-    hidden = _int(text, "hidden_size", "n_embd", "d_model", "dim", "model_dim")
-    heads = _int(text, "num_attention_heads", "n_head", "num_heads", "n_heads")
-    vocab = _int(text, "vocab_size", "padded_vocab_size", "n_vocab")
+    layers = _int(text, *_SPELLINGS["num_hidden_layers"])
+    hidden = _int(text, *_SPELLINGS["hidden_size"])
+    heads = _int(text, *_SPELLINGS["num_attention_heads"])
+    vocab = _int(text, *_SPELLINGS["vocab_size"])
     missing = [
         name
         for name, value in (
@@ -134,6 +173,14 @@ def _from_hf_config(config: Mapping[str, Any]) -> ModelArch:
         )
         if not value
     ]  # fmt: skip
+    wrong = [name for name in missing if _first(text, *_SPELLINGS[name]) is not None]
+    if wrong:
+        value = _first(text, *_SPELLINGS[wrong[0]])
+        raise ModelError(
+            f"config.json of {architecture}: {wrong[0]} is {shown(value)}, not a positive "
+            "whole number",
+            hint=f"write {wrong[0]} as a count, like 32",
+        )
     if missing or layers is None or hidden is None or heads is None or vocab is None:
         raise ModelError(
             f"config.json of {architecture} lacks {', '.join(missing)}",

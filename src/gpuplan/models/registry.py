@@ -46,9 +46,20 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from gpuplan.documents import DocumentSyntaxError, format_of, parse_document
+from gpuplan.documents import (
+    DocumentReadError,
+    DocumentSyntaxError,
+    display_path,
+    format_of,
+    parse_document,
+    read_text,
+)
 from gpuplan.errors import GpuplanError, ModelError, ModelNotFoundError, UnknownRoleError
+from gpuplan.hardware.model import MAX_GPU_MEMORY_MB, MAX_GPUS_PER_HOST
+from gpuplan.models.arch import MAX_CONTEXT, MAX_PARAMETERS
+from gpuplan.models.hf_config import parse_hf_config
 from gpuplan.models.quant import normalize_quant
+from gpuplan.problems import describe
 
 __all__ = [
     "BACKENDS",
@@ -113,6 +124,9 @@ REGISTRY_ENV = "GPUPLAN_REGISTRY"
 PACKAGED_REGISTRY = "packaged"
 """The origin name of entries that come from the packaged registry file."""
 
+MAX_BUDGET_MB = MAX_GPUS_PER_HOST * MAX_GPU_MEMORY_MB
+"""No figure for one model can exceed the VRAM of the largest host."""
+
 _ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 
 HFConfigValue = str | int | float | bool | None | list[Any] | dict[str, Any]
@@ -145,12 +159,14 @@ class Variant(_Frozen):
     weights_mb: int | None = Field(
         default=None,
         gt=0,
+        le=MAX_BUDGET_MB,
         description="Size of the weight files in MiB when known (GGUF file size); "
         "the estimator then uses it instead of parameters x bits.",
     )
     vram_estimate_mb: int | None = Field(
         default=None,
         gt=0,
+        le=MAX_BUDGET_MB,
         description="Fixed serving VRAM in MiB, used instead of the estimator; needs "
         "vram_estimate_source.",
     )
@@ -186,13 +202,19 @@ class ModelEntry(_Frozen):
     name: str = Field(min_length=1, description="Human name, e.g. 'Qwen3-VL 8B Instruct'.")
     backend: Backend = Field(description="Engine the model is served with by default.")
     family: str = Field(min_length=1, description="Architecture family, e.g. 'llama', 'qwen3'.")
-    parameters_b: float = Field(gt=0, description="Total parameters, billions.")
+    parameters_b: float = Field(
+        gt=0, le=MAX_PARAMETERS / 1e9, description="Total parameters, billions."
+    )
     active_parameters_b: float | None = Field(
-        default=None, gt=0, description="Parameters active per token (MoE), billions."
+        default=None,
+        gt=0,
+        le=MAX_PARAMETERS / 1e9,
+        description="Parameters active per token (MoE), billions.",
     )
     context_length: int | None = Field(
         default=None,
         gt=0,
+        le=MAX_CONTEXT,
         description="Longest context the model supports, tokens; None for non-sequence models.",
     )
     dtype: str = Field(
@@ -229,6 +251,15 @@ class ModelEntry(_Frozen):
         return value
 
     @model_validator(mode="after")
+    def _active_within_total(self) -> ModelEntry:
+        if self.active_parameters_b is not None and self.active_parameters_b > self.parameters_b:
+            raise ValueError(
+                f"active_parameters_b {self.active_parameters_b:g} is more than parameters_b "
+                f"{self.parameters_b:g}; the active parameters are part of the total"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _unique_quantizations(self) -> ModelEntry:
         seen: set[str] = set()
         for variant in self.variants:
@@ -260,6 +291,9 @@ class Registry(_Frozen):
         default_factory=dict, description="Model id → file (or 'packaged') it was read from."
     )
     files: tuple[str, ...] = Field(default=(), description="Files read, in layering order.")
+    warnings: tuple[str, ...] = Field(
+        default=(), description="Broken files of the user's registry directory, skipped."
+    )
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -360,12 +394,21 @@ def parse_registry_document(data: object, *, origin: str) -> tuple[ModelEntry, .
         try:
             entry = ModelEntry.model_validate(item)
         except ValidationError as error:
-            problems = [
-                f"{_field_path([index, *e['loc']], raw)}: {e['msg']} ({_fix_for(e['type'])})"
-                for e in error.errors()
-            ]
+            problems = []
+            for e in error.errors():
+                _, problem = describe(e)
+                where = _field_path([index, *(p for p in e["loc"] if p != "[key]")], raw)
+                problems.append(f"{where}: {problem} ({_fix_for(e['type'])})")
             more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
             raise ModelError(f"{origin}: " + "; ".join(problems[:3]) + more) from None
+        if entry.hf_config is not None:
+            try:
+                parse_hf_config(entry.hf_config)
+            except ModelError as error:
+                raise ModelError(
+                    f"{origin}: {_field_path([index], raw)}.hf_config: {error.message}",
+                    hint=error.hint,
+                ) from None
         if entry.id in seen:
             raise ModelError(
                 f"{origin}: models[{index}]: id {entry.id!r} already used by "
@@ -434,24 +477,21 @@ def registry_files(
 
 def _read_document(path: Path) -> object:
     fmt = format_of(path)
+    try:
+        text = read_text(path)  # first: a missing file, a directory or a device says so
+    except DocumentReadError as error:
+        raise ModelError(f"registry file {error}", hint=error.hint) from None
     if fmt is None:
         raise ModelError(
-            f"registry file {path} is not TOML, YAML or JSON",
+            f"registry file {display_path(path)} is not TOML, YAML or JSON",
             hint="name it *.toml, *.yaml, *.yml or *.json",
         )
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelError(
-            f"registry file {path} does not exist", hint="check the path you gave"
-        ) from None
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        raise ModelError(f"cannot read registry file {path}: {reason}") from None
-    try:
         return parse_document(text, fmt) or {}
     except DocumentSyntaxError as error:
-        raise ModelError(f"{path}: {error}", hint="fix the syntax on that line") from None
+        raise ModelError(
+            f"registry file {display_path(path)} is {error}", hint=error.fix or "fix that line"
+        ) from None
 
 
 def read_registry_file(path: Path) -> tuple[ModelEntry, ...]:
@@ -480,6 +520,19 @@ def load_registry(
         if not _PACKAGED_CACHE:
             _PACKAGED_CACHE.append(_packaged_entries())
         layers.append((PACKAGED_REGISTRY, _PACKAGED_CACHE[0]))
-    for path in registry_files(paths, user=user, env=env):
+    skipped: list[str] = []
+    if user:  # a broken file in the user's directory warns; a file named explicitly fails
+        for path in _user_files(env):
+            try:
+                layers.append((str(path), read_registry_file(path)))
+            except ModelError as error:
+                skipped.append(f"skipped a broken registry file: {error}")
+    for path in registry_files(paths, user=False, env=env):
         layers.append((str(path), read_registry_file(path)))
-    return merge_layers(layers)
+    registry = merge_layers(layers)
+    return registry.model_copy(update={"warnings": tuple(skipped)}) if skipped else registry
+
+
+def _user_files(env: Mapping[str, str] | None) -> list[Path]:
+    directory = user_registry_dir(os.environ if env is None else env)
+    return _files_in(directory) if directory.is_dir() else []

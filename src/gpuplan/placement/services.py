@@ -55,6 +55,16 @@ class _Entry(BaseModel):
     gpus: int = Field(default=1, ge=1, le=1024)
     engine: str | None = None
     vram_budget_override_mb: int | None = Field(default=None, ge=0)
+    # How `gpuplan serve` runs the service (gpuplan.serving.model.ServiceSpec checks them);
+    # placement has no use for them, but one services file feeds both stages.
+    cmd: Any = None
+    env: Any = None
+    health: Any = None
+    aliases: Any = None
+    pinned: Any = None
+    grace_period_seconds: Any = None
+    autostart_timeout_seconds: Any = None
+    priority: Any = None
 
     @field_validator("models", mode="before")
     @classmethod

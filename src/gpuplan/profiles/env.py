@@ -10,12 +10,17 @@ variable, and hands the pure resolver plain data.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gpuplan.documents import format_of
+from gpuplan.documents import (
+    DocumentReadError,
+    DocumentSyntaxError,
+    format_of,
+    parse_document,
+    read_text,
+)
 from gpuplan.hardware.model import Host
 from gpuplan.profiles.catalog import Catalog, Locations, load_catalog
 from gpuplan.profiles.lines import toml_key_lines
@@ -93,9 +98,9 @@ def _setting(
     if file is None or not file.is_file():
         return None, None, None
     try:
-        text = file.read_text(encoding="utf-8")
-        data: Any = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        text = read_text(file)
+        data: Any = parse_document(text, "toml")
+    except (DocumentReadError, DocumentSyntaxError) as error:
         return None, None, f"{file}: cannot read {SETTING}: {error}"
     for key in table:
         data = data.get(key) if isinstance(data, dict) else None
@@ -154,17 +159,24 @@ def path_entries(request: ProfileRequest) -> list[ProfileEntry]:
     return entries
 
 
-def flag_overrides(values: Mapping[str, Any]) -> tuple[Override, ...]:
+def flag_overrides(
+    values: Mapping[str, Any], flags: Mapping[str, str] | None = None
+) -> tuple[Override, ...]:
     """Explicit flags as overrides; ``None`` means the flag was not given.
 
     Keys are field paths ('engine.tensor_parallel_size', 'max_vram_mb'); the flag
-    named in provenance is the last part with dashes (--tensor-parallel-size).
+    named in provenance is ``flags[key]`` when the command's flag has another name
+    (``--bias`` sets model_selection_bias), else the last part with dashes.
     """
+    flags = flags or {}
     return tuple(
         Override(
             field=key,
             value=value,
-            origin=Origin(kind="flag", label="--" + key.rsplit(".", 1)[-1].replace("_", "-")),
+            origin=Origin(
+                kind="flag",
+                label=flags.get(key) or "--" + key.rsplit(".", 1)[-1].replace("_", "-"),
+            ),
         )
         for key, value in values.items()
         if value is not None

@@ -21,6 +21,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from gpuplan.hardware.model import MAX_GPU_MEMORY_MB, MAX_GPUS_PER_HOST, MAX_HEADROOM_MB
+
+MAX_BUDGET_MB = MAX_GPUS_PER_HOST * MAX_GPU_MEMORY_MB
+"""The most VRAM one host can have (64 GPUs of 8 TiB); a larger budget is a typo."""
+
 Strategy = Literal[
     "load_unload", "concurrent_limited", "tensor_parallel_or_distributed", "concurrent_full"
 ]
@@ -97,7 +102,7 @@ class EngineSettings(BaseModel):
 
     device: Device | None = Field(default=None, description="Where the engine runs.")
     tensor_parallel_size: int | None = Field(
-        default=None, ge=1, description="GPUs one model is sharded over."
+        default=None, ge=1, le=MAX_GPUS_PER_HOST, description="GPUs one model is sharded over."
     )
     quantization_bits: int | None = Field(
         default=None, ge=1, le=16, description="Weight bit width; must suit quantization_method."
@@ -163,37 +168,48 @@ class DeploymentProfile(BaseModel):
     max_vram_mb: int | None = Field(
         default=None,
         ge=0,
+        le=MAX_BUDGET_MB,
         description=(
             "VRAM budget, MiB: models larger than this are not selected. Absent: all usable "
             "VRAM of the hardware (total − headroom per GPU), so nothing is stranded."
         ),
     )
-    max_concurrent_models: int = Field(default=1, ge=1, description="Models loaded at once.")
+    max_concurrent_models: int = Field(
+        default=1, ge=1, le=1024, description="Models loaded at once."
+    )
     preferred_quantizations: Annotated[tuple[str, ...], Field(strict=False)] = Field(
         default=("q4_k_m",),
         description="Quantizations in order of preference, lower case (e.g. 'fp8', 'q4_k_m').",
     )
     strategy: Strategy = Field(default="load_unload", description="How models share the budget.")
     autostart_timeout_seconds: int = Field(
-        default=120, ge=0, description="Seconds to wait for a model server to come up."
+        default=120, ge=0, le=86400, description="Seconds to wait for a model server to come up."
     )
     grace_period_seconds: int = Field(
-        default=300, ge=0, description="Seconds a model stays loaded after its last request."
+        default=300,
+        ge=0,
+        le=31 * 86400,
+        description="Seconds a model stays loaded after its last request.",
     )
     model_selection_bias: SelectionBias = Field(
         default="balanced", description="How selection trades VRAM against quality."
     )
     gpu_count: int | None = Field(
-        default=None, ge=0, description="GPUs the profile is written for; absent: any."
+        default=None,
+        ge=0,
+        le=MAX_GPUS_PER_HOST,
+        description="GPUs the profile is written for; absent: any.",
     )
     tensor_parallel_threshold_mb: int | None = Field(
         default=None,
         ge=0,
+        le=MAX_BUDGET_MB,
         description="Models at least this large (MiB) are sharded with tensor parallelism.",
     )
     headroom_mb: int | None = Field(
         default=None,
         ge=0,
+        le=MAX_HEADROOM_MB,
         description=(
             "MiB kept free per GPU when the budget is derived from hardware; absent: the "
             "host's headroom (--headroom-mb, $GPUPLAN_HEADROOM_MB, else 2048)."

@@ -23,10 +23,12 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gpuplan.documents import display_path
 from gpuplan.errors import ProfileNotFoundError
 from gpuplan.hardware.model import Host
 from gpuplan.profiles.auto import AutoDecision, auto_decide, auto_layers, explain_auto
@@ -158,6 +160,7 @@ def resolve(
     warnings += fit_warnings(profile, host, facts, picked is not None, headroom)
     for entry in _entries_of(picked, auto, catalog):
         warnings += [str(i) for i in entry.issues if i.severity == "warning"]
+    warnings += _skipped_files(catalog)
     return Resolution(
         name=name,
         profile=profile,
@@ -168,6 +171,17 @@ def resolve(
         available_profiles=catalog.names(),
         manual_override=manual,
     )
+
+
+def _skipped_files(catalog: Catalog) -> list[str]:
+    """A broken file in a profile directory is skipped, and said so (never silently)."""
+    found = []
+    for entry in catalog.entries:
+        errors = [i for i in entry.issues if i.severity == "error"]
+        if errors and entry.kind in ("user", "project"):
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            found.append(f"skipped a broken profile file: {errors[0]}{more}")
+    return found
 
 
 def _pick(
@@ -207,8 +221,15 @@ def _lookup(choice: Choice, catalog: Catalog) -> tuple[ProfileEntry, ...] | None
 
 def _not_found(choice: Choice, catalog: Catalog) -> ProfileNotFoundError:
     if choice.path is not None:
+        path = Path(choice.path)
+        if path.exists() and not path.is_file():
+            what = "a directory" if path.is_dir() else "not a regular file (a device or pipe)"
+            return ProfileNotFoundError(
+                f"profile file {display_path(path)} is {what}",
+                hint="give the path of a .toml, .json or .yaml profile, or a profile name",
+            )
         return ProfileNotFoundError(
-            f"no profile file {choice.path}", hint="check the path, or give a profile name"
+            f"no profile file {display_path(path)}", hint="check the path, or give a profile name"
         )
     names = catalog.names()
     close = difflib.get_close_matches(choice.value, names, n=3)

@@ -22,7 +22,15 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from gpuplan.documents import DocumentSyntaxError, Format, format_of, parse_document
+from gpuplan.documents import (
+    DocumentReadError,
+    DocumentSyntaxError,
+    Format,
+    format_of,
+    parse_document,
+    read_text,
+)
+from gpuplan.problems import describe
 from gpuplan.profiles.lines import KeyPath, key_lines
 from gpuplan.profiles.model import (
     ENGINE_FIELDS,
@@ -86,7 +94,15 @@ def parse_text(text: str, fmt: Format, file: str) -> tuple[Any, Issue | None]:
     try:
         return parse_document(text, fmt), None
     except DocumentSyntaxError as error:
-        return None, _syntax_issue(file, error.kind, error.message, error.line, error.column)
+        issue = _syntax_issue(file, error.kind, error.message, error.line, error.column)
+        if error.fix is not None:
+            issue = issue.model_copy(update={"problem": f"{kind_problem(error)}", "fix": error.fix})
+        return None, issue
+
+
+def kind_problem(error: DocumentSyntaxError) -> str:
+    """'YAML holds a value that contains itself': a limit broken, not a typo on one line."""
+    return f"{error.kind} {error.message}"
 
 
 def _syntax_issue(file: str, kind: str, message: str, line: int | None, col: int | None) -> Issue:
@@ -164,7 +180,7 @@ def issues_from_validation(
                 path = tuple(issue.field.split("."))
                 issues.append(issue.model_copy(update={"file": file, "line": _line(lines, path)}))
             continue
-        path = tuple(str(part) for part in detail["loc"])
+        path = tuple(str(part) for part in detail["loc"] if part != "[key]")
         dotted = ".".join(path) or "(top level)"
         kind = detail["type"]
         if kind == "extra_forbidden":
@@ -184,10 +200,11 @@ def issues_from_validation(
                 )
             )
             continue
+        field, problem = describe(detail)
         issues.append(
             Issue(
-                field=dotted,
-                problem=f"{detail['msg'].rstrip('.')}, got {detail.get('input')!r}",
+                field=field or "(top level)",
+                problem=problem,
                 fix=_fix_for(kind, ctx, path),
                 file=file,
                 line=_line(lines, path),
@@ -264,9 +281,9 @@ def read_profile_file(path: Path, kind: SourceKind) -> ProfileEntry:
         )
         return ProfileEntry(path.stem, kind, file, issues=(issue,))
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        issue = Issue(field="(file)", problem=f"cannot read: {error}", fix="check it", file=file)
+        text = read_text(path)
+    except DocumentReadError as error:
+        issue = Issue(field="(file)", problem=error.problem, fix=error.hint, file=file)
         return ProfileEntry(path.stem, kind, file, issues=(issue,))
     data, syntax = parse_text(text, fmt, file)
     if syntax is not None:
@@ -291,9 +308,9 @@ def read_table_file(path: Path, table: KeyPath, kind: SourceKind) -> list[Profil
     """Profiles kept as TOML tables under ``table`` (pyproject.toml; the built-in file)."""
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        issue = Issue(field="(file)", problem=f"cannot read: {error}", fix="check it", file=file)
+        text = read_text(path)
+    except DocumentReadError as error:
+        issue = Issue(field="(file)", problem=error.problem, fix=error.hint, file=file)
         return [ProfileEntry(path.stem, kind, file, issues=(issue,))]
     data, syntax = parse_text(text, "toml", file)
     if syntax is not None:

@@ -133,6 +133,30 @@ class BackendProcess:
                     pids.append(int(entry.name))
         return pids
 
+    def listens_on(self, port: int) -> bool:
+        """Is ``port`` held by a process of this group? (Linux /proc; elsewhere True.)
+
+        Guards against a foreign server that took the chosen port first: its
+        health answer must not be taken for this backend's.
+        """
+        tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+        if not tables[0].exists():
+            return True
+        inodes = set()
+        for table in tables:
+            with contextlib.suppress(OSError):
+                for line in table.read_text().splitlines()[1:]:
+                    fields = line.split()
+                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(f"socket:[{fields[9]}]")
+        for pid in self.group_pids():
+            with contextlib.suppress(OSError):
+                for fd in Path(f"/proc/{pid}/fd").iterdir():
+                    with contextlib.suppress(OSError):
+                        if os.readlink(fd) in inodes:
+                            return True
+        return False
+
     def rss_mb(self) -> int | None:
         """Resident memory of the group's processes, MiB (Linux), the watchdog excluded."""
         total_kib = 0
@@ -157,7 +181,9 @@ class BackendProcess:
         return "\n".join(text.splitlines()[1:][-lines:])
 
 
-async def wait_healthy(process: BackendProcess, url: str, *, timeout: float, name: str) -> None:
+async def wait_healthy(
+    process: BackendProcess, url: str, *, timeout: float, name: str, port: int | None = None
+) -> None:
     """Return once ``url`` answers 200; stop and raise if it exits or ``timeout`` passes."""
     import httpx
 
@@ -174,7 +200,13 @@ async def wait_healthy(process: BackendProcess, url: str, *, timeout: float, nam
             with contextlib.suppress(httpx.HTTPError):
                 response = await client.get(url)
                 if response.status_code == 200:
-                    return
+                    if port is None or process.listens_on(port):
+                        return
+                    await process.stop(2.0)
+                    raise BackendStartError(
+                        f"backend {name!r}: another program answers on port {port}",
+                        hint="the port was taken between choosing and binding it; retry",
+                    )
             if time.monotonic() >= deadline:
                 await process.stop(2.0)
                 raise BackendStartError(

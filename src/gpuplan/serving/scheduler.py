@@ -258,9 +258,10 @@ class Scheduler:
     # -- status -----------------------------------------------------------------
 
     def status(self) -> list[StatusEntry]:
+        """Each loaded service; call from the event loop (the table changes under it)."""
         now = time.monotonic()
         entries = []
-        for backend in self.running.values():
+        for backend in list(self.running.values()):  # routes run on the loop; be safe anyway
             keep = -1 if backend.spec.pinned else backend.keep_alive_seconds
             left = None
             if keep >= 0:
@@ -419,7 +420,11 @@ class Scheduler:
         timeout = spec.autostart_timeout_seconds or self.config.autostart_timeout_seconds
         try:
             await wait_healthy(
-                process, backend.url + command.health_path, timeout=timeout, name=spec.name
+                process,
+                backend.url + command.health_path,
+                timeout=timeout,
+                name=spec.name,
+                port=port,
             )
         except BaseException as error:
             await process.stop(0)

@@ -37,6 +37,12 @@ def _ms(value: float | None) -> str:
     return f"{value * 1000:.0f}"
 
 
+def _rate(value: float | None) -> str:
+    if value is None or value < 100:
+        return _num(value, 3)
+    return f"{value:.0f}"
+
+
 def result_rows(result: TaskResult) -> list[dict[str, str]]:
     """One row per experiment and concurrency level, in run order; times in ms."""
     rows: list[dict[str, str]] = []
@@ -55,7 +61,7 @@ def result_rows(result: TaskResult) -> list[dict[str, str]]:
                     "p50_ms": _ms(level.latency_p50_s if level else None),
                     "p90_ms": _ms(level.latency_p90_s if level else None),
                     "p99_ms": _ms(level.latency_p99_s if level else None),
-                    "tok/s": _num(level.output_tokens_per_s if level else None, 3),
+                    "tok/s": _rate(level.output_tokens_per_s if level else None),
                     "errors": f"{level.failed}/{level.requests}" if level else "-",
                     "status": exp.score.status,
                     "score": _num(exp.score.penalized_value),

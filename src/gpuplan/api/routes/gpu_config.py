@@ -9,17 +9,30 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request, Response
+from fastapi import (
+    APIRouter,
+    Body,
+    Depends,
+    Header,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+)
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuplan.api.auth import require_token
+from gpuplan.api.errors import error_responses
 from gpuplan.api.gpu_service import GpuConfigService
 from gpuplan.api.state import get_state, require_host
 from gpuplan.apply.edit import RequestedAssignment, config_from_request, gb
 from gpuplan.placement.model import STRATEGIES, Strategy
 from gpuplan.store.model import SavedConfig
 
-router = APIRouter(prefix="/api/system/gpu-config", tags=["gpu-config"])
+router = APIRouter(
+    prefix="/api/system/gpu-config", tags=["gpu-config"], responses=error_responses(503)
+)
 
 
 class GpuConfigUpdate(BaseModel):
@@ -97,6 +110,7 @@ def get_config(gpu: Gpu, response: Response) -> dict[str, Any]:
     "",
     summary="Save assignments to the database and sync config/gpu-assignments.yml",
     dependencies=[Depends(require_token)],
+    responses=error_responses(400, 401, 403, 412),
 )
 def put_config(
     request: Request,
@@ -143,6 +157,7 @@ def put_config(
     summary="Apply the saved configuration: recreate the services whose GPUs changed",
     status_code=202,
     dependencies=[Depends(require_token)],
+    responses=error_responses(400, 401, 403, 409),
 )
 def apply(request: Request, gpu: Gpu) -> dict[str, Any]:
     result = gpu.start_apply(_actor(request), _host_or_none(request))
@@ -158,6 +173,7 @@ def status(gpu: Gpu) -> dict[str, Any]:
     "/detect",
     summary="Re-scan the GPUs and update gpu_devices",
     dependencies=[Depends(require_token)],
+    responses=error_responses(401, 403),
 )
 def detect(request: Request, gpu: Gpu) -> dict[str, Any]:
     state = get_state(request)
@@ -182,7 +198,11 @@ def detect(request: Request, gpu: Gpu) -> dict[str, Any]:
     }
 
 
-@router.get("/preview", summary="The auto-assignment for a strategy and its diff to the current")
+@router.get(
+    "/preview",
+    summary="The auto-assignment for a strategy and its diff to the current",
+    responses=error_responses(409),
+)
 def preview(
     request: Request,
     gpu: Gpu,
@@ -241,8 +261,14 @@ def history(gpu: Gpu, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[
     return {"history": history_rows(gpu.require_repo(), limit)}
 
 
-@router.get("/history/{history_id}", summary="One history entry with its rendered files")
-def history_entry(gpu: Gpu, history_id: int) -> dict[str, Any]:
+@router.get(
+    "/history/{history_id}",
+    summary="One history entry with its rendered files",
+    responses=error_responses(404),
+)
+def history_entry(
+    gpu: Gpu, history_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="History id.")]
+) -> dict[str, Any]:
     entry = gpu.require_repo().entry(history_id)
     return entry.model_dump(mode="json")
 
@@ -252,6 +278,7 @@ def history_entry(gpu: Gpu, history_id: int) -> dict[str, Any]:
     summary="Apply an earlier configuration again (default: the one applied before)",
     status_code=202,
     dependencies=[Depends(require_token)],
+    responses=error_responses(400, 401, 403, 404, 409),
 )
 def rollback(
     request: Request, gpu: Gpu, body: Annotated[RollbackRequest | None, Body()] = None

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from gpuplan.api.errors import error_responses
 from gpuplan.api.forward import forward
 from gpuplan.api.state import Serving, require_serving
 
-router = APIRouter(tags=["proxy"])
+router = APIRouter(tags=["proxy"], responses=error_responses(400, 404, 503))
 
 ServingDep = Annotated[Serving, Depends(require_serving)]
 
@@ -31,7 +32,7 @@ async def embeddings(request: Request, serving: ServingDep) -> Response:
 
 
 @router.get("/v1/models", summary="Every service, by name, as OpenAI's model list")
-def list_models(serving: ServingDep) -> dict[str, Any]:
+async def list_models(serving: ServingDep) -> dict[str, Any]:
     created = int(serving.started_at)
     return {
         "object": "list",

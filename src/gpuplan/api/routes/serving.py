@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
+from gpuplan.api.errors import error_responses
 from gpuplan.api.state import Serving, require_serving
 
-router = APIRouter(tags=["serving"])
+router = APIRouter(tags=["serving"], responses=error_responses(503))
 
 ServingDep = Annotated[Serving, Depends(require_serving)]
 
@@ -18,7 +19,7 @@ ServingDep = Annotated[Serving, Depends(require_serving)]
     "/api/serving/status",
     summary="Loaded services: where, memory (estimated, measured), idle, keep-alive, queue",
 )
-def serving_status(serving: ServingDep) -> dict[str, Any]:
+async def serving_status(serving: ServingDep) -> dict[str, Any]:
     scheduler = serving.scheduler
     config = scheduler.config
     return {
@@ -35,7 +36,7 @@ def serving_status(serving: ServingDep) -> dict[str, Any]:
 
 
 @router.get("/metrics", summary="Prometheus metrics: requests, latency, loads, evictions, queue")
-def metrics(serving: ServingDep) -> Response:
+async def metrics(serving: ServingDep) -> Response:
     return Response(
         serving.scheduler.metrics.render(),
         media_type="text/plain; version=0.0.4; charset=utf-8",

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from gpuplan.api.errors import error_responses
 from gpuplan.tuning.factory import TaskContext
 from gpuplan.tuning.persist import TuningStore
 from gpuplan.tuning.profiles import ProfileRegistry, default_registry
@@ -20,7 +21,7 @@ from gpuplan.tuning.service import (
     task_response,
 )
 
-router = APIRouter(tags=["tuning"])
+router = APIRouter(tags=["tuning"], responses=error_responses(400, 404, 409))
 
 
 def _store(request: Request) -> TuningStore:

@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from gpuplan.hardware.model import GPU
+from gpuplan.hardware.model import GPU, MAX_GPU_MEMORY_MB
 
 __all__ = ["Inventory", "clean", "is_placeholder", "parse_mib"]
 
@@ -44,8 +44,8 @@ def clean(value: str | None) -> str | None:
 
 
 _MEMORY = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
-_MAX_PLAUSIBLE_MIB = 2**40
-"""A petabyte-sized GPU is a parse error, not a GPU."""
+_MAX_PLAUSIBLE_MIB = MAX_GPU_MEMORY_MB
+"""A GPU above the model's bound (8 TiB) is a parse error, not a GPU."""
 
 _FACTOR = {
     "b": 1 / 2**20,

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 
 from gpuplan.errors import ToolOutputError
-from gpuplan.hardware.model import GPU, MigDevice
+from gpuplan.hardware.model import GPU, MAX_NAME_LENGTH, MigDevice
 from gpuplan.hardware.parse import clean, parse_mib
 
 NO_NAME = ""
@@ -139,6 +139,11 @@ def make_gpu(
     parser says so once instead of once per GPU.
     """
     label = f"GPU {index}"
+    if name and len(name) > MAX_NAME_LENGTH:
+        raise ToolOutputError(
+            f"nvidia-smi gave GPU {index} a {len(name)}-character name",
+            hint="the output is garbled; run nvidia-smi by hand to check it",
+        )
     if not name:
         warnings.append(f"{label}: nvidia-smi gave no product name")
         name = NO_NAME

@@ -1,12 +1,13 @@
 """SGLang: ``python -m sglang.launch_server`` with a static fraction of *free* memory.
 
-``--mem-fraction-static`` is the share of the memory free when the server starts
-(before its weights load) that SGLang takes for weights plus its KV pool; CUDA
-graphs and activations come on top. So the fraction depends on what co-resident
-services already hold — the start order — and is computed from
-``reserved_before_mb``: static = weights + KV of the estimate, over
-(device memory − what earlier services hold). Services on one GPU must then be
-started in ``start_order``, each after the previous one is healthy.
+``--mem-fraction-static`` is the share of the memory free when the server starts (before
+its weights load) that SGLang takes for weights plus its KV pool; CUDA graphs and
+activations come on top (0.5.23's model runner samples that free memory as
+``pre_model_load_memory`` and keeps ``free × (1 − fraction)`` as slack). So the fraction
+depends on what co-resident services already hold — the start order — and is computed
+from ``reserved_before_mb``: static = weights + KV of the estimate, over (device memory
+− what earlier services hold). Services on one GPU must then be started in
+``start_order``, each after the previous one is healthy.
 """
 
 from __future__ import annotations

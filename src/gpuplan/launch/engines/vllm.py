@@ -1,13 +1,14 @@
 """vLLM: ``vllm serve`` with the memory fraction that lets co-resident services start.
 
-``--gpu-memory-utilization`` is a fraction of the GPU's *total* memory that this
-one process may use (vLLM 0.33 defaults to 0.92); at start-up vLLM refuses to run
-when less than that much is free. So the fraction is the service's budget over the
-device's total, cut to what the device has left once every other service placed
-there holds its own budget — the fractions of co-resident services then add up to
-at most 1. Whatever the budget holds beyond weights and activations becomes KV
-cache, so ``--max-model-len`` and ``--max-num-seqs`` pin the context and
-concurrency the estimate was made for.
+``--gpu-memory-utilization`` is a fraction of the GPU's *total* memory that this one
+process may use (vLLM 0.33 defaults to 0.92); at start-up vLLM refuses to run when less
+than that much is free (``request_memory`` in ``vllm/v1/worker/utils.py``: ``ceil(total
+× utilization)`` must not exceed the free memory). So the fraction is the service's
+budget over the device's total, cut to what the device has left once every other service
+placed there holds its own budget — the fractions of co-resident services then add up to
+at most 1. Whatever the budget holds beyond weights and activations becomes KV cache, so
+``--max-model-len`` and ``--max-num-seqs`` pin the context and concurrency the estimate
+was made for.
 """
 
 from __future__ import annotations

@@ -60,6 +60,8 @@ def discover(path: str | Path) -> Discovery:
             found.append(read())
         except ModelError as error:
             problems.append(str(error))
+        except OSError as error:  # unreadable (permissions, I/O): say so, scan the rest
+            problems.append(f"{error.filename or path}: cannot be read: {error.strerror or error}")
 
     if path.is_file():
         if path.suffix == ".gguf":

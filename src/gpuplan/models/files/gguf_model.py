@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gguf import LlamaFileType
+from gguf import MODEL_ARCH_NAMES, LlamaFileType
 from pydantic import ValidationError
 
 from gpuplan.errors import ModelError, ModelFileError
@@ -32,6 +32,7 @@ from gpuplan.models.files.gguf_header import (
 )
 from gpuplan.models.quant import normalize_quant
 from gpuplan.models.weight_bytes import WeightBytes
+from gpuplan.problems import first_problem, shown
 
 _BLOCK = re.compile(r"^blk\.(\d+)\.(.+)$")
 _PER_EXPERT = re.compile(r"^ffn_(gate|up|down)\.\d+\.weight$")
@@ -174,15 +175,31 @@ def gguf_arch(header: GGUFHeader, tensors: Sequence[GGUFTensorInfo] | None = Non
             hint="the file may be a LoRA adapter, a vision projector (mmproj) or not a model",
         )
     quant = file_quant(md, tensors)
+    for key in _NONZERO_KEYS:
+        if f"{arch}.{key}" in md and not metadata_int(md, f"{arch}.{key}"):
+            raise ModelFileError(
+                f"{header.path}: GGUF metadata says {arch}.{key} is "
+                f"{shown(md[f'{arch}.{key}'])}; a model needs a positive count",
+                hint="the header is corrupt; re-download or re-convert the file",
+            )
     try:
         return _build(header, arch, md, tensors, roles, layers, hidden, vocab, quant)
     except ValidationError as error:
-        problem = error.errors()[0]
-        where = ".".join(str(p) for p in problem["loc"])
         raise ModelFileError(
-            f"{header.path}: metadata describes an impossible model ({where}: {problem['msg']})",
+            f"{header.path}: metadata describes an impossible model: "
+            f"{first_problem(error.errors())}",
             hint="the header is corrupt; re-download or re-convert the file",
         ) from None
+
+
+_NONZERO_KEYS = (
+    "block_count",
+    "embedding_length",
+    "context_length",
+    "attention.head_count",
+    "attention.head_count_kv",
+)
+"""Counts that are absent (then derived) or positive: a 0 is a corrupt header."""
 
 
 def _build(
@@ -297,6 +314,12 @@ def read_gguf(path: str | Path) -> LocalModel:
     weights = gguf_weights(headers, arch.checkpoint_quant)
     match = re.match(r"^(.*)-\d{5}-of-\d{5}$", path.stem)
     name = first.metadata.get("general.name")
+    notes = [f"general.name: {name}"] if isinstance(name, str) and name else []
+    if first.architecture not in _KNOWN_ARCHITECTURES:
+        notes.append(
+            f"architecture {first.architecture!r} is unknown to llama.cpp's gguf library: "
+            "estimated as a plain transformer from its header"
+        )
     return LocalModel(
         id=match[1] if match else path.stem,
         kind="gguf",
@@ -304,5 +327,8 @@ def read_gguf(path: str | Path) -> LocalModel:
         arch=arch,
         weights=weights,
         quant=arch.checkpoint_quant,
-        notes=(f"general.name: {name}",) if isinstance(name, str) and name else (),
+        notes=tuple(notes),
     )
+
+
+_KNOWN_ARCHITECTURES = frozenset(MODEL_ARCH_NAMES.values())

@@ -9,12 +9,12 @@ revision a plain ``from_pretrained`` would load.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from gpuplan.documents import DocumentReadError, DocumentSyntaxError, read_document
 from gpuplan.errors import ModelError, ModelFileError
 from gpuplan.models.files import LocalModel
 from gpuplan.models.files.safetensors_header import checkpoint_files, safetensors_weights
@@ -24,12 +24,12 @@ from gpuplan.models.hf_config import parse_hf_config
 def read_config(path: Path) -> dict[str, Any]:
     """A config.json as a dict; ModelFileError naming the file when it is unreadable."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        data = read_document(path, "json")
+    except DocumentReadError as error:
+        raise ModelFileError(str(error), hint=error.hint) from None
+    except DocumentSyntaxError as error:
         raise ModelFileError(
-            f"{path}: not valid JSON ({error})", hint="re-download the model's config.json"
+            f"{path} is {error}", hint="re-download the model's config.json"
         ) from None
     if not isinstance(data, dict):
         raise ModelFileError(f"{path}: top level is not a JSON object")

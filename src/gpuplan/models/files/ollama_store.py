@@ -11,12 +11,16 @@ JSON of default options (``num_ctx``…). Names print as Ollama prints them:
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from gpuplan.documents import (
+    DocumentReadError,
+    DocumentSyntaxError,
+    read_document,
+)
 from gpuplan.errors import ModelFileError, ModelNotFoundError
 from gpuplan.models.files import LocalModel
 from gpuplan.models.files.gguf_header import read_gguf_header
@@ -90,10 +94,10 @@ def read_ollama_model(store: str | Path, name: str) -> LocalModel:
             f"no Ollama model {name!r} in {store}", hint="`ollama list` shows the local models"
         )
     try:
-        layers = json.loads(manifest.read_text(encoding="utf-8"))["layers"]
+        layers = read_document(manifest, "json")["layers"]  # type: ignore[index]
         if not isinstance(layers, list):
             raise TypeError("layers is not a list")
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+    except (DocumentReadError, DocumentSyntaxError, KeyError, TypeError) as error:
         raise ModelFileError(f"{manifest}: unreadable manifest ({error})") from None
     by_media = {layer.get("mediaType"): layer for layer in layers if isinstance(layer, dict)}
     if MODEL_MEDIA not in by_media:
@@ -121,8 +125,8 @@ def read_ollama_model(store: str | Path, name: str) -> LocalModel:
 
 def _params_notes(store: Path, digest: Any, manifest: Path) -> list[str]:
     try:
-        params = json.loads(_blob(store, digest, manifest).read_text(encoding="utf-8"))
-    except (ModelFileError, OSError, UnicodeDecodeError, ValueError):
+        params = read_document(_blob(store, digest, manifest), "json")
+    except (ModelFileError, DocumentReadError, DocumentSyntaxError):
         return []
     if isinstance(params, dict) and isinstance(params.get("num_ctx"), int):
         return [f"the model's Modelfile sets num_ctx {params['num_ctx']}"]

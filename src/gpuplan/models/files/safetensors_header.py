@@ -10,7 +10,6 @@ than silently summed. Sharded checkpoints are found through
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -18,6 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gpuplan.documents import (
+    DocumentReadError,
+    DocumentSyntaxError,
+    parse_document,
+    read_document,
+)
 from gpuplan.errors import ModelFileError
 from gpuplan.models.weight_bytes import WeightBytes
 
@@ -85,9 +90,11 @@ def read_safetensors_header(path: str | Path) -> list[TensorEntry]:
     except IsADirectoryError:
         raise ModelFileError(f"{path}: is a directory, not a safetensors file") from None
     try:
-        header = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise _fail(path, f"header is not valid JSON ({error})") from None
+        header = parse_document(raw.decode("utf-8"), "json", max_bytes=_MAX_HEADER)
+    except UnicodeDecodeError:
+        raise _fail(path, "header is not UTF-8 JSON") from None
+    except DocumentSyntaxError as error:
+        raise _fail(path, f"header is {error}") from None
     if not isinstance(header, dict):
         raise _fail(path, "header is not a JSON object")
     return [
@@ -131,9 +138,15 @@ def checkpoint_files(directory: Path) -> list[Path]:
     index = directory / "model.safetensors.index.json"
     if index.is_file():
         try:
-            weight_map = json.loads(index.read_text())["weight_map"]
+            weight_map = read_document(index, "json")["weight_map"]  # type: ignore[index]
             names = sorted(set(weight_map.values()))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        except (
+            DocumentReadError,
+            DocumentSyntaxError,
+            KeyError,
+            TypeError,
+            AttributeError,
+        ) as error:
             raise ModelFileError(
                 f"{index}: unreadable index ({error})", hint="re-download the checkpoint"
             ) from None
