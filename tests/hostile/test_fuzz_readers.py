@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -176,3 +177,13 @@ def test_fuzz_safetensors_headers(tmp_path: Path, header: Any, data_bytes: int) 
     path = tmp_path / "fuzz.safetensors"
     path.write_bytes(struct.pack("<Q", len(raw)) + raw + b"\0" * data_bytes)
     bounded(lambda: read_safetensors_header(path))
+
+
+def test_a_huge_block_count_is_refused_before_any_per_layer_work(tmp_path: Path) -> None:
+    """Found by the fuzz test above: 2**31 layers with a sliding window hung the reader."""
+    counts = {"block_count": 2**31, "attention.sliding_window": 4096}
+    path = header_gguf(tmp_path / "huge.gguf", arch="gemma3", counts=counts)
+    started = time.monotonic()
+    with pytest.raises(GpuplanError, match="block_count is 2,147,483,648"):
+        read_gguf(path)
+    assert time.monotonic() - started < 5

@@ -20,7 +20,15 @@ from gguf import MODEL_ARCH_NAMES, LlamaFileType
 from pydantic import ValidationError
 
 from gpuplan.errors import ModelError, ModelFileError
-from gpuplan.models.arch import HybridSpec, MixerKind, MLASpec, ModelArch, MoESpec, SlidingSpec
+from gpuplan.models.arch import (
+    MAX_LAYERS,
+    HybridSpec,
+    MixerKind,
+    MLASpec,
+    ModelArch,
+    MoESpec,
+    SlidingSpec,
+)
 from gpuplan.models.files import LocalModel
 from gpuplan.models.files.gguf_header import (
     GGUFHeader,
@@ -93,9 +101,10 @@ def _sliding(md: Mapping[str, Any], arch: str, layers: int) -> SlidingSpec | Non
     period = pattern if isinstance(pattern, int) and pattern > 0 else SWA_PATTERN.get(arch)
     if period is None:
         return SlidingSpec(window=window, sliding_layers=layers)  # every layer slides
-    return SlidingSpec(
-        window=window, sliding_layers=sum(1 for i in range(layers) if i % period < period - 1)
-    )
+    # Layers i with i % period < period - 1 slide: period - 1 of every full period, plus
+    # the first ones of a last, partial period (arithmetic, so no loop over the layers).
+    full, rest = divmod(layers, period)
+    return SlidingSpec(window=window, sliding_layers=full * (period - 1) + min(rest, period - 1))
 
 
 def _hybrid(md: Mapping[str, Any], arch: str, state_layers: int) -> HybridSpec | None:
@@ -173,6 +182,12 @@ def gguf_arch(header: GGUFHeader, tensors: Sequence[GGUFTensorInfo] | None = Non
             f"{header.path}: GGUF metadata lacks {arch}.block_count, {arch}.embedding_length "
             "or a vocabulary",
             hint="the file may be a LoRA adapter, a vision projector (mmproj) or not a model",
+        )
+    if layers > MAX_LAYERS:  # checked before any per-layer work: 2**31 layers would never end
+        raise ModelFileError(
+            f"{header.path}: GGUF metadata says {arch}.block_count is {layers:,}; no model has "
+            f"more than {MAX_LAYERS:,} layers",
+            hint="the header is corrupt; re-download or re-convert the file",
         )
     quant = file_quant(md, tensors)
     for key in _NONZERO_KEYS:
