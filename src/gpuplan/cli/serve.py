@@ -136,9 +136,11 @@ def serve(
     from gpuplan.hardware import load_host
 
     if services:  # a broken services file is a one-line error now, not a 503 later
-        from gpuplan.serving.services import load_serving_services
+        from gpuplan.serving.services import load_serving_services, unproxied_warning
 
-        load_serving_services(services)
+        left_out = unproxied_warning(load_serving_services(services))
+        if left_out:
+            err_console.print(f"Warning: {escape(left_out)}", soft_wrap=True, highlight=False)
     if hardware is not None:  # declared: a typo is refused now, not served degraded
         load_host(hardware, headroom_mb=headroom_mb)
     sock = bind(host, port)  # a taken port is an error before anything is printed
