@@ -15,8 +15,8 @@ from gpuplan.selection.select import RoleSelector
 from gpuplan.serving import ServiceSpec, load_serving_services, parse_serving_services
 from gpuplan.serving.build import build_scheduler
 from gpuplan.serving.command import backend_command
-from gpuplan.serving.services import proxied_services, unproxied_warning
 from gpuplan.serving.routing import resolve_service
+from gpuplan.serving.services import proxied_services, unproxied_warning
 
 
 def spec(name: str, **fields: object) -> ServiceSpec:
