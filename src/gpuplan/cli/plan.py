@@ -107,6 +107,7 @@ def plan(
         services=listed,
         strategy=strategy.value,
         on=on.value,
+        services_file=str(services) if services is not None else None,
     )
     if json:
         body = result.model_dump(mode="json")
