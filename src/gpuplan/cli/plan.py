@@ -62,7 +62,7 @@ def plan(
         StrategyChoice,
         typer.Option(
             "--strategy",
-            help="Where each service goes (seed 004): manual (pins only), vram_based "
+            help="Where each service goes: manual (pins only), vram_based "
             "(largest first onto the most free memory), latency_optimized, "
             "isolation_first (the LLM alone), balanced (lowest peak utilisation).",
         ),

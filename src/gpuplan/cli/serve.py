@@ -115,7 +115,7 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the HTTP API: /api/system/gpu-config (seed 004), /v1/config/profile,
+    """Serve the HTTP API: /api/system/gpu-config (GPU assignments), /v1/config/profile,
     /v1/models/select_by_role, /health, /docs; with --services, the OpenAI-compatible
     proxy at /v1.
 

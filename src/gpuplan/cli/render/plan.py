@@ -74,7 +74,7 @@ def _file_services(plan: Plan) -> list[RenderableType]:
     if not count:
         return [Text(f"{plan.services_file} lists no services: nothing to place.")]
     parts: list[RenderableType] = [
-        Text(f"{count} service(s) from {plan.services_file}, placed and launched below.")
+        Text(f"{count} service(s) from {plan.services_file}, placed below.")
     ]
     picks = [f"{p.role} {p.model_id} {p.quantization}" for p in plan.selection.picks]
     if picks:
