@@ -136,9 +136,21 @@ def serve(
     from gpuplan.hardware import load_host
 
     if services:  # a broken services file is a one-line error now, not a 503 later
+        from gpuplan.errors import GpuplanError, ServicesFileError
         from gpuplan.serving.services import load_serving_services, unproxied_warning
 
-        left_out = unproxied_warning(load_serving_services(services))
+        try:
+            left_out = unproxied_warning(load_serving_services(services))
+        except ServicesFileError as serving_error:
+            # A file placement reads but the proxy cannot: /api/system/gpu-config and the
+            # settings page still work; the proxy then answers 503 saying why.
+            from gpuplan.placement.services import load_services
+
+            try:
+                load_services(services)
+            except GpuplanError:
+                raise serving_error from None
+            left_out = None
         if left_out:
             err_console.print(f"Warning: {escape(left_out)}", soft_wrap=True, highlight=False)
     if hardware is not None:  # declared: a typo is refused now, not served degraded
