@@ -216,6 +216,11 @@ class Plan(BaseModel):
     launch: tuple[LaunchConfig, ...] = Field(
         default=(), description="How each placed service is started (engine, argv, env, image)."
     )
+    services_file: str | None = Field(
+        default=None,
+        description="The services file whose services were placed; None: the role "
+        "selection's models were placed (`selection` then says what is served).",
+    )
 
 
 def make_plan(
@@ -228,11 +233,13 @@ def make_plan(
     services: Sequence[Service] | None = None,
     strategy: Strategy | str = DEFAULT_STRATEGY,
     on: On = "total",
+    services_file: str | None = None,
 ) -> Plan:
     """Fit every registry variant to the GPUs, choose a set for ``roles``, and place it.
 
     ``services`` (a services file's) are placed instead of the selection's own
-    models; ``strategy`` and ``on`` are ``gpuplan.placement.place``'s.
+    models (``services_file`` names where they came from); ``strategy`` and ``on``
+    are ``gpuplan.placement.place``'s.
     """
     rows = fit_rows(host, entries, context=context)
     policy = selection_policy(resolution, host)
@@ -254,6 +261,7 @@ def make_plan(
     from gpuplan.placement.services import services_from_selection
 
     if services is None:
+        services_file = None
         services = services_from_selection(selection.models)
     placement = place(
         services,
@@ -279,6 +287,7 @@ def make_plan(
         warnings=placement.warnings,
         solver=placement.solver,
         launch=launch,
+        services_file=services_file,
     )
 
 

@@ -38,6 +38,9 @@ VIEWS: dict[str, tuple[str, ...]] = {
     ),
     "plan-a5500-a400": ("plan", "--hardware", "RTX A5500, RTX A400"),
     "plan-cpu": ("plan", "--hardware", "cpu"),
+    "plan-seed004-services": (
+        "plan", "--services", "examples/seed004-services.yml", "--hardware", "RTX A5500, RTX A400",
+    ),
 }  # fmt: skip
 
 

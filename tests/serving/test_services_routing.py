@@ -16,6 +16,7 @@ from gpuplan.serving import ServiceSpec, load_serving_services, parse_serving_se
 from gpuplan.serving.build import build_scheduler
 from gpuplan.serving.command import backend_command
 from gpuplan.serving.routing import resolve_service
+from gpuplan.serving.services import proxied_services, unproxied_warning
 
 
 def spec(name: str, **fields: object) -> ServiceSpec:
@@ -41,10 +42,9 @@ def test_services_file_as_list_or_mapping(tmp_path: Path) -> None:
     ("document", "message"),
     [
         (
-            {"services": [{"name": "x", "vram_mb": 1}]},
-            "services[0] (x): Value error, service 'x' has no cmd",
+            {"services": [{"name": "x", "cmd": ["a"]}]},
+            "services[0] (x): Value error, service 'x' says neither vram_mb nor model",
         ),
-        ({"services": [{"name": "x", "cmd": ["a"]}]}, "neither vram_mb nor model"),
         ({"services": [{"name": "x", "cmd": ["a"], "vram_mb": 1, "gpu_index": 0}]}, "gpu_index"),
         (
             {
@@ -62,6 +62,25 @@ def test_services_file_errors_name_the_entry_and_field(document: object, message
     with pytest.raises(ServicesFileError, match=r"s\.yaml") as error:
         parse_serving_services(document, origin="s.yaml")
     assert message in str(error.value)
+
+
+def test_services_the_proxy_cannot_start_are_kept_for_placement_but_not_proxied() -> None:
+    specs = parse_serving_services(
+        {
+            "services": [
+                {"name": "compose-only", "vram_mb": 650},
+                {"name": "zoo", "models": ["a", "b"], "vram_mb": 6963},
+                {"name": "rendered", "model": "qwen3-8b", "engine": "llama.cpp"},
+                {"name": "own", "cmd": ["srv", "${PORT}"], "vram_mb": 1},
+            ]
+        },
+        origin="s.yaml",
+    )
+    assert [s.name for s in specs] == ["compose-only", "zoo", "rendered", "own"]
+    assert [s.name for s in proxied_services(specs)] == ["rendered", "own"]
+    warning = unproxied_warning(specs)
+    assert warning is not None and "compose-only, zoo" in warning and "rendered" not in warning
+    assert unproxied_warning(proxied_services(specs)) is None
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -98,7 +98,12 @@ class ServerState:
 
         from gpuplan.api.forward import new_backend_client
         from gpuplan.serving.build import build_scheduler
-        from gpuplan.serving.services import SERVICES_ENV, load_serving_services
+        from gpuplan.serving.services import (
+            SERVICES_ENV,
+            load_serving_services,
+            proxied_services,
+            unproxied_warning,
+        )
 
         path = self.settings.services or os.environ.get(SERVICES_ENV) or None
         if path is None or self.host is None or self.resolution is None:
@@ -110,6 +115,10 @@ class ServerState:
             self.startup_errors.update(errors)
             return
         self.startup_errors.pop("serving", None)
+        left_out = unproxied_warning(specs)  # `gpuplan serve` printed it; log it for the record
+        if left_out:
+            log.info("%s: %s", path, left_out)
+        specs = proxied_services(specs)
         selector = None
         if self.candidates is not None:
             selector = RoleSelector(self.candidates, selection_policy(resolution, host))

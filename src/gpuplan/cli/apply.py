@@ -36,7 +36,7 @@ ServicesOpt = Annotated[
     typer.Option(
         "--services",
         envvar="GPUPLAN_SERVICES",
-        help="Services file (seed 004 shape: services with name, model|models|vram_mb, role, "
+        help="Services file (a list `services` with name, model|models|vram_mb, role, "
         "latency_sensitive, gpu, vram_budget_override_mb). Default: $GPUPLAN_SERVICES.",
         show_default=False,
     ),
@@ -111,7 +111,13 @@ def apply(
     compose_file: ComposeOpt,
     strategy: Annotated[
         StrategyName,
-        typer.Option("--strategy", "-s", help="Seed 004 assignment strategy."),
+        typer.Option(
+            "--strategy",
+            "-s",
+            help="How services are assigned to GPUs: manual (your pins only), vram_based "
+            "(largest first onto the most free memory), latency_optimized, isolation_first "
+            "(the LLM alone), balanced (lowest peak utilisation).",
+        ),
     ] = "vram_based",
     runtime: RuntimeOpt = None,
     hardware: HardwareOpt = None,

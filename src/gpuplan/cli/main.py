@@ -61,7 +61,7 @@ class Commands(LazyGroup):
         "serve": LazyCommand(
             "gpuplan.cli.serve",
             "serve",
-            "Serve the HTTP API: /api/system/gpu-config (seed 004), /v1/config/profile, "
+            "Serve the HTTP API: /api/system/gpu-config (GPU assignments), /v1/config/profile, "
             "/v1/models/select_by_role, /health, /docs; with --services, the OpenAI-compatible "
             "proxy at /v1.",
         ),
@@ -105,7 +105,8 @@ class Commands(LazyGroup):
         "tune": LazyCommand(
             "gpuplan.cli.tune",
             "app",
-            "Tune a serving engine: seed 003's layered task config, real experiments, SLO scores.",
+            "Tune a serving engine: a task built from base settings, your hardware and "
+            "named profiles, real benchmark runs, scored against latency and throughput targets.",
         ),
     }
 

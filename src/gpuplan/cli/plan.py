@@ -62,7 +62,7 @@ def plan(
         StrategyChoice,
         typer.Option(
             "--strategy",
-            help="Where each service goes (seed 004): manual (pins only), vram_based "
+            help="Where each service goes: manual (pins only), vram_based "
             "(largest first onto the most free memory), latency_optimized, "
             "isolation_first (the LLM alone), balanced (lowest peak utilisation).",
         ),
@@ -107,6 +107,7 @@ def plan(
         services=listed,
         strategy=strategy.value,
         on=on.value,
+        services_file=str(services) if services is not None else None,
     )
     if json:
         body = result.model_dump(mode="json")

@@ -245,7 +245,7 @@ def render(
     notes = placed.notes
     if output is None:
         for note in notes:
-            err_console.print(f"Note: {note}", markup=False, soft_wrap=True)
+            err_console.print(f"Warning: {note}", markup=False, soft_wrap=True)
         for name, text in files.items():
             if len(files) > 1:
                 console.print(f"# ==> {name}", markup=False, highlight=False)
@@ -255,7 +255,7 @@ def render(
     for name, text in files.items():
         write_atomic(output / name, text, mode=0o755 if name.endswith(".sh") else 0o644)
     for note in notes:
-        console.print(f"Note: {note}", markup=False, soft_wrap=True)
+        console.print(f"Warning: {note}", markup=False, soft_wrap=True)
     console.print(
         f"Wrote {len(files)} file(s) to {output}: " + ", ".join(sorted(files)),
         markup=False,

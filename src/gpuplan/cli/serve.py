@@ -115,7 +115,7 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the HTTP API: /api/system/gpu-config (seed 004), /v1/config/profile,
+    """Serve the HTTP API: /api/system/gpu-config (GPU assignments), /v1/config/profile,
     /v1/models/select_by_role, /health, /docs; with --services, the OpenAI-compatible
     proxy at /v1.
 
@@ -137,19 +137,22 @@ def serve(
 
     if services:  # a broken services file is a one-line error now, not a 503 later
         from gpuplan.errors import GpuplanError, ServicesFileError
-        from gpuplan.serving.services import load_serving_services
+        from gpuplan.serving.services import load_serving_services, unproxied_warning
 
         try:
-            load_serving_services(services)
+            left_out = unproxied_warning(load_serving_services(services))
         except ServicesFileError as serving_error:
-            # Seed 004's services (no cmd) are for /api/system/gpu-config and the settings
-            # page; the proxy then answers 503 saying why, the rest of the server works.
+            # A file placement reads but the proxy cannot: /api/system/gpu-config and the
+            # settings page still work; the proxy then answers 503 saying why.
             from gpuplan.placement.services import load_services
 
             try:
                 load_services(services)
             except GpuplanError:
                 raise serving_error from None
+            left_out = None
+        if left_out:
+            err_console.print(f"Warning: {escape(left_out)}", soft_wrap=True, highlight=False)
     if hardware is not None:  # declared: a typo is refused now, not served degraded
         load_host(hardware, headroom_mb=headroom_mb)
     sock = bind(host, port)  # a taken port is an error before anything is printed

@@ -24,7 +24,8 @@ from gpuplan.errors import TuningConfigError
 
 app = typer.Typer(
     name="tune",
-    help="Tune a serving engine: seed 003's layered task config, real experiments, SLO scores.",
+    help="Tune a serving engine: a task built from base settings, your hardware and "
+    "named profiles, real benchmark runs, scored against latency and throughput targets.",
     rich_markup_mode=None,
     invoke_without_command=True,
 )
@@ -337,7 +338,7 @@ def profiles_cmd(
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """The tuning profiles (seed 003's six, and custom ones) with what each sets."""
+    """The tuning profiles (the six built in, and your own) with what each sets."""
     registry = _registry(profile_files or [])
     if json_out:
         emit_json([p.summary(details=True) for p in registry])

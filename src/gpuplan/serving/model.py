@@ -84,13 +84,10 @@ class ServiceSpec(_Frozen):
     )
 
     @model_validator(mode="after")
-    def _runnable(self) -> ServiceSpec:
-        if not self.cmd and (self.engine is None or self.model is None):
-            raise ValueError(
-                f"service {self.name!r} has no cmd: give the command that starts it, "
-                'e.g. cmd: ["llama-server", "--port", "${PORT}", "-m", "model.gguf"], '
-                "or an engine and a model for gpuplan to render its launch config"
-            )
+    def _costed(self) -> ServiceSpec:
+        # An entry the proxy cannot start (no cmd, no engine + model) is still a valid
+        # placement service — the same file feeds placement and the GPU-config routes —
+        # so it is not refused here; the proxy leaves it out (see ``runnable``).
         if self.vram_mb is None and self.model is None and self.vram_budget_override_mb is None:
             raise ValueError(
                 f"service {self.name!r} says neither vram_mb nor model: add vram_mb "
@@ -99,6 +96,11 @@ class ServiceSpec(_Frozen):
         if not self.health.startswith("/"):
             raise ValueError(f"service {self.name!r}: health must be a path such as '/health'")
         return self
+
+    @property
+    def runnable(self) -> bool:
+        """Whether the proxy can start it: a ``cmd``, or an ``engine`` and a ``model``."""
+        return bool(self.cmd) or (self.engine is not None and self.model is not None)
 
     @property
     def names(self) -> tuple[str, ...]:

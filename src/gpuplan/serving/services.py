@@ -17,7 +17,13 @@ from gpuplan.documents import DocumentSyntaxError, format_of, parse_document
 from gpuplan.errors import ServicesFileError
 from gpuplan.serving.model import ServicesDocument, ServiceSpec
 
-__all__ = ["SERVICES_ENV", "load_serving_services", "parse_serving_services"]
+__all__ = [
+    "SERVICES_ENV",
+    "load_serving_services",
+    "parse_serving_services",
+    "proxied_services",
+    "unproxied_warning",
+]
 
 SERVICES_ENV = "GPUPLAN_SERVICES"
 
@@ -86,3 +92,24 @@ def _where(loc: tuple[int | str, ...], raw: object) -> str:
         rest = ".".join(str(p) for p in parts[1:])
         return head + (f".{rest}" if rest else "")
     return ".".join(str(p) for p in loc) or "services"
+
+
+def proxied_services(specs: tuple[ServiceSpec, ...]) -> tuple[ServiceSpec, ...]:
+    """The services the proxy serves: those it can start (``ServiceSpec.runnable``).
+
+    The others (containers Compose runs, say) stay in the file for placement and
+    the GPU-config routes; the proxy lists them nowhere.
+    """
+    return tuple(spec for spec in specs if spec.runnable)
+
+
+def unproxied_warning(specs: tuple[ServiceSpec, ...]) -> str | None:
+    """One line naming the services the proxy leaves out, or None when it serves all."""
+    left = [spec.name for spec in specs if not spec.runnable]
+    if not left:
+        return None
+    listed = ", ".join(left)
+    return (
+        f"not proxied at /v1 (no cmd, and no engine and model to render one): {listed}; "
+        "they are still placed and managed through /api/system/gpu-config"
+    )

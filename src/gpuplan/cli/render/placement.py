@@ -8,6 +8,7 @@ wrapped mid-word, and reasons wrap under their service.
 
 from __future__ import annotations
 
+import re
 import shlex
 import textwrap
 
@@ -17,7 +18,7 @@ from rich.text import Text
 
 from gpuplan.planning import Plan
 
-__all__ = ["render_launch", "render_where"]
+__all__ = ["keep_units", "launch_warnings", "render_launch", "render_where"]
 
 BAR = 20
 
@@ -90,7 +91,25 @@ def render_launch(plan: Plan) -> RenderableType:
         words = [f"{k}={shlex.quote(v)}" for k, v in sorted(config.env.items())]
         words += _flag_groups([shlex.quote(token) for token in config.argv])
         parts.append(Text(_continued(words)))
+        parts += [_wrapped(f"⚠ {note}", "yellow") for note in launch_warnings(config.notes)]
     return Group(*parts)
+
+
+LAUNCH_WARNING_PREFIXES = ("cannot start:", "may not start:")
+"""Launch notes that say the line will fail or may fail (the launch renderers' words)."""
+
+
+def launch_warnings(notes: tuple[str, ...]) -> list[str]:
+    """The launch notes a user must see beside the line: those that say it may not start."""
+    return [note for note in notes if note.lower().startswith(LAUNCH_WARNING_PREFIXES)]
+
+
+_NUMBER_UNIT = re.compile(r"(\d)[ ](GB|MB|GiB|MiB|KB|tokens|%)(?![A-Za-z])")
+
+
+def keep_units(text: str) -> str:
+    """'3.5 GB' with a non-breaking space, so wrapping never strands the unit (views only)."""
+    return _NUMBER_UNIT.sub("\\1\u00a0\\2", text)
 
 
 def _flag_groups(tokens: list[str]) -> list[str]:
@@ -123,7 +142,9 @@ def _continued(words: list[str], width: int = 78) -> str:
 
 def _wrapped(text: str, style: str, width: int = 79) -> Text:
     """Wrapped at words with a hanging indent: `plan` prints with soft_wrap, so wrap here."""
-    lines = textwrap.wrap(text, width=width, subsequent_indent="  ", break_on_hyphens=False)
+    lines = textwrap.wrap(
+        keep_units(text), width=width, subsequent_indent="  ", break_on_hyphens=False
+    )
     return Text("\n".join(lines), style=style)
 
 

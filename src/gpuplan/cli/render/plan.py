@@ -68,6 +68,25 @@ def _engine_line(block: EngineBlock) -> str:
     return ", ".join(words)
 
 
+def _file_services(plan: Plan) -> list[RenderableType]:
+    """With --services the view is about the file's services, not the role selection."""
+    count = len(plan.assignments)
+    if not count:
+        return [Text(f"{plan.services_file} lists no services: nothing to place.")]
+    parts: list[RenderableType] = [
+        Text(f"{count} service(s) from {plan.services_file}, placed below.")
+    ]
+    picks = [f"{p.role} {p.model_id} {p.quantization}" for p in plan.selection.picks]
+    if picks:
+        parts.append(
+            Text(
+                "Without a services file, gpuplan would serve: " + ", ".join(picks) + ".",
+                style="dim",
+            )
+        )
+    return parts
+
+
 def render_plan(plan: Plan, policy: SelectionPolicy) -> RenderableType:
     active = plan.profile.active_profile
     parts: list[RenderableType] = [
@@ -75,14 +94,19 @@ def render_plan(plan: Plan, policy: SelectionPolicy) -> RenderableType:
         render_host(plan.hardware),
         Rule(f"Profile: {active.name}", align="left"),
         *(Text(line) for line in plan.profile_why),
-        Rule("What fits", align="left"),
-        _fitting(plan),
-        Rule("What to serve", align="left"),
-        render_joint(plan.selection, policy),
     ]
-    if plan.engines:
-        parts.append(Text("Engine settings for these picks:", style="bold"))
-        parts += [Text(f"  {_engine_line(block)}") for block in plan.engines]
+    if plan.services_file is not None:
+        parts += [Rule("What to serve", align="left"), *_file_services(plan)]
+    else:
+        parts += [
+            Rule("What fits", align="left"),
+            _fitting(plan),
+            Rule("What to serve", align="left"),
+            render_joint(plan.selection, policy),
+        ]
+        if plan.engines:
+            parts.append(Text("Engine settings for these picks:", style="bold"))
+            parts += [Text(f"  {_engine_line(block)}") for block in plan.engines]
     parts += [Rule(f"Where ({plan.strategy})", align="left"), render_where(plan)]
     if plan.launch:
         parts += [Rule("How", align="left"), render_launch(plan)]
