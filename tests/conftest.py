@@ -55,3 +55,11 @@ def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
     from gpuplan.cli import _common
 
     monkeypatch.setattr(_common.console, "width", 200)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_detection() -> None:
+    """Detection is cached per process; a test must not see an earlier test's machine."""
+    from gpuplan.hardware import detect
+
+    detect.clear_cache()
