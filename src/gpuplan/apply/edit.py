@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gpuplan.apply.services import config_from_placement
 from gpuplan.errors import InvalidConfigError
 from gpuplan.hardware import Host
-from gpuplan.placement.model import Service, Strategy
+from gpuplan.placement.model import SERVICE_NAME_MAX, SERVICE_NAME_PATTERN, Service, Strategy
 from gpuplan.store.model import GpuConfig, ServiceConfig
 
 __all__ = ["RequestedAssignment", "config_from_request", "gb"]
@@ -29,7 +29,12 @@ class RequestedAssignment(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    service: str = Field(min_length=1, max_length=64, description="Compose service name.")
+    service: str = Field(
+        min_length=1,
+        max_length=SERVICE_NAME_MAX,
+        pattern=SERVICE_NAME_PATTERN,
+        description="Compose service name.",
+    )
     gpu_index: int | None = Field(default=None, ge=0, description="GPU; null = auto-assign.")
     gpu_indices: tuple[int, ...] | None = Field(
         default=None, description="Several GPUs (tensor parallel); wins over gpu_index."

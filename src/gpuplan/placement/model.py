@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "LLM_ROLES",
+    "SERVICE_NAME_MAX",
+    "SERVICE_NAME_PATTERN",
     "STRATEGIES",
     "Assignment",
     "GpuFill",
@@ -36,6 +38,14 @@ STRATEGIES: tuple[Strategy, ...] = (
     "isolation_first",
     "balanced",
 )
+
+
+SERVICE_NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
+"""Compose's service-name rule. Names become file names (``NAME.sh``) and Compose keys,
+so anything else (``/``, ``..``, newlines) is refused where names are read."""
+
+SERVICE_NAME_MAX = 63
+"""Compose (and DNS labels, which service names become) allow at most 63 characters."""
 
 
 class _Frozen(BaseModel):

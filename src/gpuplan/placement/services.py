@@ -20,6 +20,7 @@ file, the line, the field and the fix.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gpuplan.documents import DocumentSyntaxError, Format, format_of, parse_document
 from gpuplan.errors import GpuplanError, ServicesFileError
-from gpuplan.placement.model import Service
+from gpuplan.placement.model import SERVICE_NAME_MAX, SERVICE_NAME_PATTERN, Service
+from gpuplan.problems import describe, shown
 
 if TYPE_CHECKING:
     from gpuplan.models.registry import ModelEntry
@@ -44,7 +46,7 @@ _EXAMPLE = "services:\n  - name: ai-llm\n    model: qwen3-8b\n    role: llm"
 class _Entry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    name: str = Field(min_length=1, max_length=253)
+    name: str = Field(min_length=1, max_length=SERVICE_NAME_MAX, pattern=SERVICE_NAME_PATTERN)
     model: str | None = Field(default=None, min_length=1)
     models: tuple[str, ...] = ()
     vram_mb: int | None = Field(default=None, ge=0)
@@ -361,7 +363,7 @@ def services_from_selection(
         llm = next((r for r in roles if r in LLM_ROLES), None)
         services.append(
             Service(
-                name=loaded.model_id.replace(":", "-").replace("/", "-"),
+                name=_service_name(loaded.model_id),
                 model=loaded.model_id,
                 vram_mb=loaded.vram_estimate_mb,
                 gpus_needed=max(1, loaded.gpus),
@@ -372,6 +374,12 @@ def services_from_selection(
             )
         )
     return tuple(services)
+
+
+def _service_name(model_id: str) -> str:
+    """A model id as a Compose service name: other characters become '-'."""
+    name = re.sub(r"[^a-zA-Z0-9_.-]", "-", model_id).lstrip("_.-")[:SERVICE_NAME_MAX]
+    return name or "model"
 
 
 # --------------------------------------------------------------------------- errors
@@ -395,10 +403,17 @@ def _file_error(error: ValidationError, origin: str, text: str, fmt: Format) -> 
         message = f"field {field} is missing{more}"
         hint = f"add {field.rsplit('.', 1)[-1]}"
     else:
-        value = repr(first.get("input"))
-        value = value if len(value) <= 60 else value[:59] + "…"
-        message = f"field {field}: {first['msg']}, got {value}{more}"
-        hint = _HINTS.get(str(loc[-1]) if loc else "", "fix the value")
+        if kind == "string_pattern_mismatch" and loc and loc[-1] == "name":
+            problem = f"is not a Compose service name (got {shown(first.get('input'))})"
+        else:
+            problem = describe({**first, "loc": loc})[1]
+        message = f"field {field} {problem}{more}"
+        last = loc[-1] if loc else ""
+        hint = (
+            "write each service as an entry `- name: …` with its fields"
+            if isinstance(last, int)
+            else _HINTS.get(str(last), "fix the value")
+        )
     return _at(origin, text, fmt, loc, message, hint)
 
 
@@ -410,7 +425,8 @@ _HINTS = {
     "latency_sensitive": "write true or false",
     "models": "write a list of model ids, like models: [yolo26, clip-vit-large-patch14]",
     "services": "make services a list of entries, each starting with `- name: …`",
-    "name": "give each service a name, like name: ai-llm",
+    "name": "give each service a Compose service name: letters, digits, '_', '.', '-', "
+    f"starting with a letter or digit, at most {SERVICE_NAME_MAX} characters, like name: ai-llm",
 }
 
 
