@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,34 @@ def test_names_from_the_selection_are_compose_names() -> None:
     import re
 
     assert re.fullmatch(SERVICE_NAME_PATTERN, service.name), service.name
+
+
+@pytest.mark.parametrize("field", ["vram_mb", "vram_budget_override_mb"])
+def test_vram_figures_are_bounded_by_physics(field: str) -> None:
+    huge = _one(field, 99999999999999999999)
+    with pytest.raises(ServicesFileError, match="too large"):
+        parse_services(huge, "json", origin="f.json")
+    text = _one(field, 99999999999999)
+    with pytest.raises(ServicesFileError) as caught:
+        parse_services(text, "json", origin="f.json")
+    message = str(caught.value)
+    assert f"field services[0].{field} must be at most 8388608" in message
+    assert "8 TiB" in message and "Input should" not in message
+    ok = _one(field, 8388608)
+    assert parse_services(ok, "json", origin="f.json")[0].budget_mb == 8388608
+
+
+def test_an_alias_bomb_or_aliased_list_reads_in_plain_words() -> None:
+    rows = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for prev, name in zip("abcdef", "bcdefg", strict=True):
+        rows.append(f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]")
+    with pytest.raises(ServicesFileError, match="aliases"):
+        parse_services("\n".join([*rows, "services: [*g]"]) + "\n", "yaml", origin="f.yml")
+    with pytest.raises(ServicesFileError) as caught:
+        parse_services("a: &a [1, 2]\nservices: [*a]\n", "yaml", origin="f.yml")
+    assert "services[0] must be a table" in str(caught.value)
+    assert "_Entry" not in str(caught.value) and "Input should" not in str(caught.value)
+
+
+def _one(field: str, value: int) -> str:
+    return json.dumps({"services": [{"name": "x", field: value}]})

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gpuplan.documents import DocumentSyntaxError, Format, format_of, parse_document
 from gpuplan.errors import GpuplanError, ServicesFileError
+from gpuplan.hardware.model import MAX_GPU_MEMORY_MB
 from gpuplan.placement.model import SERVICE_NAME_MAX, SERVICE_NAME_PATTERN, Service
 from gpuplan.problems import describe, shown
 
@@ -49,14 +50,14 @@ class _Entry(BaseModel):
     name: str = Field(min_length=1, max_length=SERVICE_NAME_MAX, pattern=SERVICE_NAME_PATTERN)
     model: str | None = Field(default=None, min_length=1)
     models: tuple[str, ...] = ()
-    vram_mb: int | None = Field(default=None, ge=0)
+    vram_mb: int | None = Field(default=None, ge=0, le=MAX_GPU_MEMORY_MB)
     quantization: str | None = Field(default=None, min_length=1)
     role: str | None = None
     latency_sensitive: bool = False
     gpu: int | None = Field(default=None, ge=0)
     gpus: int = Field(default=1, ge=1, le=1024)
     engine: str | None = None
-    vram_budget_override_mb: int | None = Field(default=None, ge=0)
+    vram_budget_override_mb: int | None = Field(default=None, ge=0, le=MAX_GPU_MEMORY_MB)
     # How `gpuplan serve` runs the service (gpuplan.serving.model.ServiceSpec checks them);
     # placement has no use for them, but one services file feeds both stages.
     cmd: Any = None
@@ -418,8 +419,9 @@ def _file_error(error: ValidationError, origin: str, text: str, fmt: Format) -> 
 
 
 _HINTS = {
-    "vram_mb": "write a whole number of MiB, like vram_mb: 1536",
-    "vram_budget_override_mb": "write a whole number of MiB, like vram_budget_override_mb: 3584",
+    "vram_mb": "write a whole number of MiB (at most 8 TiB), like vram_mb: 1536",
+    "vram_budget_override_mb": "write a whole number of MiB (at most 8 TiB), "
+    "like vram_budget_override_mb: 3584",
     "gpu": "write the GPU's index as nvidia-smi numbers it, like gpu: 0",
     "gpus": "write how many GPUs to span, like gpus: 2",
     "latency_sensitive": "write true or false",
