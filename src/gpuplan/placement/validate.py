@@ -67,6 +67,13 @@ def validate(problem: Problem, slots: Sequence[tuple[int, ...]]) -> Checked:
                 fixed[d] += shares[s]
     for s, service in enumerate(problem.services):
         if not slots[s]:
+            if problem.spans[s] > 1 and problem.devices:
+                warnings.append(
+                    f"{service.name} is not placed: tensor parallel over {problem.spans[s]} "
+                    f"GPUs needs {gb(shares[s])} on each GPU (engines split evenly), and this "
+                    f"host has not {problem.spans[s]} such GPUs; lower gpus, choose a smaller "
+                    "quantization, or pin it with gpu: to accept the risk"
+                )
             continue
         tight = min(slots[s], key=lambda d: (problem.devices[d].usable_mb, d))
         device = problem.devices[tight]
@@ -74,6 +81,17 @@ def validate(problem: Problem, slots: Sequence[tuple[int, ...]]) -> Checked:
             continue
         budget = service.budget_mb
         where = f"{device.label} ({_gpu_size(problem, tight, shares[s])})"
+        if len(slots[s]) > 1:
+            why = (
+                "it is pinned there"
+                if service.gpu is not None
+                and (problem.tp_floor_mb[s] if problem.tp_floor_mb else 0) > 0
+                else f"no {len(slots[s])} GPUs of this host each hold that share"
+            )
+            warnings.append(
+                f"{service.name}: tensor parallel splits it evenly ({gb(shares[s])} per GPU), "
+                f"but {device.label} has only {gb(device.usable_mb)} usable; {why}"
+            )
         if service.adjustable:
             room = min(problem.devices[d].usable_mb - fixed[d] for d in slots[s])
             shares[s] = max(0, room)
