@@ -105,6 +105,11 @@ class Service(_Frozen):
     quantization: str | None = Field(
         default=None, description="Quantization of the served variant, when known."
     )
+    min_vram_mb: int = Field(
+        default=0,
+        ge=0,
+        description="MiB its smallest model needs (a zoo's smallest member); 0 = not known.",
+    )
     tensor_parallel_sizes: tuple[int, ...] = Field(
         default=(),
         description=(

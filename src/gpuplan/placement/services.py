@@ -245,13 +245,17 @@ class _Resolver:
         quantization = entry.quantization
         engine = entry.engine
         sizes: tuple[int, ...] = ()
+        smallest = 0
+        if entry.models and entry.vram_mb is not None:
+            smallest = self.smallest(entry.models)
         if entry.vram_mb is not None:
             vram = entry.vram_mb
         elif entry.model is not None:
             vram, quantization, backend, sizes = self.cost(entry.model, entry.quantization)
             engine = engine or backend
         elif entry.models:
-            vram = sum(self.cost(member, None)[0] for member in entry.models)
+            costs = [self.cost(member, None)[0] for member in entry.models]
+            vram, smallest = sum(costs), min(costs)
         else:
             vram = entry.vram_budget_override_mb or 0
         return Service(
@@ -267,7 +271,18 @@ class _Resolver:
             vram_budget_override_mb=entry.vram_budget_override_mb,
             quantization=quantization,
             tensor_parallel_sizes=sizes,
+            min_vram_mb=smallest,
         )
+
+    def smallest(self, members: Sequence[str]) -> int:
+        """MiB of the zoo's smallest member the registry can cost; 0 if it knows none."""
+        costs = []
+        for member in members:
+            try:
+                costs.append(self.cost(member, None)[0])
+            except GpuplanError:
+                continue
+        return min(costs, default=0)
 
     def cost(self, model: str, quantization: str | None) -> tuple[int, str, str, tuple[int, ...]]:
         """(MiB, quantization, backend, accepted TP sizes) of one model."""
