@@ -16,3 +16,12 @@ def test_put_refuses_names_that_are_not_compose_service_names(name: str) -> None
 
 def test_put_accepts_compose_names() -> None:
     assert RequestedAssignment(service="ai-llm.v2_x").service == "ai-llm.v2_x"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"gpu_index": 71584663382968345981728877870841856}, {"gpu_indices": [0, -5]}],
+)
+def test_put_refuses_gpu_indices_no_host_has(fields: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        RequestedAssignment.model_validate({"service": "ai-llm", **fields})

@@ -12,6 +12,7 @@ to 3.5 GB.").
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +23,10 @@ from gpuplan.placement.model import SERVICE_NAME_MAX, SERVICE_NAME_PATTERN, Serv
 from gpuplan.store.model import GpuConfig, ServiceConfig
 
 __all__ = ["RequestedAssignment", "config_from_request", "gb"]
+
+
+_MAX_INDEX = 1 << 20
+"""No host numbers its GPUs past this; larger is a typo (and overflows the store)."""
 
 
 class RequestedAssignment(BaseModel):
@@ -35,8 +40,10 @@ class RequestedAssignment(BaseModel):
         pattern=SERVICE_NAME_PATTERN,
         description="Compose service name.",
     )
-    gpu_index: int | None = Field(default=None, ge=0, description="GPU; null = auto-assign.")
-    gpu_indices: tuple[int, ...] | None = Field(
+    gpu_index: int | None = Field(
+        default=None, ge=0, le=_MAX_INDEX, description="GPU; null = auto-assign."
+    )
+    gpu_indices: tuple[Annotated[int, Field(ge=0, le=_MAX_INDEX)], ...] | None = Field(
         default=None, description="Several GPUs (tensor parallel); wins over gpu_index."
     )
     vram_budget_override: float | None = Field(
