@@ -21,10 +21,9 @@ import re
 import stat
 import tomllib
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Literal
-
-import yaml
+from typing import Any, Literal
 
 __all__ = [
     "MAX_DEPTH",
@@ -174,7 +173,7 @@ def parse_document(text: str, fmt: Format, *, max_bytes: int = MAX_DOCUMENT_BYTE
         elif fmt == "toml":
             data = tomllib.loads(text)
         else:
-            data = yaml.load(text, Loader=_Loader)
+            data = _parse_yaml(text, kind)
     except json.JSONDecodeError as error:
         raise DocumentSyntaxError("JSON", error.msg, error.lineno, error.colno) from None
     except tomllib.TOMLDecodeError as error:
@@ -182,15 +181,6 @@ def parse_document(text: str, fmt: Format, *, max_bytes: int = MAX_DOCUMENT_BYTE
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
         line, column = (int(found.group(1)), int(found.group(2))) if found else (None, None)
         raise DocumentSyntaxError("TOML", message, line, column) from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        problem = getattr(error, "problem", None) or str(error)
-        if "nesting depth" in str(problem):
-            too_deep = f"nested deeper than {MAX_DEPTH} levels"
-            raise DocumentSyntaxError(kind, too_deep, fix=_FLATTER) from None
-        line = mark.line + 1 if mark is not None else None
-        column = mark.column + 1 if mark is not None else None
-        raise DocumentSyntaxError("YAML", str(problem), line, column) from None
     except RecursionError:
         raise DocumentSyntaxError(
             kind, f"nested deeper than {MAX_DEPTH} levels", fix=_FLATTER
@@ -213,8 +203,31 @@ def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number gpuplan accepts; write a finite number")
 
 
-class _Loader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
-    """PyYAML's safe loader; the tree check afterwards enforces the limits."""
+@cache
+def _loader() -> Any:
+    """PyYAML's safe loader (C if built); the tree check afterwards enforces the limits.
+
+    Imported on first YAML document: hardware specs, TOML and JSON files never pay for it.
+    """
+    import yaml
+
+    return yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader
+
+
+def _parse_yaml(text: str, kind: str) -> object:
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=_loader())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None) or str(error)
+        if "nesting depth" in str(problem):
+            too_deep = f"nested deeper than {MAX_DEPTH} levels"
+            raise DocumentSyntaxError(kind, too_deep, fix=_FLATTER) from None
+        line = mark.line + 1 if mark is not None else None
+        column = mark.column + 1 if mark is not None else None
+        raise DocumentSyntaxError("YAML", str(problem), line, column) from None
 
 
 def _check_tree(data: object, kind: str) -> None:

@@ -296,6 +296,45 @@ JAMBA_V01: dict[str, Any] = {
     "vocab_size": 65536,
 }
 
+# meta-llama/Llama-3.2-11B-Vision(-Instruct) config.json (MllamaForConditionalGeneration).
+# Published size 10.67 B (the model page's "10.7B params"); the generic ViT count gave
+# 10.41 B (−2.4 %, issue 8) without the 8 global layers, the tile embedding and the
+# 7680 → 4096 projector.
+MLLAMA_11B: dict[str, Any] = {
+    "architectures": ["MllamaForConditionalGeneration"],
+    "model_type": "mllama",
+    "torch_dtype": "bfloat16",
+    "text_config": {
+        "model_type": "mllama_text_model",
+        "hidden_size": 4096,
+        "intermediate_size": 14336,
+        "num_attention_heads": 32,
+        "num_hidden_layers": 40,
+        "num_key_value_heads": 8,
+        "vocab_size": 128256,
+        "cross_attention_layers": [3, 8, 13, 18, 23, 28, 33, 38],
+        "max_position_embeddings": 131072,
+        "tie_word_embeddings": False,
+        "rope_theta": 500000.0,
+        "hidden_act": "silu",
+    },
+    "vision_config": {
+        "model_type": "mllama_vision_model",
+        "hidden_size": 1280,
+        "image_size": 560,
+        "intermediate_size": 5120,
+        "num_hidden_layers": 32,
+        "num_global_layers": 8,
+        "num_attention_heads": 16,
+        "patch_size": 14,
+        "vision_output_dim": 7680,
+        "max_num_tiles": 4,
+        "num_channels": 3,
+        "intermediate_layers_indices": [3, 7, 15, 23, 30],
+        "hidden_act": "gelu",
+    },
+}
+
 
 @pytest.mark.parametrize(
     ("config", "published_b", "tolerance"),
@@ -309,6 +348,7 @@ JAMBA_V01: dict[str, Any] = {
         pytest.param(LLAMA4_SCOUT, 109.68, 0.02, id="llama4-scout"),
         pytest.param(QWEN3_NEXT_80B, 80.0, 0.02, id="qwen3-next-80b"),
         pytest.param(JAMBA_V01, 51.6, 0.02, id="jamba-v0.1"),
+        pytest.param(MLLAMA_11B, 10.67, 0.005, id="llama-3.2-11b-vision"),
     ],
 )
 def test_parameters_counted_from_the_architecture(

@@ -14,7 +14,16 @@ from gpuplan.api import docs, errors
 from gpuplan.api.auth import check_bind
 from gpuplan.api.errors import error_responses
 from gpuplan.api.gpu_service import GpuConfigService
-from gpuplan.api.routes import gpu_config, hardware, models, profile, proxy, serving, tuning
+from gpuplan.api.routes import (
+    gpu_config,
+    hardware,
+    models,
+    pages,
+    profile,
+    proxy,
+    serving,
+    tuning,
+)
 from gpuplan.api.security import HostOriginGuard
 from gpuplan.api.state import ServerSettings, ServerState, get_state
 
@@ -83,6 +92,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.include_router(profile.router)
     app.include_router(models.router)
     app.include_router(gpu_config.router)
+    pages.install(app)  # before the proxy, whose routes are broad
     app.include_router(tuning.router)
     app.include_router(proxy.router)
     app.include_router(serving.router)

@@ -136,9 +136,20 @@ def serve(
     from gpuplan.hardware import load_host
 
     if services:  # a broken services file is a one-line error now, not a 503 later
+        from gpuplan.errors import GpuplanError, ServicesFileError
         from gpuplan.serving.services import load_serving_services
 
-        load_serving_services(services)
+        try:
+            load_serving_services(services)
+        except ServicesFileError as serving_error:
+            # Seed 004's services (no cmd) are for /api/system/gpu-config and the settings
+            # page; the proxy then answers 503 saying why, the rest of the server works.
+            from gpuplan.placement.services import load_services
+
+            try:
+                load_services(services)
+            except GpuplanError:
+                raise serving_error from None
     if hardware is not None:  # declared: a typo is refused now, not served degraded
         load_host(hardware, headroom_mb=headroom_mb)
     sock = bind(host, port)  # a taken port is an error before anything is printed

@@ -49,6 +49,11 @@ class EngineProfile(BaseModel):
     kv_dtypes: tuple[str, ...] = Field(description="KV cache dtypes the engine accepts.")
     kv_block_tokens: int = Field(description="KV allocation granularity (context rounds up to it).")
     sliding_rule: SlidingRule = Field(description="How sliding-window layers are sized.")
+    kv_group_padding: bool = Field(
+        default=False,
+        description="Hybrid models' layers are split per attention type into KV groups of one "
+        "size and the last group of each type is padded (vLLM V1's hybrid KV cache manager).",
+    )
     prefill_chunk_tokens: int | None = Field(
         description="Tokens per forward pass (chunked prefill); None: the whole prompt at once."
     )
@@ -109,6 +114,7 @@ ENGINES: dict[Engine, EngineProfile] = {
         kv_dtypes=_VLLM_KV,
         kv_block_tokens=16,
         sliding_rule="window_plus_batch",
+        kv_group_padding=True,
         prefill_chunk_tokens=8192,  # max_num_batched_tokens on >=70 GiB GPUs (V1 default)
         sampler_rows=1024,  # max_num_seqs on >=70 GiB GPUs (256 elsewhere)
         small_gpu_below_mb=70 * 1024,  # vLLM's EngineArgs: smaller defaults below 70 GiB

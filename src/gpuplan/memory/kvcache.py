@@ -69,6 +69,20 @@ def _per_layer_token_bytes(
     return 2 * heads * arch.head_dim * element, f"2 × {heads} KV heads × {arch.head_dim}"
 
 
+def _padded_group_layers(full: int, windowed: int) -> tuple[int, int]:
+    """Layer slots vLLM V1 allocates for a full + sliding (or chunked) attention model.
+
+    vllm/v1/core/kv_cache_utils.py ``_get_kv_cache_groups_uniform_page_size``: the
+    group size is the smaller type's layer count, or the larger one's when it is below
+    1.5 × the smaller; each type is split into groups of that size, the last one padded,
+    and every group's blocks span ``group size`` layers. Gemma 3 27B (10 full + 52
+    sliding) is allocated as 10 + 60 layers: its KV per token is 70/62 of the layer sum.
+    """
+    smallest, largest = min(full, windowed), max(full, windowed)
+    size = largest if largest < smallest * 1.5 else smallest
+    return _round_up(full, size), _round_up(windowed, size)
+
+
 def kv_memory(
     arch: ModelArch,
     engine: EngineProfile,
@@ -112,6 +126,12 @@ def kv_memory(
             f"{engine.label} is not assumed to shrink them (overestimate)"
         )
     full_layers = arch.attention_layers - sliding_layers
+    if engine.kv_group_padding and sliding_layers and full_layers:
+        full_layers, sliding_layers = _padded_group_layers(full_layers, sliding_layers)
+        notes.append(
+            f"{engine.label} groups the layers per attention type and pads the last group: "
+            f"allocated as {full_layers} full + {sliding_layers} windowed layers"
+        )
     total = per_layer * (full_layers * full_tokens + sliding_layers * sliding_tokens)
     layer_share = 1.0
     if engine.ggml and tensor_parallel > 1:

@@ -485,12 +485,41 @@ def _vision_spec(config: Mapping[str, Any], text_hidden: int) -> VisionSpec | No
     blocks = depth * (4 * hidden * hidden + (3 if gated else 2) * hidden * inter)
     embed = 3 * patch * patch * temporal * hidden
     projector = merged * merged + merged * out
+    if vision.get("model_type") == "mllama_vision_model":
+        blocks, embed, projector = _mllama_vision(vision, hidden, inter, blocks, out)
     return VisionSpec(
         hidden_size=hidden,
         num_layers=depth,
         intermediate_size=inter,
         parameters=blocks + embed + projector,
     )
+
+
+def _mllama_vision(
+    vision: Mapping[str, Any], hidden: int, inter: int, blocks: int, out: int
+) -> tuple[int, int, int]:
+    """Mllama's (Llama 3.2 Vision) tower: what the generic ViT count leaves out.
+
+    transformers' ``MllamaVisionModel``: a second, "global" transformer of
+    ``num_global_layers`` layers after the local one; a tile embedding of
+    ``(max_aspect_ratio_id + 1) × max_num_tiles × (patches + 1) × hidden`` plus the
+    gated position embedding; and a projector ``vision_output_dim → text hidden``
+    (vision_output_dim = hidden × (1 + len(intermediate_layers_indices)), 7680 for
+    Llama-3.2-11B-Vision).
+    """
+    global_layers = _int(vision, "num_global_layers") or 0
+    blocks += global_layers * (4 * hidden * hidden + 2 * hidden * inter)
+    patch = _int(vision, "patch_size") or 14
+    image = _int(vision, "image_size") or 560
+    positions = (image // patch) ** 2 + 1
+    tiles = _int(vision, "max_num_tiles") or 4
+    ratios = vision.get("supported_aspect_ratios")
+    aspect_ids = (len(ratios) if isinstance(ratios, list) else 8) + 1
+    embed = 3 * patch * patch * hidden + positions * hidden
+    embed += aspect_ids * tiles * positions * hidden + 2 * aspect_ids * tiles * hidden
+    output_dim = _int(vision, "vision_output_dim") or hidden
+    projector = output_dim * out + out
+    return blocks, embed, projector
 
 
 def _checkpoint_quant(qcfg: Any, notes: list[str]) -> str | None:
