@@ -53,3 +53,21 @@ def test_ollama_modelfile_is_named_after_its_service() -> None:
     assert "chat.Modelfile" in files
     assert "ollama create chat -f chat.Modelfile" in files["chat.sh"]
     assert "ollama pull llama3.1:8b-instruct-q4_K_M" in files["chat.sh"]
+
+
+def test_untrusted_text_cannot_leave_a_comment_or_the_output_folder() -> None:
+    import pytest
+
+    from gpuplan.errors import LaunchError
+
+    config = render(requests_for("vllm", "one_gpu")[0])
+    hostile = config.model_copy(update={"notes": ("fine\ntouch INJ3 #\r\x1b[2J",)})
+    script = launch_files(hostile)["chat.sh"]
+    assert "\ntouch INJ3" not in script
+    assert all(
+        line.startswith(("#", "set ", "cd ", "export ", "exec ")) or not line
+        for line in script.splitlines()[1:]
+    ), script
+    for stem in ("../../pwned", "/tmp/abs", "a/b", "a\nb", ".."):
+        with pytest.raises(LaunchError, match="not a plain file name"):
+            launch_files(config.model_copy(update={"service": stem}))

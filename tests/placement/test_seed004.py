@@ -107,3 +107,37 @@ def test_headroom_rule_keeps_seed_000_figures() -> None:
     sizes = range(0, 20000, 7)
     usable = [t - device_headroom_mb(t, 2048) for t in sizes]
     assert usable == sorted(usable)  # monotonic in the device's size
+
+
+def test_auto_adjust_below_the_floor_says_the_zoo_cannot_serve() -> None:
+    from pathlib import Path
+
+    from gpuplan.hardware import load_host
+    from gpuplan.placement import place
+    from gpuplan.placement.services import load_services
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "seed004-services.yml"
+    placement = place(
+        load_services(example), load_host("RTX A5500, RTX A400"), strategy="isolation_first"
+    )
+    adjusted = [w for w in placement.warnings if w.startswith("ai-enrichment VRAM budget")]
+    assert len(adjusted) == 1
+    assert "Auto-adjusted to 167 MB: too small for any of its models" in adjusted[0]
+    assert "cannot serve there" in adjusted[0]
+    summary = [w for w in placement.warnings if w.startswith("services ask ")]
+    assert summary == ["services ask 31.8 GB; this host has 25.5 GB usable"]
+
+
+def test_an_adjusted_budget_above_the_floor_keeps_the_seeds_words() -> None:
+    from gpuplan.hardware import load_host
+    from gpuplan.placement import Service, place
+
+    zoo = Service(name="zoo", models=("a", "b"), vram_mb=6963, gpu=1, min_vram_mb=700)
+    placement = place([zoo], load_host("RTX A5500, RTX A400"), strategy="vram_based")
+    (warning,) = [w for w in placement.warnings if w.startswith("zoo VRAM")]
+    assert warning.endswith("Auto-adjusted to 3.5 GB.")
+    tight = zoo.model_copy(update={"min_vram_mb": 4000})
+    placement = place([tight], load_host("RTX A5500, RTX A400"), strategy="vram_based")
+    (warning,) = [w for w in placement.warnings if w.startswith("zoo VRAM")]
+    assert "too small for any of its models (the smallest needs ~3.9 GB)" in warning
+    assert not any(w.startswith("services ask") for w in placement.warnings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,7 @@ def test_yaml_toml_and_json_read_alike(tmp_path: Path) -> None:
         (
             "services:\n  - name: a\n    vram_mb: 100\n  - name: b\n    vram_mb: lots\n",
             "yaml",
-            "line 5: field services[1].vram_mb: Input should be a valid integer",
+            "line 5: field services[1].vram_mb must be a whole number (got 'lots')",
         ),
         (
             "services:\n  - name: a\n    vram_mb: 100\n    colour: red\n",
@@ -69,7 +70,7 @@ def test_yaml_toml_and_json_read_alike(tmp_path: Path) -> None:
             '[[services]]\nname = "a"\nvram_mb = 1\n\n[[services]]\nname = "b"\ngpu = -1\n'
             "vram_mb = 2\n",
             "toml",
-            "line 7: field services[1].gpu: Input should be greater than or equal to 0",
+            "line 7: field services[1].gpu must be at least 0",
         ),
         (
             '{"services": [\n  {"name": "a", "vram_mb": 1},\n  {"name": "b",\n   "gpu": "x",'
@@ -131,3 +132,81 @@ def test_the_plans_selection_becomes_services() -> None:
     assert chat.is_llm and chat.latency_sensitive and chat.gpus_needed == 2
     assert chat.vram_mb == 70000 and chat.quantization == "BF16"
     assert embed.name == "local-acme-embed" and embed.role == "embedding" and not embed.is_llm
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a\ntouch INJ3 #", "../../pwned", "/tmp/abs", "a/b", "-lead", ".hidden", "x" * 64, "a b"],
+)
+def test_service_names_follow_composes_rule(name: str) -> None:
+    text = f'services:\n  - name: "{name.encode("unicode_escape").decode()}"\n    vram_mb: 100\n'
+    with pytest.raises(ServicesFileError) as caught:
+        parse_services(text, "yaml", origin="f.yml")
+    message = str(caught.value)
+    assert "f.yml, line 2: field services[0].name" in message
+    assert "\n" not in message.split(" (", 1)[0] and "Input should" not in message
+    assert "Compose service name" in message
+
+
+def test_compose_names_pass_and_plain_words_for_wrong_shapes() -> None:
+    ok = parse_services(
+        "services:\n  - name: ai.llm_2-x\n    vram_mb: 100\n", "yaml", origin="f.yml"
+    )
+    assert ok[0].name == "ai.llm_2-x"
+    for text, expected in (
+        ("services: 5\n", "field services must be a list (got 5)"),
+        ("services: [5]\n", "field services[0] must be a table"),
+    ):
+        with pytest.raises(ServicesFileError) as caught:
+            parse_services(text, "yaml", origin="f.yml")
+        assert expected in str(caught.value) and "_Entry" not in str(caught.value)
+
+
+def test_names_from_the_selection_are_compose_names() -> None:
+    from types import SimpleNamespace
+
+    from gpuplan.placement.model import SERVICE_NAME_PATTERN
+    from gpuplan.placement.services import services_from_selection
+
+    loaded = SimpleNamespace(
+        model_id="hf:org/Model@v1 ../x",
+        roles=("chat",),
+        vram_estimate_mb=100,
+        gpus=1,
+        quantization=None,
+    )
+    (service,) = services_from_selection([loaded])
+    import re
+
+    assert re.fullmatch(SERVICE_NAME_PATTERN, service.name), service.name
+
+
+@pytest.mark.parametrize("field", ["vram_mb", "vram_budget_override_mb"])
+def test_vram_figures_are_bounded_by_physics(field: str) -> None:
+    huge = _one(field, 99999999999999999999)
+    with pytest.raises(ServicesFileError, match="too large"):
+        parse_services(huge, "json", origin="f.json")
+    text = _one(field, 99999999999999)
+    with pytest.raises(ServicesFileError) as caught:
+        parse_services(text, "json", origin="f.json")
+    message = str(caught.value)
+    assert f"field services[0].{field} must be at most 8388608" in message
+    assert "8 TiB" in message and "Input should" not in message
+    ok = _one(field, 8388608)
+    assert parse_services(ok, "json", origin="f.json")[0].budget_mb == 8388608
+
+
+def test_an_alias_bomb_or_aliased_list_reads_in_plain_words() -> None:
+    rows = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for prev, name in zip("abcdef", "bcdefg", strict=True):
+        rows.append(f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]")
+    with pytest.raises(ServicesFileError, match="aliases"):
+        parse_services("\n".join([*rows, "services: [*g]"]) + "\n", "yaml", origin="f.yml")
+    with pytest.raises(ServicesFileError) as caught:
+        parse_services("a: &a [1, 2]\nservices: [*a]\n", "yaml", origin="f.yml")
+    assert "services[0] must be a table" in str(caught.value)
+    assert "_Entry" not in str(caught.value) and "Input should" not in str(caught.value)
+
+
+def _one(field: str, value: int) -> str:
+    return json.dumps({"services": [{"name": "x", field: value}]})

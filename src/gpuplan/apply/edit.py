@@ -12,16 +12,21 @@ to 3.5 GB.").
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuplan.apply.services import config_from_placement
 from gpuplan.errors import InvalidConfigError
 from gpuplan.hardware import Host
-from gpuplan.placement.model import Service, Strategy
+from gpuplan.placement.model import SERVICE_NAME_MAX, SERVICE_NAME_PATTERN, Service, Strategy
 from gpuplan.store.model import GpuConfig, ServiceConfig
 
 __all__ = ["RequestedAssignment", "config_from_request", "gb"]
+
+
+_MAX_INDEX = 1 << 20
+"""No host numbers its GPUs past this; larger is a typo (and overflows the store)."""
 
 
 class RequestedAssignment(BaseModel):
@@ -29,9 +34,16 @@ class RequestedAssignment(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    service: str = Field(min_length=1, max_length=64, description="Compose service name.")
-    gpu_index: int | None = Field(default=None, ge=0, description="GPU; null = auto-assign.")
-    gpu_indices: tuple[int, ...] | None = Field(
+    service: str = Field(
+        min_length=1,
+        max_length=SERVICE_NAME_MAX,
+        pattern=SERVICE_NAME_PATTERN,
+        description="Compose service name.",
+    )
+    gpu_index: int | None = Field(
+        default=None, ge=0, le=_MAX_INDEX, description="GPU; null = auto-assign."
+    )
+    gpu_indices: tuple[Annotated[int, Field(ge=0, le=_MAX_INDEX)], ...] | None = Field(
         default=None, description="Several GPUs (tensor parallel); wins over gpu_index."
     )
     vram_budget_override: float | None = Field(

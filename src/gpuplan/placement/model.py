@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "LLM_ROLES",
+    "SERVICE_NAME_MAX",
+    "SERVICE_NAME_PATTERN",
     "STRATEGIES",
     "Assignment",
     "GpuFill",
@@ -36,6 +38,14 @@ STRATEGIES: tuple[Strategy, ...] = (
     "isolation_first",
     "balanced",
 )
+
+
+SERVICE_NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
+"""Compose's service-name rule. Names become file names (``NAME.sh``) and Compose keys,
+so anything else (``/``, ``..``, newlines) is refused where names are read."""
+
+SERVICE_NAME_MAX = 63
+"""Compose (and DNS labels, which service names become) allow at most 63 characters."""
 
 
 class _Frozen(BaseModel):
@@ -94,6 +104,11 @@ class Service(_Frozen):
     )
     quantization: str | None = Field(
         default=None, description="Quantization of the served variant, when known."
+    )
+    min_vram_mb: int = Field(
+        default=0,
+        ge=0,
+        description="MiB its smallest model needs (a zoo's smallest member); 0 = not known.",
     )
     tensor_parallel_sizes: tuple[int, ...] = Field(
         default=(),

@@ -55,7 +55,36 @@ def place(
     decision = STRATEGY_FUNCTIONS[chosen](problem)
     if chosen != "manual":
         decision = _repair(problem, decision, chosen)
-    return _placement(problem, decision, chosen, notes)
+    return _placement(problem, _refuse_uneven(problem, decision), chosen, notes)
+
+
+def _refuse_uneven(problem: Problem, decision: Decision) -> Decision:
+    """Leave unplaced a tensor-parallel service no set of this host's GPUs can hold evenly.
+
+    Engines give every rank the same share, so a set with a device smaller than
+    that share OOMs there; a strategy must never pick one. Only a pin (the
+    user's own choice) may, and ``validate`` warns about it.
+    """
+    slots = list(decision.slots)
+    reasons = list(decision.reasons)
+    changed = False
+    for s, service in enumerate(problem.services):
+        share = problem.share_mb[s]
+        if service.gpu is not None or len(slots[s]) < 2 or problem.adjustable[s]:
+            continue
+        if all(problem.devices[d].usable_mb >= share for d in slots[s]):
+            continue
+        holding = sum(1 for d in problem.devices if d.mig_index is None and d.usable_mb >= share)
+        reasons[s] = (
+            f"not placed: tensor parallel over {problem.spans[s]} GPUs needs {share:,} MiB "
+            f"on each (engines split evenly); {holding} GPU{'' if holding == 1 else 's'} "
+            "of this host hold that"
+        )
+        slots[s] = ()
+        changed = True
+    if not changed:
+        return decision
+    return Decision(tuple(slots), tuple(reasons), decision.solver)
 
 
 def _no_gpu(problem: Problem, strategy: Strategy, notes: tuple[str, ...]) -> Placement:

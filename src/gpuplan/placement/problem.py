@@ -48,6 +48,12 @@ class Problem:
     share_mb: tuple[int, ...]
     span_notes: tuple[str | None, ...]
     adjustable: tuple[bool, ...] = ()
+    tp_floor_mb: tuple[int, ...] = ()
+    """Per service: the least usable MiB a device needs to join its tensor-parallel set.
+
+    Engines split a model evenly over its ranks, so every device of the set must
+    hold the per-rank share; a 4 GB card beside a 24 GB one cannot. 0 when the
+    host has too few such devices (the set is then warned about, see validate)."""
 
     def demand(self, s: int, d: int) -> int:
         """MiB service ``s`` takes on device ``d``.
@@ -68,11 +74,21 @@ class Problem:
             return ()
         return tuple(d.position for d in self.devices if d.gpu_index == gpu)
 
+    def spannable(self, s: int, d: int) -> bool:
+        """Device ``d`` may be one rank of service ``s``'s tensor-parallel set.
+
+        Never a MIG slice, and never a device smaller than the per-rank share
+        when the host has enough devices that hold it.
+        """
+        device = self.devices[d]
+        floor = self.tp_floor_mb[s] if self.tp_floor_mb else 0
+        return device.mig_index is None and device.usable_mb >= floor
+
     def eligible(self, s: int) -> list[int]:
-        """Devices service ``s`` may use: a tensor-parallel service never uses a MIG slice."""
+        """Devices service ``s`` may use (for a tensor-parallel one: ``spannable``)."""
         if self.spans[s] == 1:
             return list(range(len(self.devices)))
-        return [d.position for d in self.devices if d.mig_index is None]
+        return [d.position for d in self.devices if self.spannable(s, d.position)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,9 +213,17 @@ def make_problem(
     spans: list[int] = []
     shares: list[int] = []
     notes: list[str | None] = []
+    floors: list[int] = []
     for service in services:
         budget = service.budget_mb
         span, note = service.gpus_needed, None
+        if span > 1 and span > len(whole):
+            raise PlacementError(
+                f"service {service.name!r} asks for gpus: {span}, but this host has "
+                f"{len(whole)} GPU{'s' if len(whole) != 1 else ''} it can span",
+                hint=f"set gpus to at most {len(whole)} for {service.name}, or plan on "
+                "hardware with more GPUs",
+            )
         if span == 1:
             over_threshold = (
                 tensor_parallel_threshold_mb is not None
@@ -209,8 +233,11 @@ def make_problem(
             if budget > largest or over_threshold:
                 span, note = _split(service, budget, whole, tensor_parallel_threshold_mb, largest)
         spans.append(span)
-        shares.append(-(-budget // span))
+        share = -(-budget // span)
+        shares.append(share)
         notes.append(note)
+        holding = sum(1 for usable in whole if usable >= share)
+        floors.append(share if span > 1 and holding >= span else 0)
     return Problem(
         tuple(services),
         tuple(devices),
@@ -218,6 +245,7 @@ def make_problem(
         tuple(shares),
         tuple(notes),
         tuple(service.adjustable for service in services),
+        tuple(floors),
     )
 
 

@@ -20,6 +20,7 @@ file, the line, the field and the fix.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gpuplan.documents import DocumentSyntaxError, Format, format_of, parse_document
 from gpuplan.errors import GpuplanError, ServicesFileError
-from gpuplan.placement.model import Service
+from gpuplan.hardware.model import MAX_GPU_MEMORY_MB
+from gpuplan.placement.model import SERVICE_NAME_MAX, SERVICE_NAME_PATTERN, Service
+from gpuplan.problems import describe, shown
 
 if TYPE_CHECKING:
     from gpuplan.models.registry import ModelEntry
@@ -44,17 +47,17 @@ _EXAMPLE = "services:\n  - name: ai-llm\n    model: qwen3-8b\n    role: llm"
 class _Entry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    name: str = Field(min_length=1, max_length=253)
+    name: str = Field(min_length=1, max_length=SERVICE_NAME_MAX, pattern=SERVICE_NAME_PATTERN)
     model: str | None = Field(default=None, min_length=1)
     models: tuple[str, ...] = ()
-    vram_mb: int | None = Field(default=None, ge=0)
+    vram_mb: int | None = Field(default=None, ge=0, le=MAX_GPU_MEMORY_MB)
     quantization: str | None = Field(default=None, min_length=1)
     role: str | None = None
     latency_sensitive: bool = False
     gpu: int | None = Field(default=None, ge=0)
     gpus: int = Field(default=1, ge=1, le=1024)
     engine: str | None = None
-    vram_budget_override_mb: int | None = Field(default=None, ge=0)
+    vram_budget_override_mb: int | None = Field(default=None, ge=0, le=MAX_GPU_MEMORY_MB)
     # How `gpuplan serve` runs the service (gpuplan.serving.model.ServiceSpec checks them);
     # placement has no use for them, but one services file feeds both stages.
     cmd: Any = None
@@ -242,13 +245,17 @@ class _Resolver:
         quantization = entry.quantization
         engine = entry.engine
         sizes: tuple[int, ...] = ()
+        smallest = 0
+        if entry.models and entry.vram_mb is not None:
+            smallest = self.smallest(entry.models)
         if entry.vram_mb is not None:
             vram = entry.vram_mb
         elif entry.model is not None:
             vram, quantization, backend, sizes = self.cost(entry.model, entry.quantization)
             engine = engine or backend
         elif entry.models:
-            vram = sum(self.cost(member, None)[0] for member in entry.models)
+            costs = [self.cost(member, None)[0] for member in entry.models]
+            vram, smallest = sum(costs), min(costs)
         else:
             vram = entry.vram_budget_override_mb or 0
         return Service(
@@ -264,7 +271,18 @@ class _Resolver:
             vram_budget_override_mb=entry.vram_budget_override_mb,
             quantization=quantization,
             tensor_parallel_sizes=sizes,
+            min_vram_mb=smallest,
         )
+
+    def smallest(self, members: Sequence[str]) -> int:
+        """MiB of the zoo's smallest member the registry can cost; 0 if it knows none."""
+        costs = []
+        for member in members:
+            try:
+                costs.append(self.cost(member, None)[0])
+            except GpuplanError:
+                continue
+        return min(costs, default=0)
 
     def cost(self, model: str, quantization: str | None) -> tuple[int, str, str, tuple[int, ...]]:
         """(MiB, quantization, backend, accepted TP sizes) of one model."""
@@ -361,7 +379,7 @@ def services_from_selection(
         llm = next((r for r in roles if r in LLM_ROLES), None)
         services.append(
             Service(
-                name=loaded.model_id.replace(":", "-").replace("/", "-"),
+                name=_service_name(loaded.model_id),
                 model=loaded.model_id,
                 vram_mb=loaded.vram_estimate_mb,
                 gpus_needed=max(1, loaded.gpus),
@@ -372,6 +390,12 @@ def services_from_selection(
             )
         )
     return tuple(services)
+
+
+def _service_name(model_id: str) -> str:
+    """A model id as a Compose service name: other characters become '-'."""
+    name = re.sub(r"[^a-zA-Z0-9_.-]", "-", model_id).lstrip("_.-")[:SERVICE_NAME_MAX]
+    return name or "model"
 
 
 # --------------------------------------------------------------------------- errors
@@ -395,22 +419,31 @@ def _file_error(error: ValidationError, origin: str, text: str, fmt: Format) -> 
         message = f"field {field} is missing{more}"
         hint = f"add {field.rsplit('.', 1)[-1]}"
     else:
-        value = repr(first.get("input"))
-        value = value if len(value) <= 60 else value[:59] + "…"
-        message = f"field {field}: {first['msg']}, got {value}{more}"
-        hint = _HINTS.get(str(loc[-1]) if loc else "", "fix the value")
+        if kind == "string_pattern_mismatch" and loc and loc[-1] == "name":
+            problem = f"is not a Compose service name (got {shown(first.get('input'))})"
+        else:
+            problem = describe({**first, "loc": loc})[1]
+        message = f"field {field} {problem}{more}"
+        last = loc[-1] if loc else ""
+        hint = (
+            "write each service as an entry `- name: …` with its fields"
+            if isinstance(last, int)
+            else _HINTS.get(str(last), "fix the value")
+        )
     return _at(origin, text, fmt, loc, message, hint)
 
 
 _HINTS = {
-    "vram_mb": "write a whole number of MiB, like vram_mb: 1536",
-    "vram_budget_override_mb": "write a whole number of MiB, like vram_budget_override_mb: 3584",
+    "vram_mb": "write a whole number of MiB (at most 8 TiB), like vram_mb: 1536",
+    "vram_budget_override_mb": "write a whole number of MiB (at most 8 TiB), "
+    "like vram_budget_override_mb: 3584",
     "gpu": "write the GPU's index as nvidia-smi numbers it, like gpu: 0",
     "gpus": "write how many GPUs to span, like gpus: 2",
     "latency_sensitive": "write true or false",
     "models": "write a list of model ids, like models: [yolo26, clip-vit-large-patch14]",
     "services": "make services a list of entries, each starting with `- name: …`",
-    "name": "give each service a name, like name: ai-llm",
+    "name": "give each service a Compose service name: letters, digits, '_', '.', '-', "
+    f"starting with a letter or digit, at most {SERVICE_NAME_MAX} characters, like name: ai-llm",
 }
 
 

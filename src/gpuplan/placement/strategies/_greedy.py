@@ -45,7 +45,7 @@ def most_free(
     else:
 
         def whole(d: int) -> bool:
-            return problem.devices[d].mig_index is None and (accept is None or accept(d))
+            return problem.spannable(s, d) and (accept is None or accept(d))
 
         if any(problem.devices[d].link_group is not None for d in heap.members):
             ranked = sorted(
@@ -75,7 +75,7 @@ def least_overfilled(
         d
         for d in members
         if (accept is None or accept(d))
-        and (span == 1 or problem.devices[d].mig_index is None)
+        and (span == 1 or problem.spannable(s, d))
         and problem.devices[d].usable_mb > 0
     ]
     ranked = sorted(allowed, key=lambda d: (loads.utilisation(d, problem.demand(s, d)), d))

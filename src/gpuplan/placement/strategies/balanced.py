@@ -114,7 +114,7 @@ def greedy_balanced(problem: Problem, loads: Loads, placed: Placed, pending: lis
         for _ in range(problem.spans[s]):
             best: tuple[float, int, tuple[int, bool]] | None = None
             for key, heap in groups.items():
-                if not heap or (problem.spans[s] > 1 and key[1]):
+                if not heap or (problem.spans[s] > 1 and not problem.spannable(s, heap[0][1])):
                     continue
                 used, d = heap[0]
                 score = (used + problem.demand(s, d)) / key[0]

@@ -89,7 +89,7 @@ def _fastest(problem: Problem, loads: Loads, by_speed: dict[float, RoomHeap], s:
                 return [d]
         return [] if first is None else [first]
     ranked = sorted(
-        (d.position for d in problem.devices if d.mig_index is None),
+        (d.position for d in problem.devices if problem.spannable(s, d.position)),
         key=lambda d: (-problem.devices[d].bandwidth_gbs, -loads.free(d), d),
     )
     roomy = [d for d in ranked if loads.fits(s, [d])]
