@@ -16,7 +16,7 @@ def big(**extra: object) -> Service:
 @pytest.mark.parametrize("strategy", [s for s in STRATEGIES if s != "manual"])
 def test_no_strategy_spans_a_card_smaller_than_the_share(strategy: str) -> None:
     host = load_host("RTX A400, 2x RTX 4090")
-    placement = place([big()], host, strategy=strategy)  # type: ignore[arg-type]
+    placement = place([big()], host, strategy=strategy)
     assert placement.assignments[0].gpu_indices == (1, 2)
     assert not any("tensor parallel" in w for w in placement.warnings)
 
@@ -24,7 +24,7 @@ def test_no_strategy_spans_a_card_smaller_than_the_share(strategy: str) -> None:
 @pytest.mark.parametrize("strategy", [s for s in STRATEGIES if s != "manual"])
 def test_without_an_even_set_it_is_not_placed_and_said_so(strategy: str) -> None:
     host = load_host("RTX A5500, RTX A400")
-    placement = place([big()], host, strategy=strategy)  # type: ignore[arg-type]
+    placement = place([big()], host, strategy=strategy)
     (assignment,) = placement.assignments
     assert assignment.gpu_indices == ()
     assert assignment.reason.startswith("not placed: tensor parallel over 2 GPUs")
