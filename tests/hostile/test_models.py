@@ -131,7 +131,7 @@ def header_gguf(path: Path, *, arch: str = "llama", counts: dict[str, int] | Non
     [
         ("attention.head_count", 0, "attention.head_count is 0"),
         ("context_length", 0, "context_length is 0"),
-        ("block_count", 2**31, "num_layers: must be at most"),
+        ("block_count", 2**31, "block_count is 2,147,483,648; no model has more than 4,096"),
     ],
 )
 def test_impossible_gguf_counts_are_refused(
