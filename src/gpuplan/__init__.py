@@ -6,8 +6,9 @@ command does — costs nothing until a command needs the hardware model.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from gpuplan._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from gpuplan.errors import GpuplanError
@@ -25,11 +26,4 @@ _HOME = {
     "load_host": "gpuplan.hardware",
 }
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _HOME)

@@ -8,8 +8,9 @@ service image pulls in neither pydantic nor the rest of gpuplan.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from gpuplan._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from gpuplan.launch.engines import ENGINE_VERSIONS, render
@@ -39,11 +40,4 @@ _HOME: dict[str, str] = {
     "get_target_gpu": "gpuplan.launch.runtime",
 }
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _HOME)

@@ -7,8 +7,9 @@ variant for selection. One public face, loaded lazily (see ``gpuplan.models``).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from gpuplan._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from gpuplan.memory.activation import (
@@ -107,16 +108,4 @@ _HOME: dict[str, str] = {
     "weight_memory": "gpuplan.memory.weights",
 }
 
-
-def __getattr__(name: str) -> Any:
-    """Import the defining module on first use of a public name (PEP 562)."""
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _HOME)

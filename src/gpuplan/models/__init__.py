@@ -8,8 +8,9 @@ reader (and numpy) unless a command reads a GGUF file.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from gpuplan._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from gpuplan.models.arch import (
@@ -115,16 +116,4 @@ _HOME: dict[str, str] = {
     "WeightBytes": "gpuplan.models.weight_bytes",
 }
 
-
-def __getattr__(name: str) -> Any:
-    """Import the defining module on first use of a public name (PEP 562)."""
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _HOME)
