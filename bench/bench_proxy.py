@@ -29,16 +29,10 @@ from pathlib import Path
 
 import httpx
 
+from gpuplan.ports import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 FAKE = ROOT / "tests" / "serving" / "fake_backend.py"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentile(values: list[float], q: float) -> float:

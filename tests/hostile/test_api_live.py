@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,16 +20,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gpuplan.ports import free_port
 from tests.hostile.conftest import Gpuplan
 
 SERVE = [sys.executable, "-c", "from gpuplan.cli.main import main; main()", "serve"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Live:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from typing import Literal
 import httpx
 import pytest
 
+from gpuplan.ports import free_port
 from tests.support.tiny_gguf import write_tiny_llama
 
 __all__ = [
@@ -105,12 +105,6 @@ def require_backend(kind: BackendKind | None = None) -> LlamaBackend:
             pytest.fail(f"GPUPLAN_REQUIRE_SERVICES=1 but {reason}")
         pytest.skip(reason)
     return backend
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def server_argv(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from gpuplan.ports import free_port
 from tests.conftest import REPO_ROOT
 
 if TYPE_CHECKING:
@@ -46,13 +46,6 @@ def missing(reason: str) -> None:
     if os.environ.get("GPUPLAN_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{reason} (GPUPLAN_REQUIRE_SERVICES=1 forbids skipping)")
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

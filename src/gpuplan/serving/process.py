@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,19 +24,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from gpuplan.errors import BackendStartError
+from gpuplan.ports import free_port
 
 __all__ = ["BackendProcess", "free_port", "wait_healthy"]
 
 _WATCHDOG = Path(__file__).with_name("_watchdog.py")
 _POLL_SECONDS = 0.02
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on now (the kernel's choice)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class BackendProcess:

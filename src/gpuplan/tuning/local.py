@@ -14,13 +14,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from gpuplan.ports import free_port
 from gpuplan.tuning.commands import LlamaCppServer, docker_argv, gpus_for, local_launch
 from gpuplan.tuning.experiment import ExperimentOutcome
 from gpuplan.tuning.loadgen import run_level_sync
@@ -48,12 +48,6 @@ def find_llamacpp() -> tuple[LlamaCppServer, tuple[str, ...]] | None:
     except ModuleNotFoundError:
         pass
     return None
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_healthy(
