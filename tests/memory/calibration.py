@@ -80,7 +80,8 @@ SETUPS: dict[str, Setup] = {
         skipped={
             "weights": "quantized by a Dec 2023 llama.cpp whose Q4_K_M left MoE ffn_down in "
             "Q4_K (4.52 bpw measured); today's quantizer promotes half the layers' "
-            "ffn_down to Q6_K (~4.84 bpw), which the name-only estimate follows: +7 % here"
+            "ffn_down to Q6_K and, for 8 experts, attn_k/attn_v to Q8_0 (~4.87 bpw), "
+            "which the name-only estimate replays: +8 % here"
         },
     ),
     "row013": Setup(engine="llama.cpp", quant="UD-Q4_K_XL", kv_cache_dtype="q8_0"),

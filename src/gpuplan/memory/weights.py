@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from gpuplan.memory.engines import EngineProfile
 from gpuplan.models.arch import ModelArch, ParamCounts
+from gpuplan.models.gguf_mix import llama_quant_mix
 from gpuplan.models.quant import QuantSpec
 from gpuplan.models.weight_bytes import MIB, WeightBytes
 
@@ -57,8 +58,15 @@ def model_bytes(arch: ModelArch, spec: QuantSpec) -> WeightBytes:
     router = counts.router * 32 / 8  # routers stay F32 in GGUF, 16-bit elsewhere
     norms = counts.norms * 32 / 8
     vision = counts.vision * small_bits / 8
-    fallback, notes = _kquant_fallback_bytes(arch, counts, spec, scale)
-    body += fallback
+    mix = llama_quant_mix(arch, spec.name) if spec.family == "gguf" else None
+    if mix is not None:
+        # llama.cpp's mixes tensor by tensor (gpuplan.models.gguf_mix), not one bpw
+        body, experts = mix.body_bytes * scale, mix.expert_bytes * scale
+        embedding, output = float(mix.embedding_bytes), float(mix.output_bytes)
+        notes = mix.notes()
+    else:
+        fallback, notes = _kquant_fallback_bytes(arch, counts, spec, scale)
+        body += fallback
     total = body + experts + embedding + output + router + norms + vision
     return WeightBytes(
         notes=notes,
@@ -78,38 +86,13 @@ KQUANT_BLOCK = 256
 
 KQUANT_FALLBACK_BITS: dict[str, tuple[float, float]] = {
     # name: (extra bits on tensors whose main type falls back, on ffn_down's mix)
-    "q6_k": (1.9375, 1.9375),  # Q6_K 6.5625 -> Q8_0 8.5
-    "q5_k_m": (0.5, 1.22),  # Q5_K -> Q5_1 (+0.5); ffn_down half Q6_K -> Q8_0
-    "q5_k_s": (0.5, 0.5),
-    "q4_k_xl": (1.0, 1.47),
-    "q4_k_l": (1.0, 1.47),
-    "q4_k_m": (1.0, 1.47),  # Q4_K 4.5 -> Q5_0 5.5; ffn_down half Q6_K -> Q8_0
-    "q4_k_s": (1.0, 1.0),
-    "q3_k_l": (1.0625, 0.5),  # Q3_K -> IQ4_NL; ffn_down Q5_K -> Q5_1
-    "q3_k_m": (1.0625, 1.0),
-    "q3_k_s": (1.0625, 1.0625),
-    "q2_k": (1.875, 1.0625),  # Q2_K -> IQ4_NL; ffn_down Q3_K -> IQ4_NL
-    "q2_k_s": (1.875, 1.875),
-    "iq4_xs": (0.25, 0.25),
-    "iq3_m": (1.0625, 1.0625),
-    "iq3_s": (1.0625, 1.0625),
-    "iq3_xs": (1.15, 1.15),
-    "iq3_xxs": (1.4375, 1.4375),
-    "iq2_m": (1.9375, 1.9375),
-    "iq2_s": (1.9375, 1.9375),
-    "iq2_xs": (2.1875, 2.1875),
-    "iq2_xxs": (2.4375, 2.4375),
-    "iq1_m": (2.75, 2.75),
-    "iq1_s": (2.9375, 2.9375),
-    "tq2_0": (2.4375, 2.4375),  # TQ2_0 -> Q4_0
-    "tq1_0": (2.8125, 2.8125),
+    "q4_k_xl": (1.0, 1.47),  # Q4_K 4.5 -> Q5_0 5.5; ffn_down half Q6_K -> Q8_0
 }
-"""llama.cpp's fallback for rows that do not divide into 256-weight blocks, in bits per
-weight over the type the mix would use: Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0,
-Q2_K/Q3_K/IQ* -> IQ4_NL, TQ* -> Q4_0 (``llama_tensor_get_type``'s
-``convert_incompatible_tensor`` switch in src/llama-quant.cpp, ggml-org/llama.cpp at
-commit 8784689fee07c6daabf3487d24e1535534ef6e6b). Qwen2.5-72B's ffn_down rows are 29,568
-wide (115.5 blocks): its Q4_K_M file is 47.4 GB, not the 43.8 GB of the usual mix."""
+"""Fallback bits for the mixes ``gpuplan.models.gguf_mix`` cannot replay tensor by tensor
+(Unsloth's dynamic Q4_K_XL picks types per tensor by its own measurements): rows that do
+not divide into 256-weight blocks cost this many bits per weight more than the type the
+mix would use (``convert_incompatible_tensor`` in src/llama-quant.cpp, ggml-org/llama.cpp
+at commit 8784689fee07c6daabf3487d24e1535534ef6e6b: Q4_K -> Q5_0, Q6_K -> Q8_0)."""
 
 
 def _kquant_fallback_bytes(

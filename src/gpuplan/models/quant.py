@@ -13,7 +13,8 @@ Which tensors keep their original precision follows the engines' conventions:
   ``token_embd`` in the mix's base type and ``output`` (lm_head) in Q6_K for every
   mix below Q8_0 (``llama_tensor_get_type`` in llama.cpp's ``llama-quant.cpp``).
   The ``bits`` of a K-quant mix average its promotions (Q4_K_M puts half the layers'
-  ``attn_v`` and ``ffn_down`` in Q6_K).
+  ``attn_v`` and ``ffn_down`` in Q6_K) for help texts; weight estimates replay the
+  quantizer tensor by tensor instead (``gpuplan.models.gguf_mix``).
 * **Checkpoint quantizations (vLLM, SGLang, TensorRT-LLM, transformers)**: AWQ, GPTQ,
   FP8, INT8, NVFP4 quantize the linear layers only; embeddings, lm_head, norms and the
   MoE router stay in the checkpoint dtype (16-bit). MXFP4 as gpt-oss ships it
