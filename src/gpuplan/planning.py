@@ -8,6 +8,7 @@ themselves, so `gpuplan select`, `gpuplan plan` and
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,7 +17,7 @@ from gpuplan.errors import GpuplanError
 from gpuplan.hardware import Host
 from gpuplan.launch.model import LaunchConfig
 from gpuplan.memory.figure import DEFAULT_CONTEXT, VramFigure
-from gpuplan.memory.vram import coster_for_gpu
+from gpuplan.memory.vram import coster_for_gpu, variant_vram
 from gpuplan.models.registry import Backend, ModelEntry, Role, Variant
 from gpuplan.placement import Demand, assign
 from gpuplan.placement.devices import On
@@ -93,7 +94,7 @@ def host_candidates(
     entries = list(entries)
     if not host.gpus:
         candidates = build_candidates(
-            entries, context=context, coster=coster_for_gpu(largest_gpu_mb(host))
+            entries, context=context, coster=functools.partial(variant_vram, host_ram=True)
         )
         return tuple(c for c in candidates if c.backend in CPU_BACKENDS)
     if rows is None:

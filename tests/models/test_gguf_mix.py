@@ -167,3 +167,18 @@ def test_more_bits_never_yields_fewer_bytes(config: dict[str, Any]) -> None:
     arch = _arch(config)
     sizes = [model_bytes(arch, quant_spec(q)).total_bytes for q in LADDER]
     assert sizes == sorted(sizes), dict(zip(LADDER, sizes, strict=True))
+
+
+def test_a_cpu_host_budgets_the_weights_llama_cpp_keeps_in_host_ram() -> None:
+    """On a GPU host llama.cpp's token embeddings sit in host RAM, outside the VRAM
+    figure; with no GPU everything is RAM, so the RAM figure must hold them too."""
+    from gpuplan.memory.vram import variant_vram
+    from gpuplan.models.registry import load_registry
+
+    entry = load_registry().get("qwen3-14b")
+    variant = entry.variant("q4_k_m")
+    gpu = variant_vram(entry, variant, 4096)
+    ram = variant_vram(entry, variant, 4096, host_ram=True)
+    embedding_mib = 151936 * 5120 * 144 / 256 / 2**20  # token_embd in Q4_K
+    assert ram.vram_mb - gpu.vram_mb == pytest.approx(embedding_mib, abs=1)
+    assert "share the RAM budget" in ram.assumptions[-1]

@@ -157,12 +157,19 @@ def weights_only_mb(entry: ModelEntry, variant: Variant) -> tuple[int, tuple[str
 
 
 def variant_vram(
-    entry: ModelEntry, variant: Variant, context: int | None, *, gpu_memory_mb: int | None = None
+    entry: ModelEntry,
+    variant: Variant,
+    context: int | None,
+    *,
+    gpu_memory_mb: int | None = None,
+    host_ram: bool = False,
 ) -> VramFigure:
     """The candidate builder's default coster (see the module docstring for the paths).
 
     ``gpu_memory_mb`` is the memory of the GPU the model would run on; None costs
     it for the largest GPUs, whose engine start-up reserves are the biggest.
+    ``host_ram``: the budget is the host's RAM (no GPU), so the weights an engine keeps
+    in host memory anyway (llama.cpp's token embeddings) count against it too.
     """
     if variant.vram_estimate_mb is not None:
         return VramFigure(
@@ -174,6 +181,16 @@ def variant_vram(
         result = estimate_variant(
             entry, variant, context=context or DEFAULT_CONTEXT, gpu_memory_mb=gpu_memory_mb
         )
+        if host_ram and result.host_mb:
+            return VramFigure(
+                result.total_mb + result.host_mb,
+                "estimator",
+                (
+                    *result.assumptions,
+                    f"no GPU: the {result.host_mb:,} MiB of weights kept in host RAM share "
+                    "the RAM budget",
+                ),
+            )
         return VramFigure(result.total_mb, "estimator", tuple(result.assumptions))
     total, assumptions = weights_only_mb(entry, variant)
     return VramFigure(total, "weights_only", assumptions)
