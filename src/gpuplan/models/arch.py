@@ -279,8 +279,10 @@ class ModelArch(_Frozen):
         linear = 0
         if self.mla is not None:
             m = self.mla
-            linear = self.attention_layers * self.hidden_size * (
-                (m.q_lora_rank or 0) + m.kv_lora_rank + m.qk_rope_head_dim
+            linear = (
+                self.attention_layers
+                * self.hidden_size
+                * ((m.q_lora_rank or 0) + m.kv_lora_rank + m.qk_rope_head_dim)
             )
         counts = self.param_counts()
         return linear, counts.norms + counts.router

@@ -140,8 +140,16 @@ _NON_GATED_TYPES = frozenset(
      "siglip2_text_model"}
 )  # fmt: skip
 _QKV_BIAS_TYPES = frozenset(
-    {"qwen2", "qwen2_moe", "qwen2_vl", "qwen2_vl_text", "qwen2_5_vl", "qwen2_5_vl_text",
-     "siglip_text_model", "siglip2_text_model"}
+    {
+        "qwen2",
+        "qwen2_moe",
+        "qwen2_vl",
+        "qwen2_vl_text",
+        "qwen2_5_vl",
+        "qwen2_5_vl_text",
+        "siglip_text_model",
+        "siglip2_text_model",
+    }
 )
 """Qwen2-family q/k/v projections carry biases without saying so in the config."""
 _HF_SLIDING_TYPES = frozenset({"mistral", "gemma2", "gemma3_text", "gemma3", "cohere2", "gpt_oss"})
