@@ -184,3 +184,23 @@ def test_mllama_cross_attention_layers_cache_image_tokens() -> None:
     hf = estimate(arch, engine="transformers", context=8192).kv_cache_mb
     # transformers: 32 self-attention layers × text + 8 cross layers × encoder tokens
     assert hf == math.ceil(per_layer_token * (32 * 8192 + 8 * 6404) / 2**20)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "published_b"),
+    [("qwen3-vl-8b", 8.77), ("qwen2.5-vl-3b", 3.75), ("gemma-3-4b", 4.30)],
+)
+def test_registry_vision_configs(model_id: str, published_b: float) -> None:
+    """The registry's hf_config blocks (each cites the model's config.json): Qwen3-VL-8B's
+    deepstack tower (27 blocks, 3 extra mergers, 2304 learned positions) included."""
+    import tomllib
+    from pathlib import Path
+
+    import gpuplan.models
+
+    data = Path(gpuplan.models.__file__).parent / "data" / "registry.toml"
+    entries = tomllib.loads(data.read_text(encoding="utf-8"))["models"]
+    entry = next(e for e in entries if e["id"] == model_id)
+    arch = parse_hf_config(entry["hf_config"])
+    assert arch.vision is not None and arch.vision.tp_sharded_parameters > 0
+    assert arch.counted_parameters / 1e9 == pytest.approx(published_b, rel=0.005)
