@@ -450,8 +450,8 @@ def measured_total_mib(row: dict[str, Any]) -> float | None:
     if family == "SGLang":
         return float(d["weights_mib"] + kv + graphs) if "weights_mib" in d else None
     if family == "TensorRT-LLM":
-        parts = ("engine_mib", "execution_context_mib", "runtime_buffers_mib", "decoder_mib")
-        return float(sum(d[p] for p in parts) + kv) if all(p in d for p in parts) else None
+        trt = ("engine_mib", "execution_context_mib", "runtime_buffers_mib", "decoder_mib")
+        return float(sum(d[p] for p in trt) + kv) if all(p in d for p in trt) else None
     if "total_non_kv_mib" in d:
         return float(d["total_non_kv_mib"] + graphs + kv)
     if "peak_torch_memory_mib" in d:
@@ -515,7 +515,9 @@ def markdown_skips() -> str:
         for check, reason in (SETUPS[row["id"]].skipped or {}).items():
             lines.append(f"| {row['id']} | {check} | {reason} |")
         for check, reason in (SETUPS[row["id"]].known_miss or {}).items():
-            lines.append(f"| {row['id']} | {check} (known miss: made, and asserted to fail) | {reason} |")
+            lines.append(
+                f"| {row['id']} | {check} (known miss: made, and asserted to fail) | {reason} |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -24,9 +24,7 @@ def _id(row: dict[str, Any]) -> str:
 
 def _with(check: str) -> list[Any]:
     return [
-        pytest.param(row, id=_id(row))
-        for row in ROWS
-        if calibration.expected_to_pass(row, check)
+        pytest.param(row, id=_id(row)) for row in ROWS if calibration.expected_to_pass(row, check)
     ]
 
 
