@@ -323,10 +323,11 @@ SETUPS: dict[str, Setup] = {
         checks=("weights",),
         known_miss={
             "weights": "−7.8 %: vLLM 0.7.1 holds 8.41 GiB per GPU at TP2 where sharding all "
-            "8.29 B parameters gives 7.72. Keeping the 0.676 B vision tower whole on each GPU "
-            "gives 8.35 GiB (−0.7 %), so the tower looks replicated, not sharded, in that "
-            "version; the estimator shards it. Not yet confirmed in vLLM's qwen2_5_vl.py at "
-            "that commit, and left to the vision-tower work (models/arch.py, memory/weights.py)"
+            "8.29 B parameters gives 7.72. The gap (674 MiB) is what keeping the 0.676 B vision "
+            "tower whole on each GPU would add (645 MiB), but a fork of that era's "
+            "qwen2_5_vl.py (sophgo/vllm-tpu soph_qwen2_5_vl.py @606041fd) shards the tower's "
+            "qkv/proj and MLP with Column/RowParallelLinear, so the cause is still open; the "
+            "row's text-only arch (family qwen2) also bypasses the new per-family tower model"
         },
         skipped={"total": "the excerpt is cut after non-torch memory", "kv": _NO_KV_TOKENS},
     ),
