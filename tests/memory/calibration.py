@@ -318,6 +318,9 @@ SETUPS: dict[str, Setup] = {
         checks=("weights",),
         skipped={"total": "no KV token count", "kv": _NO_KV_TOKENS},
     ),
+    # ggml-org/ci's CUDA V100 run of llama.cpp 4e39a3c33: every buffer printed
+    "extra026": Setup(engine="llama.cpp", quant="q4_k_m", flash_attention=False),
+    "extra027": Setup(engine="llama.cpp", quant="q3_k_m", flash_attention=False),
     "extra025": Setup(
         tensor_parallel=2,
         checks=("weights",),
