@@ -321,6 +321,7 @@ SETUPS: dict[str, Setup] = {
     # ggml-org/ci's CUDA V100 run of llama.cpp 4e39a3c33: every buffer printed
     "extra026": Setup(engine="llama.cpp", quant="q4_k_m", flash_attention=False),
     "extra027": Setup(engine="llama.cpp", quant="q3_k_m", flash_attention=False),
+    "extra030": Setup(engine="llama.cpp", quant="q8_0", flash_attention=True),
     "extra028": Setup(engine="sglang"),
     "extra029": Setup(engine="sglang"),
     "extra025": Setup(
