@@ -327,14 +327,6 @@ SETUPS: dict[str, Setup] = {
     "extra025": Setup(
         tensor_parallel=2,
         checks=("weights",),
-        known_miss={
-            "weights": "−7.8 %: vLLM 0.7.1 holds 8.41 GiB per GPU at TP2 where sharding all "
-            "8.29 B parameters gives 7.72. The gap (674 MiB) is what keeping the 0.676 B vision "
-            "tower whole on each GPU would add (645 MiB), but a fork of that era's "
-            "qwen2_5_vl.py (sophgo/vllm-tpu soph_qwen2_5_vl.py @606041fd) shards the tower's "
-            "qkv/proj and MLP with Column/RowParallelLinear, so the cause is still open; the "
-            "row's text-only arch (family qwen2) also bypasses the new per-family tower model"
-        },
         skipped={"total": "the excerpt is cut after non-torch memory", "kv": _NO_KV_TOKENS},
     ),
 }
@@ -364,6 +356,10 @@ def rows() -> list[dict[str, Any]]:
 def arch_for(model_key: str, dtype: str | None = None) -> ModelArch:
     """A ModelArch from the architecture facts measured.json records for a model."""
     facts = dict(measured()["models"][model_key])
+    if "registry_config" in facts:  # the whole config.json, vision tower and all
+        entry = _registry_entry(facts["registry_config"])
+        config = {**entry["hf_config"], "torch_dtype": dtype or "bfloat16"}
+        return parse_hf_config(config)
     config: dict[str, Any] = {
         key: value
         for key, value in facts.items()
@@ -396,6 +392,18 @@ def arch_for(model_key: str, dtype: str | None = None) -> ModelArch:
     config["torch_dtype"] = dtype or "bfloat16"
     arch = parse_hf_config(config)
     return arch.model_copy(update={"parameters": round(facts["total_params_b"] * 1e9)})
+
+
+def _registry_entry(model_id: str) -> dict[str, Any]:
+    """A registry entry by id: its hf_config block is the model's config.json, cited there."""
+    import tomllib
+
+    import gpuplan.models
+
+    data = Path(gpuplan.models.__file__).parent / "data" / "registry.toml"
+    entries = tomllib.loads(data.read_text(encoding="utf-8"))["models"]
+    found: dict[str, Any] = next(e for e in entries if e["id"] == model_id)
+    return found
 
 
 def _row_dtype(row: dict[str, Any]) -> str:
