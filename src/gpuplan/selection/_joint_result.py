@@ -141,3 +141,18 @@ class JointSelection(_Frozen):
             if pick.role == role:
                 return pick
         return None
+
+    def about(self, model_id: str) -> tuple[str, ...]:
+        """What the set says about one model: the roles it serves, why it was left out
+        of others (a larger supporting model, a better primary), or nothing."""
+        lines = [
+            f"{p.model_id} {p.quantization} serves {p.role} (priority {p.role_priority}, "
+            f"rank {p.rank} for the role)"
+            for p in self.picks
+            if p.model_id == model_id
+        ]
+        trade = self.primary_trade
+        if trade is not None and model_id in (trade.instead_of, trade.model_id):
+            lines.append(trade.reason)
+        lines += [f"{d.role}: {d.reason}" for d in self.dropped if d.model_id == model_id]
+        return tuple(lines)
