@@ -173,7 +173,8 @@ def ladders(draw: st.DrawFn) -> tuple[list[Candidate], list[Role], SelectionPoli
                 context=draw(st.sampled_from((None, 4096))),
             )
         )
-    roles: list[Role] = ["chat", *draw(st.permutations(["caption", "embedding"]))]
+    supporting: list[Role] = ["caption", "embedding"]
+    roles: list[Role] = ["chat", *draw(st.permutations(supporting))]
     policy = SelectionPolicy(
         max_vram_mb=draw(st.sampled_from((15000, 13000, 17000, 10000))),
         max_concurrent_models=draw(st.integers(1, 3)),

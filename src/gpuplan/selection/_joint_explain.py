@@ -144,6 +144,8 @@ def _trade(
         ours, theirs = f"{main.model_id} {main.quantization}", f"{better.quantization}"
     else:
         ours, theirs = main.model_id, better.model_id
+    if not served:  # only a set serving more roles displaces the best pick
+        return None
     mine, top = main.role_priority[primary], better.role_priority[primary]
     verb = "is" if len(served) == 1 else "are"
     reason = (
