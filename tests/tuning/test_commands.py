@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gpuplan.launch.engines import default_image
 from gpuplan.tuning.commands import docker_argv, local_launch, ome_manifest
 from gpuplan.tuning.factory import TaskContext, build_task
 from gpuplan.tuning.model import TaskConfig
@@ -62,9 +63,34 @@ def test_docker_requests_exactly_the_experiments_gpus() -> None:
     argv = docker_argv(cfg, {"tp-size": 2, "mem-fraction-static": 0.8}, "exp1", [0, 1])
     assert argv[:3] == ("docker", "run", "--rm")
     assert argv[argv.index("--gpus") + 1] == '"device=0,1"'
-    image = argv.index("lmsysorg/sglang:v0.5.2-cu126")
+    image = argv.index(str(default_image("sglang", amd=False)))
     assert argv[image + 1 : image + 4] == ("python3", "-m", "sglang.launch_server")
     assert argv[argv.index("--host") + 1] == "0.0.0.0"
+
+
+def test_tuning_runs_the_image_launch_files_serve() -> None:
+    """What is tuned is what `gpuplan render` serves: one image table for both."""
+    for runtime, engine in (("vllm", "vllm"), ("sglang", "sglang"), ("llamacpp", "llama.cpp")):
+        for vendor in ("nvidia", "amd"):
+            cfg = config(runtime, hardware={"vendor": vendor, "gpus": 1})
+            image = default_image(engine, amd=vendor == "amd")
+            assert cfg.deployment["image"] == image, (runtime, vendor)
+
+
+def test_docker_on_amd_passes_rocm_devices_not_gpu_requests() -> None:
+    cfg = config("vllm", "docker", hardware={"vendor": "amd", "gpus": 2})
+    argv = docker_argv(cfg, {"tensor-parallel-size": 2}, "exp1", [0, 1])
+    assert "--gpus" not in argv
+    assert argv[argv.index("--device") + 1] == "/dev/kfd" and "/dev/dri" in argv
+    assert "HIP_VISIBLE_DEVICES=0,1" in argv
+    assert "rocm/vllm:latest" in argv
+
+
+def test_ome_manifest_on_amd_requests_amd_gpus() -> None:
+    cfg = config("vllm", "ome", hardware={"vendor": "amd", "gpus": 8})
+    deployment, _ = ome_manifest(cfg, {"tensor-parallel-size": 8}, "t-exp1")
+    limits = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits == {"amd.com/gpu": 8}
 
 
 def test_ome_manifest_requests_gpus_in_the_namespace() -> None:

@@ -39,7 +39,7 @@ def test_docker_run_gets_gpu_requests_and_failure_is_an_outcome(tmp_path: Path) 
     )
     calls = log.read_text().splitlines()
     assert calls[0].startswith('run --rm -d --name dock-exp1 --gpus "device=0,1" -p 8000:8000')
-    assert "vllm/vllm-openai:v0.11.0 --model meta-llama/Llama-3.2-1B-Instruct" in calls[0]
+    assert "vllm/vllm-openai:v0.33.0 --model meta-llama/Llama-3.2-1B-Instruct" in calls[0]
     assert "--tensor-parallel-size 2" in calls[0] and "--tp-size" not in calls[0]
     assert json.loads(outcome.model_dump_json())["gpus"] == 2
 

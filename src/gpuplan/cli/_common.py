@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from pydantic import BaseModel
 
 from gpuplan.errors import GpuplanError, ProfileNotFoundError
 
@@ -84,8 +83,15 @@ HeadroomOpt = Annotated[
 
 def emit_json(data: Any) -> None:
     """Write ``data`` as JSON to stdout, unwrapped (rich would wrap long lines)."""
-    if isinstance(data, BaseModel):
+    from gpuplan.records import Record
+
+    if isinstance(data, Record):  # plain dataclasses: detect never imports pydantic's models
         data = data.model_dump(mode="json")
+    elif "pydantic.main" in sys.modules:  # a pydantic model exists only once it is loaded
+        from pydantic import BaseModel
+
+        if isinstance(data, BaseModel):
+            data = data.model_dump(mode="json")
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 

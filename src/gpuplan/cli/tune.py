@@ -213,10 +213,12 @@ def _hardware(spec: str | None) -> dict[str, Any]:
 
     host = load_host(spec)
     resolution, _ = resolve_here(host, None)
+    vendors = {gpu.vendor for gpu in host.gpus}
     return {
         "summary": host.summary(),
         "source": host.source,
         "gpus": len(host.gpus),
+        "vendor": "cpu" if not vendors else vendors.pop() if len(vendors) == 1 else "mixed",
         "deployment_profile": resolution.name,
     }
 

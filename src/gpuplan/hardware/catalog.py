@@ -29,13 +29,13 @@ import functools
 import re
 import tomllib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
 from gpuplan.errors import HardwareSpecError, UnknownGPUError
 from gpuplan.hardware.model import GPU
+from gpuplan.records import Record, described
 
 __all__ = [
     "Catalog",
@@ -80,75 +80,65 @@ def normalise_name(name: str) -> str:
     return "".join(token for token in _TOKEN.findall(text) if token not in _NOISE_WORDS)
 
 
-class CatalogGPU(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CatalogGPU(Record):
     """One GPU model, with figures a plan can rely on and where they come from."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: str = Field(
+    id: str = described(
+        "Stable slug such as 'rtx-4090'; also accepted, exactly, as a name.",
         pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
-        description="Stable slug such as 'rtx-4090'; also accepted, exactly, as a name.",
     )
-    name: str = Field(
+    name: str = described(
+        "Product name as nvidia-smi / amd-smi print it today. Memory variants that "
+        "the tool names alike share it.",
         min_length=1,
-        description=(
-            "Product name as nvidia-smi / amd-smi print it today. Memory variants that "
-            "the tool names alike share it."
-        ),
     )
-    vendor: CatalogVendor = Field(description="GPU vendor.")
-    segment: Segment = Field(description="Market segment.")
-    aliases: tuple[str, ...] = Field(
+    vendor: CatalogVendor = described("GPU vendor.")
+    segment: Segment = described("Market segment.")
+    aliases: tuple[str, ...] = described(
+        "Names people type, each unique to this entry; the first is the short "
+        "label used in messages and suggestions.",
         min_length=1,
-        description=(
-            "Names people type, each unique to this entry; the first is the short "
-            "label used in messages and suggestions."
-        ),
     )
-    reported_names: tuple[str, ...] = Field(
-        default=(),
-        description="Other strings vendor tools print for it (old drivers, PCI-ids names).",
+    reported_names: tuple[str, ...] = described(
+        "Other strings vendor tools print for it (old drivers, PCI-ids names).", ()
     )
-    memory_gb: int = Field(gt=0, description="Memory size on the box, GB (marketing figure).")
-    vram_mb: int = Field(gt=0, description="Memory as the vendor tool reports it, MiB.")
-    vram_basis: VramBasis = Field(
-        description=(
-            "recorded: in a capture under shared/data/hardware; reported: in published "
-            "tool output; estimated: derived from siblings (source says how)."
-        )
+    memory_gb: int = described("Memory size on the box, GB (marketing figure).", gt=0)
+    vram_mb: int = described("Memory as the vendor tool reports it, MiB.", gt=0)
+    vram_basis: VramBasis = described(
+        "recorded: in a capture under shared/data/hardware; reported: in published "
+        "tool output; estimated: derived from siblings (source says how)."
     )
-    memory_bandwidth_gbs: float = Field(gt=0, description="Peak memory bandwidth, GB/s.")
-    compute_capability: str | None = Field(
-        default=None,
-        pattern=r"^[0-9]+\.[0-9]+$",
-        description="CUDA compute capability 'major.minor' (NVIDIA only).",
+    memory_bandwidth_gbs: float = described("Peak memory bandwidth, GB/s.", gt=0)
+    compute_capability: str | None = described(
+        "CUDA compute capability 'major.minor' (NVIDIA only).", None, pattern=r"^[0-9]+\.[0-9]+$"
     )
-    gfx_target: str | None = Field(
-        default=None,
-        pattern=r"^gfx[0-9a-f]+$",
-        description="LLVM gfx target such as 'gfx942' (AMD only).",
+    gfx_target: str | None = described(
+        "LLVM gfx target such as 'gfx942' (AMD only).", None, pattern=r"^gfx[0-9a-f]+$"
     )
-    architecture: str = Field(
-        min_length=1,
-        description="Architecture family: 'Ada Lovelace', 'Hopper', 'CDNA 3', 'RDNA 3'.",
+    architecture: str = described(
+        "Architecture family: 'Ada Lovelace', 'Hopper', 'CDNA 3', 'RDNA 3'.", min_length=1
     )
-    bf16: bool = Field(description="Matrix units compute in bfloat16.")
-    fp8: bool = Field(description="Matrix units compute in 8-bit floating point.")
-    fp4: bool = Field(default=False, description="Matrix units compute in 4-bit floating point.")
-    tdp_w: int | None = Field(default=None, gt=0, description="Board power, W.")
-    unified_memory: bool = Field(
-        default=False, description="Memory is shared with the CPU; vram_mb is the system's."
+    bf16: bool = described("Matrix units compute in bfloat16.")
+    fp8: bool = described("Matrix units compute in 8-bit floating point.")
+    fp4: bool = described("Matrix units compute in 4-bit floating point.", False)
+    tdp_w: int | None = described("Board power, W.", None, gt=0)
+    unified_memory: bool = described(
+        "Memory is shared with the CPU; vram_mb is the system's.", False
     )
-    source: str = Field(min_length=1, description="Where vram_mb and the other figures come from.")
-    notes: str | None = Field(default=None, description="Caveats a planner should know.")
+    source: str = described("Where vram_mb and the other figures come from.", min_length=1)
+    notes: str | None = described("Caveats a planner should know.", None)
 
-    @model_validator(mode="after")
-    def _vendor_fields(self) -> CatalogGPU:
+    def __post_init__(self) -> None:
+        Record.__post_init__(self)
+        if isinstance(
+            self.memory_bandwidth_gbs, int
+        ):  # TOML's 1008 is 1008.0, as pydantic reads it
+            object.__setattr__(self, "memory_bandwidth_gbs", float(self.memory_bandwidth_gbs))
         if self.vendor == "nvidia" and (self.compute_capability is None or self.gfx_target):
             raise ValueError("an NVIDIA entry needs compute_capability and no gfx_target")
         if self.vendor == "amd" and (self.gfx_target is None or self.compute_capability):
             raise ValueError("an AMD entry needs gfx_target and no compute_capability")
-        return self
 
     @property
     def label(self) -> str:
@@ -308,19 +298,17 @@ def _shorten(name: str, limit: int = 80) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
-class _CatalogFile(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    version: Literal[1] = Field(description="Catalog file format version.")
-    gpu: tuple[CatalogGPU, ...] = Field(min_length=1, description="The entries.")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _CatalogFile(Record):
+    version: Literal[1] = described("Catalog file format version.")
+    gpu: tuple[CatalogGPU, ...] = described("The entries.", min_length=1)
 
 
 def parse_catalog(text: str, *, origin: str = "<catalog>") -> Catalog:
     """A catalog from TOML text; ``ValueError`` names the entry and field on bad data."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{origin}: not valid TOML: {exc}") from exc
+    from pydantic import ValidationError
+
+    data = _toml(text, origin)
     try:
         parsed = _CatalogFile.model_validate(data)
     except ValidationError as exc:
@@ -330,13 +318,26 @@ def parse_catalog(text: str, *, origin: str = "<catalog>") -> Catalog:
     return Catalog(parsed.gpu)
 
 
+def _toml(text: str, origin: str) -> dict[str, object]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{origin}: not valid TOML: {exc}") from exc
+
+
 @functools.cache
 def load_catalog() -> Catalog:
-    """The packaged catalog, read once per process (it never changes at run time)."""
+    """The packaged catalog, read once per process (it never changes at run time).
+
+    Its entries are built directly, their constraints checked but not their types
+    by pydantic: the file ships with gpuplan, and a test holds it to
+    ``parse_catalog``'s full validation, so detection stays off pydantic's path.
+    """
     resource = resources.files("gpuplan.hardware") / "data" / "gpus.toml"
-    return parse_catalog(
-        resource.read_text(encoding="utf-8"), origin="gpuplan/hardware/data/gpus.toml"
-    )
+    data = _toml(resource.read_text(encoding="utf-8"), "gpuplan/hardware/data/gpus.toml")
+    entries = data["gpu"]
+    assert isinstance(entries, list)
+    return Catalog(CatalogGPU(**entry) for entry in entries)
 
 
 def to_gpu(entry: CatalogGPU, index: int, *, vram_mb: int | None = None) -> GPU:

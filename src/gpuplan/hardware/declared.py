@@ -32,9 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from gpuplan.documents import (
     DocumentReadError,
@@ -48,6 +46,9 @@ from gpuplan.errors import HardwareSpecError
 from gpuplan.hardware.catalog import Catalog, load_catalog, to_gpu
 from gpuplan.hardware.model import GPU, Host
 from gpuplan.problems import describe
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 __all__ = [
     "CPU_WORDS",
@@ -175,6 +176,8 @@ def host_from_document(
         fields["headroom_mb_per_gpu"] = headroom_mb
     if _is_compact(fields):
         return _compact_host(fields, origin=origin, headroom_mb=headroom_mb, catalog=catalog)
+    from pydantic import ValidationError
+
     try:
         host = Host.model_validate(fields)
     except ValidationError as exc:
@@ -433,10 +436,10 @@ def _file_error(exc: ValidationError, origin: str) -> HardwareSpecError:
     field = field or "(top level)"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     kind = first["type"]
-    if kind == "extra_forbidden":
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
         message = f"{origin}: unknown field {field}{more}"
         hint = f"remove {field}; a hardware file holds the fields `gpuplan detect --json` prints"
-    elif kind == "missing":
+    elif kind in ("missing", "missing_argument", "missing_keyword_only_argument"):
         message = f"{origin}: field {field} is missing{more}"
         hint = f"add {field}, or save the file again with `gpuplan detect --json`"
     elif kind == "value_error":

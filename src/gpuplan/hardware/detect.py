@@ -87,16 +87,21 @@ def _attach_mig(inventory: Inventory, timeout_s: float) -> Inventory:
     by_uuid = {gpu.uuid: gpu for gpu in listing.gpus if gpu.uuid}
     by_index = {gpu.index: gpu for gpu in listing.gpus}
     gpus = []
+    misfits: list[str] = []
     for gpu in inventory.gpus:
         listed = (by_uuid.get(gpu.uuid) if gpu.uuid else None) or by_index.get(gpu.index)
         if listed is not None and listed.mig_devices:
-            gpu = gpu.model_copy(update={"mig_devices": listed.mig_devices, "mig_mode": True})
+            try:
+                gpu = gpu.model_copy(update={"mig_devices": listed.mig_devices, "mig_mode": True})
+            except ValueError as exc:  # a listing that does not fit its GPU is not used
+                misfits.append(f"GPU {gpu.index}: MIG listing ignored: {exc}")
         gpus.append(gpu)
     # Only the listing's MIG notes apply: the query already gave memory and names.
     notes = (
         tuple(w for w in listing.warnings if "MIG" in w) if any(g.mig_devices for g in gpus) else ()
     )
-    return replace(inventory, gpus=tuple(gpus), warnings=(*inventory.warnings, *notes))
+    warnings = (*inventory.warnings, *notes, *misfits)
+    return replace(inventory, gpus=tuple(gpus), warnings=warnings)
 
 
 def _probe_amd_smi(timeout_s: float) -> Inventory:

@@ -8,17 +8,10 @@ a detected one are interchangeable. Memory is in MiB, nvidia-smi's unit.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from dataclasses import dataclass, field
+from typing import Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    Strict,
-    computed_field,
-    field_validator,
-    model_validator,
-)
+from gpuplan.records import Record, described
 
 Vendor = Literal["nvidia", "amd", "apple", "intel", "unknown"]
 """Who made the GPU; decides which engines and quantizations apply."""
@@ -66,73 +59,64 @@ MAX_NAME_LENGTH = 200
 MAX_RAM_MB = 1 << 30
 """1 PiB of host RAM: beyond any machine."""
 
-MiB = Annotated[int, Strict(), Field(ge=0, le=MAX_GPU_MEMORY_MB)]
+_MIB = {"strict": True, "ge": 0, "le": MAX_GPU_MEMORY_MB}
 """A GPU memory figure: a whole number of MiB (``true`` or ``2.5`` are not), within reason."""
 
-TotalMiB = MiB
-"""A device's total memory (a tool may misreport 0; a hardware file may not, see declared)."""
 
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class MigDevice(_Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MigDevice(Record):
     """One MIG instance: a slice of a GPU that engines see as a GPU of its own."""
 
-    index: int = Field(ge=0, le=1023, description="MIG device index within its parent GPU.")
-    profile: str | None = Field(
-        default=None, description="MIG profile such as '1g.10gb' or '1c.3g.71gb'."
-    )
-    uuid: str | None = Field(
-        default=None, description="MIG-… UUID, usable in CUDA_VISIBLE_DEVICES."
-    )
-    vram_total_mb: TotalMiB | None = Field(default=None, description="Memory of this slice, MiB.")
-    vram_free_mb: MiB | None = Field(default=None, description="Free memory of this slice, MiB.")
-    gpu_instance_id: int | None = Field(default=None, description="GPU instance id (GI).")
-    compute_instance_id: int | None = Field(default=None, description="Compute instance id (CI).")
+    index: int = described("MIG device index within its parent GPU.", strict=True, ge=0, le=1023)
+    profile: str | None = described("MIG profile such as '1g.10gb' or '1c.3g.71gb'.", None)
+    uuid: str | None = described("MIG-… UUID, usable in CUDA_VISIBLE_DEVICES.", None)
+    vram_total_mb: int | None = described("Memory of this slice, MiB.", None, **_MIB)
+    vram_free_mb: int | None = described("Free memory of this slice, MiB.", None, **_MIB)
+    gpu_instance_id: int | None = described("GPU instance id (GI).", None, strict=True)
+    compute_instance_id: int | None = described("Compute instance id (CI).", None, strict=True)
 
 
-class GPU(_Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GPU(Record):
     """One physical GPU as the vendor tool reports it."""
 
-    index: int = Field(ge=0, le=4095, description="Device index as the vendor tool numbers it.")
-    name: str = Field(
+    index: int = described(
+        "Device index as the vendor tool numbers it.", strict=True, ge=0, le=4095
+    )
+    name: str = described(
+        "Product name as reported, e.g. 'NVIDIA GeForce RTX 4090'; '' when the tool gave none.",
         max_length=MAX_NAME_LENGTH,
-        description="Product name as reported, e.g. 'NVIDIA GeForce RTX 4090'; '' when the "
-        "tool gave none.",
     )
-    vendor: Vendor = Field(default="unknown", description="GPU vendor.")
-    uuid: str | None = Field(default=None, description="Stable device id (GPU-… on NVIDIA).")
-    vram_total_mb: TotalMiB | None = Field(
-        default=None, description="Total memory, MiB; None when the tool does not say."
+    vendor: Vendor = described("GPU vendor.", "unknown")
+    uuid: str | None = described("Stable device id (GPU-… on NVIDIA).", None)
+    vram_total_mb: int | None = described(
+        "Total memory, MiB; None when the tool does not say.", None, **_MIB
     )
-    vram_free_mb: MiB | None = Field(default=None, description="Free memory now, MiB.")
-    vram_used_mb: MiB | None = Field(default=None, description="Used memory now, MiB.")
-    compute_capability: str | None = Field(
-        default=None, description="CUDA compute capability as 'major.minor', e.g. '8.9'."
+    vram_free_mb: int | None = described("Free memory now, MiB.", None, **_MIB)
+    vram_used_mb: int | None = described("Used memory now, MiB.", None, **_MIB)
+    compute_capability: str | None = described(
+        "CUDA compute capability as 'major.minor', e.g. '8.9'.", None
     )
-    architecture: str | None = Field(
-        default=None, description="Architecture name or AMD gfx target, e.g. 'Ada', 'gfx942'."
+    architecture: str | None = described(
+        "Architecture name or AMD gfx target, e.g. 'Ada', 'gfx942'.", None
     )
-    mig_mode: bool | None = Field(default=None, description="MIG enabled; None if unsupported.")
-    mig_devices: tuple[MigDevice, ...] = Field(
-        default=(), description="MIG instances carved from this GPU."
-    )
-    pci_bus_id: str | None = Field(default=None, description="PCI bus id, e.g. '00000000:01:00.0'.")
-    unified_memory: bool = Field(
-        default=False, description="Memory is shared with the CPU (APU, GB10): VRAM is host RAM."
+    mig_mode: bool | None = described("MIG enabled; None if unsupported.", None)
+    mig_devices: tuple[MigDevice, ...] = described("MIG instances carved from this GPU.", ())
+    pci_bus_id: str | None = described("PCI bus id, e.g. '00000000:01:00.0'.", None)
+    unified_memory: bool = described(
+        "Memory is shared with the CPU (APU, GB10): VRAM is host RAM.", False
     )
 
-    @field_validator("compute_capability")
-    @classmethod
-    def _capability_form(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[0-9]{1,2}\.[0-9]{1,2}", value):
-            raise ValueError(f"compute_capability {value[:20]!r} must be 'major.minor', like '8.9'")
-        return value
+    def __post_init__(self) -> None:
+        Record.__post_init__(self)
+        capability = self.compute_capability
+        if capability is not None and not re.fullmatch(r"[0-9]{1,2}\.[0-9]{1,2}", capability):
+            raise ValueError(
+                f"compute_capability {capability[:20]!r} must be 'major.minor', like '8.9'"
+            )
+        self._memory_adds_up()
 
-    @model_validator(mode="after")
-    def _memory_adds_up(self) -> GPU:
+    def _memory_adds_up(self) -> None:
         """Free and used within total, MIG slices within the GPU: else the plan is fiction."""
         total = self.vram_total_mb
         if total is not None:
@@ -159,7 +143,6 @@ class GPU(_Frozen):
                     f"MIG slice {mig.index} has vram_free_mb {mig.vram_free_mb}, more than "
                     f"its vram_total_mb {mig.vram_total_mb}"
                 )
-        return self
 
     @property
     def compute_capability_tuple(self) -> tuple[int, int] | None:
@@ -173,44 +156,44 @@ class GPU(_Frozen):
             return None
 
 
-class Host(_Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Host(Record):
     """A machine's GPU inventory at one moment, with where it came from."""
 
-    source: Source = Field(description="Where the inventory came from.")
-    gpus: tuple[GPU, ...] = Field(
-        default=(), max_length=MAX_GPUS_PER_HOST, description="GPUs, ordered by index."
-    )
-    headroom_mb_per_gpu: int = Field(
-        default=DEFAULT_HEADROOM_MB,
+    source: Source = described("Where the inventory came from.")
+    gpus: tuple[GPU, ...] = described("GPUs, ordered by index.", (), max_length=MAX_GPUS_PER_HOST)
+    headroom_mb_per_gpu: int = described(
+        "MiB kept free on each GPU for driver, display and fragmentation.",
+        DEFAULT_HEADROOM_MB,
+        strict=True,
         ge=0,
         le=MAX_HEADROOM_MB,
-        description="MiB kept free on each GPU for driver, display and fragmentation.",
     )
-    driver_version: str | None = Field(default=None, description="GPU driver version.")
-    cuda_version: str | None = Field(default=None, description="Highest CUDA the driver supports.")
-    system_ram_mb: Annotated[int, Strict()] | None = Field(
-        default=None, ge=0, le=MAX_RAM_MB, description="Host RAM, MiB."
+    driver_version: str | None = described("GPU driver version.", None)
+    cuda_version: str | None = described("Highest CUDA the driver supports.", None)
+    system_ram_mb: int | None = described("Host RAM, MiB.", None, strict=True, ge=0, le=MAX_RAM_MB)
+    warnings: tuple[str, ...] = described("What went wrong while detecting.", ())
+    tried: tuple[str, ...] = described(
+        "Detection sources tried, in order, with what each found.", ()
     )
-    warnings: tuple[str, ...] = Field(default=(), description="What went wrong while detecting.")
-    tried: tuple[str, ...] = Field(
-        default=(), description="Detection sources tried, in order, with what each found."
+    nvlink_groups: tuple[tuple[int, ...], ...] = described(
+        "GPU indices joined by NVLink, one tuple per group (from `nvidia-smi topo -m`); "
+        "empty when unknown. Tensor-parallel sets prefer one group.",
+        (),
     )
-    nvlink_groups: tuple[tuple[int, ...], ...] = Field(
-        default=(),
-        description=(
-            "GPU indices joined by NVLink, one tuple per group (from `nvidia-smi topo -m`); "
-            "empty when unknown. Tensor-parallel sets prefer one group."
-        ),
+    total_usable_vram_mb: int = field(
+        init=False, default=0, metadata={"description": "Sum over GPUs of total − headroom, MiB."}
     )
 
-    @model_validator(mode="after")
-    def _indices_unique(self) -> Host:
+    def __post_init__(self) -> None:
+        Record.__post_init__(self)
         seen: set[int] = set()
         for gpu in self.gpus:
             if gpu.index in seen:
                 raise ValueError(f"two GPUs have index {gpu.index}; each GPU needs its own index")
             seen.add(gpu.index)
-        return self
+        usable = sum(self.usable_vram_mb(gpu) for gpu in self.gpus)
+        object.__setattr__(self, "total_usable_vram_mb", usable)
 
     def device_usable_mb(self, gpu: GPU) -> tuple[int, ...]:
         """Usable MiB of each device ``gpu`` offers an engine: the GPU, or its MIG slices.
@@ -264,11 +247,6 @@ class Host(_Frozen):
     def usable_vram_mb(self, gpu: GPU) -> int:
         """Memory a plan may use on ``gpu``: total − headroom (per MIG slice when MIG is on)."""
         return sum(self.device_usable_mb(gpu))
-
-    @computed_field(description="Sum over GPUs of total − headroom, MiB.")  # type: ignore[prop-decorator]
-    @property
-    def total_usable_vram_mb(self) -> int:
-        return sum(self.usable_vram_mb(gpu) for gpu in self.gpus)
 
     @property
     def gpu_count(self) -> int:

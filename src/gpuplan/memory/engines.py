@@ -82,6 +82,16 @@ class EngineProfile(BaseModel):
     mla_full_kv: bool = Field(
         default=False, description="MLA models cache decompressed per-head K/V (transformers)."
     )
+    shards_vision: bool = Field(
+        default=False,
+        description="Splits a vision tower's encoder blocks over tensor-parallel GPUs (vLLM's "
+        "mm_encoder_tp_mode 'weights'); otherwise every GPU holds the whole tower.",
+    )
+    uniform_layer_kv: bool = Field(
+        default=False,
+        description="Allocates every layer's KV for every cached token, self- and "
+        "cross-attention alike (vLLM's paged cache for Mllama).",
+    )
     rope_cache: bool = Field(
         default=False,
         description="Keeps a cos/sin table of max_position × rotary dim per GPU, counted in "
@@ -123,6 +133,8 @@ ENGINES: dict[Engine, EngineProfile] = {
         sampler_bytes_per_logit=16,  # fp32 logits + ~3 sampler copies
         flash_attention=True,
         rope_cache=True,  # +32 MiB for Llama 3.1 (131072 × 128 × 2 B), rows 050-064
+        shards_vision=True,  # QKVParallelLinear etc. in qwen2_5_vl.py, mllama4.py, siglip.py
+        uniform_layer_kv=True,  # one KV tensor per layer, all sharing the block pool
         preallocates="gpu_memory_utilization × GPU memory (default 0.9): the rest of that "
         "fraction becomes extra KV cache",
         calibrated_rows=(

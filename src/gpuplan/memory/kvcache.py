@@ -83,6 +83,44 @@ def _padded_group_layers(full: int, windowed: int) -> tuple[int, int]:
     return _round_up(full, size), _round_up(windowed, size)
 
 
+def _cross_attention(
+    arch: ModelArch,
+    engine: EngineProfile,
+    per_layer: float,
+    text_tokens: int,
+    concurrency: int,
+    text_layers: int,
+    notes: list[str],
+) -> tuple[float, int]:
+    """(bytes of cross-attention KV, layers charged per text token) for Mllama.
+
+    Cross-attention layers cache the image encoder's tokens, a fixed count per sequence
+    (``cross_attention_tokens``), not the text. vLLM allocates one paged KV tensor per
+    layer for all layers from one block pool and gives each sequence blocks for its
+    text and for its encoder tokens (cross-attention block tables,
+    vllm-project/vllm PR #4837; ``get_max_mllama_image_tokens`` in
+    vllm/model_executor/models/mllama.py at 005ad95003ff57af6f921ac33a3507780ac756d2):
+    every layer pays for both. Engines with a separate encoder cache (Ollama,
+    transformers) keep the encoder tokens in the cross-attention layers only.
+    """
+    cross = arch.cross_attention_layers
+    encoder = _round_up(arch.cross_attention_tokens, engine.kv_block_tokens) * concurrency
+    if engine.uniform_layer_kv:
+        layers = text_layers + cross
+        total = per_layer * (cross * text_tokens + layers * encoder)
+        notes.append(
+            f"{cross} cross-attention layers: {engine.label} allocates all {layers} layers for "
+            f"the text tokens and for {arch.cross_attention_tokens:,} image-encoder tokens per "
+            "sequence"
+        )
+        return total, layers
+    notes.append(
+        f"{cross} cross-attention layers cache {arch.cross_attention_tokens:,} image-encoder "
+        "tokens per sequence, not the text"
+    )
+    return per_layer * cross * encoder, text_layers
+
+
 def kv_memory(
     arch: ModelArch,
     engine: EngineProfile,
@@ -133,6 +171,12 @@ def kv_memory(
             f"allocated as {full_layers} full + {sliding_layers} windowed layers"
         )
     total = per_layer * (full_layers * full_tokens + sliding_layers * sliding_tokens)
+    text_layers = full_layers + sliding_layers
+    if arch.cross_attention_layers:
+        cross_total, text_layers = _cross_attention(
+            arch, engine, per_layer, full_tokens, concurrency, text_layers, notes
+        )
+        total += cross_total
     layer_share = 1.0
     if engine.ggml and tensor_parallel > 1:
         layer_share = math.ceil(arch.num_layers / tensor_parallel) / arch.num_layers
@@ -151,7 +195,7 @@ def kv_memory(
             f"state of {arch.hybrid.state_bytes_per_sequence / 2**20:.1f} MiB per sequence "
             "instead of a KV cache"
         )
-    per_token = per_layer * (full_layers + sliding_layers)
+    per_token = per_layer * text_layers
     return KVMemory(
         gpu_bytes=total, dtype=kv_dtype, per_token_bytes=per_token, assumptions=tuple(notes)
     )

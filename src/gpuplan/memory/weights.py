@@ -57,6 +57,8 @@ def model_bytes(arch: ModelArch, spec: QuantSpec) -> WeightBytes:
     router = counts.router * 32 / 8  # routers stay F32 in GGUF, 16-bit elsewhere
     norms = counts.norms * 32 / 8
     vision = counts.vision * small_bits / 8
+    linear_replicated, small_replicated = arch.tp_replicated_parameters()
+    replicated = linear_replicated * scale * body_bits / 8 + small_replicated * 32 / 8
     fallback, notes = _kquant_fallback_bytes(arch, counts, spec, scale)
     body += fallback
     total = body + experts + embedding + output + router + norms + vision
@@ -68,6 +70,7 @@ def model_bytes(arch: ModelArch, spec: QuantSpec) -> WeightBytes:
         output_bytes=math.ceil(output),
         expert_bytes=math.ceil(experts),
         vision_bytes=math.ceil(vision),
+        replicated_bytes=math.ceil(replicated),
         tied_embeddings=arch.tied_embeddings,
         quant=spec.name,
     )
@@ -211,17 +214,35 @@ def weight_memory(
                 "the GPU holding the output layer is the fullest"
             )
         else:
-            replicated = float(weights.vision_bytes)
+            replicated, note = _tp_replicated(arch, weights, engine)
             total = (total - replicated) / tensor_parallel + replicated
-            notes.append(
-                f"weights sharded {tensor_parallel} ways"
-                + (
-                    f"; vision tower ({_mib(replicated)}) assumed replicated on every GPU"
-                    if replicated
-                    else ""
-                )
-            )
+            notes.append(f"weights sharded {tensor_parallel} ways" + note)
     return WeightMemory(gpu_bytes=total + rope, host_bytes=host, assumptions=tuple(notes))
+
+
+def _tp_replicated(
+    arch: ModelArch, weights: WeightBytes, engine: EngineProfile
+) -> tuple[float, str]:
+    """Bytes every tensor-parallel GPU holds whole, and the clause saying which.
+
+    vLLM splits what its parallel linear layers split and replicates norms, MoE routers,
+    MLA's q_a_proj / kv_a_proj_with_mqa and, of a vision tower of a known family, the
+    embeddings and norms (``VisionSpec.tp_sharded_parameters``). Other engines' towers
+    are assumed whole on every GPU.
+    """
+    text = float(weights.replicated_bytes)
+    vision = float(weights.vision_bytes)
+    tower = arch.vision
+    if engine.shards_vision and tower is not None and tower.parameters and vision:
+        vision *= 1 - tower.tp_sharded_parameters / tower.parameters
+    parts = []
+    if text >= MIB:
+        parts.append(f"norms, routers and MLA down-projections ({_mib(text)})")
+    if vision:
+        whole = "vision embeddings and norms" if engine.shards_vision else "vision tower"
+        parts.append(f"{whole} ({_mib(vision)})")
+    note = "; on every GPU: " + ", ".join(parts) if parts else ""
+    return text + vision, note
 
 
 def describe_bits(spec: QuantSpec) -> str:

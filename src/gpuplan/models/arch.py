@@ -124,6 +124,14 @@ class VisionSpec(_Frozen):
     parameters: int = Field(
         ge=0, le=MAX_PARAMETERS, description="Parameters of encoder + projector (counted)."
     )
+    tp_sharded_parameters: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_PARAMETERS,
+        description="Of those, the parameters vLLM splits across tensor-parallel GPUs (encoder "
+        "blocks, sharded projectors); the rest (embeddings, norms) every GPU holds whole. "
+        "0: a tower of unknown layout, assumed replicated.",
+    )
 
 
 @dataclass(frozen=True)
@@ -176,7 +184,23 @@ class ModelArch(_Frozen):
         description="An embedding model (architecture 'Qwen3Model', 'BertModel', ...): no "
         "lm_head in the checkpoint, and engines run a pooling head, no sampler.",
     )
-    attention_layers: int = Field(ge=0, le=MAX_LAYERS, description="Layers that keep a KV cache.")
+    attention_layers: int = Field(
+        ge=0, le=MAX_LAYERS, description="Self-attention layers: they cache every text token."
+    )
+    cross_attention_layers: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_LAYERS,
+        description="Layers attending to the image encoder's tokens instead of the text "
+        "(Mllama); not in attention_layers.",
+    )
+    cross_attention_tokens: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_CONTEXT,
+        description="Encoder tokens a cross-attention layer caches per sequence (one image at "
+        "the most tiles).",
+    )
     dense_layers: int = Field(ge=0, le=MAX_LAYERS, description="Layers with a dense (non-MoE) MLP.")
     gated_mlp: bool = Field(default=True, description="MLP has gate+up+down (SwiGLU) matrices.")
     attention_bias: bool = Field(default=False, description="q/k/v projections carry biases.")
@@ -222,7 +246,8 @@ class ModelArch(_Frozen):
         return ParamCounts(
             embedding=self.vocab_size * h,
             output=0 if self.tied_embeddings or self.pooling else self.vocab_size * h,
-            attention=self.attention_layers * self._attention_params_per_layer(),
+            attention=(self.attention_layers + self.cross_attention_layers)
+            * self._attention_params_per_layer(),
             dense_mlp=self.dense_layers * mlp_mats * h * self.intermediate_size,
             experts=moe_layers * moe.num_experts * 3 * h * moe.expert_intermediate_size
             if moe
@@ -230,7 +255,7 @@ class ModelArch(_Frozen):
             shared_experts=moe_layers * 3 * h * moe.shared_intermediate_size if moe else 0,
             router=moe_layers * h * moe.num_experts if moe else 0,
             state_mixers=state,
-            norms=(2 * self.num_layers + 1) * h,
+            norms=(2 * self.num_layers + 1) * h + self._latent_norms(),
             vision=self.vision.parameters if self.vision else 0,
         )
 
@@ -242,6 +267,31 @@ class ModelArch(_Frozen):
     def total_parameters(self) -> int:
         """The larger of declared and counted: an undercount must never shrink an estimate."""
         return max(self.parameters or 0, self.counted_parameters)
+
+    def tp_replicated_parameters(self) -> tuple[int, int]:
+        """(linear, small) parameters vLLM and SGLang hold whole on every tensor-parallel GPU.
+
+        linear: MLA's ``q_a_proj`` and ``kv_a_proj_with_mqa`` (``ReplicatedLinear`` /
+        the fused ``fused_qkv_a_proj`` in vllm/model_executor/models/deepseek_v2.py),
+        quantized like the body; small: every norm and the MoE routers (``GateLinear``),
+        kept in 16/32 bits. The vision tower's share is ``VisionSpec``'s.
+        """
+        linear = 0
+        if self.mla is not None:
+            m = self.mla
+            linear = (
+                self.attention_layers
+                * self.hidden_size
+                * ((m.q_lora_rank or 0) + m.kv_lora_rank + m.qk_rope_head_dim)
+            )
+        counts = self.param_counts()
+        return linear, counts.norms + counts.router
+
+    def _latent_norms(self) -> int:
+        """MLA's q_a_layernorm and kv_a_layernorm."""
+        if self.mla is None:
+            return 0
+        return self.attention_layers * ((self.mla.q_lora_rank or 0) + self.mla.kv_lora_rank)
 
     def _attention_params_per_layer(self) -> int:
         h, heads = self.hidden_size, self.num_attention_heads

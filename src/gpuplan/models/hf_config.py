@@ -22,9 +22,9 @@ from gpuplan.models.arch import (
     ModelArch,
     MoESpec,
     SlidingSpec,
-    VisionSpec,
 )
 from gpuplan.models.quant import dtype_quant, normalize_quant
+from gpuplan.models.vision import cross_attention_tokens, vision_spec
 from gpuplan.problems import first_problem, shown
 
 
@@ -113,6 +113,11 @@ _CLASS_DEFAULTS: dict[str, dict[str, Any]] = {
     "gpt_oss": {"tie_word_embeddings": False},
     "deepseek_v2": {"tie_word_embeddings": False},
     "deepseek_v3": {"tie_word_embeddings": False},
+    # SiglipTextConfig: google/siglip-so400m-patch14-384's text_config states neither
+    "siglip_text_model": {"vocab_size": 32000, "max_position_embeddings": 64,
+                          "tie_word_embeddings": False},
+    "siglip2_text_model": {"vocab_size": 256000, "max_position_embeddings": 64,
+                           "tie_word_embeddings": False},
 }  # fmt: skip
 
 
@@ -131,10 +136,20 @@ def _text_section(config: Mapping[str, Any]) -> dict[str, Any]:
 
 _NON_GATED_TYPES = frozenset(
     {"gpt2", "gpt_neox", "gptj", "phi", "starcoder2", "gpt_bigcode", "falcon", "bloom", "opt",
-     "mpt", "codegen", "nemotron", "nemotron_h", "stablelm_epoch"}
+     "mpt", "codegen", "nemotron", "nemotron_h", "stablelm_epoch", "siglip_text_model",
+     "siglip2_text_model"}
 )  # fmt: skip
 _QKV_BIAS_TYPES = frozenset(
-    {"qwen2", "qwen2_moe", "qwen2_vl", "qwen2_vl_text", "qwen2_5_vl", "qwen2_5_vl_text"}
+    {
+        "qwen2",
+        "qwen2_moe",
+        "qwen2_vl",
+        "qwen2_vl_text",
+        "qwen2_5_vl",
+        "qwen2_5_vl_text",
+        "siglip_text_model",
+        "siglip2_text_model",
+    }
 )
 """Qwen2-family q/k/v projections carry biases without saying so in the config."""
 _HF_SLIDING_TYPES = frozenset({"mistral", "gemma2", "gemma3_text", "gemma3", "cohere2", "gpt_oss"})
@@ -218,7 +233,11 @@ def _from_hf_config(config: Mapping[str, Any]) -> ModelArch:
         moe = None
     sliding = None if hybrid else _sliding_spec(text, layers, model_type, notes)
 
-    vision = _vision_spec(config, hidden)
+    vision = vision_spec(config, hidden)
+    cross = text.get("cross_attention_layers")
+    cross_layers = len(cross) if isinstance(cross, list) and vision is not None else 0
+    if cross_layers:
+        attention_layers -= cross_layers  # Mllama: these attend to image tokens only
     dtype = dtype_quant(
         _first(config, "torch_dtype", "dtype") or _first(text, "torch_dtype", "dtype")
     )
@@ -241,6 +260,8 @@ def _from_hf_config(config: Mapping[str, Any]) -> ModelArch:
         intermediate_size=intermediate,
         tied_embeddings=bool(tied),
         attention_layers=attention_layers,
+        cross_attention_layers=cross_layers,
+        cross_attention_tokens=cross_attention_tokens(config) if cross_layers else 0,
         dense_layers=dense_layers,
         gated_mlp=gated,
         attention_bias=bool(text.get("attention_bias") or model_type in _QKV_BIAS_TYPES),
@@ -457,69 +478,6 @@ def _sliding_spec(
         "KV counted for full attention (overestimate)"
     )
     return None
-
-
-def _vision_spec(config: Mapping[str, Any], text_hidden: int) -> VisionSpec | None:
-    vision = config.get("vision_config")
-    if not isinstance(vision, Mapping):
-        return None
-    hidden = _int(vision, "embed_dim", "hidden_size", "width")
-    if "embed_dim" in vision and "hidden_size" in vision:
-        hidden = _int(vision, "embed_dim")  # Qwen2-VL: hidden_size is the merger's output
-    depth = _int(vision, "depth", "num_hidden_layers", "num_layers", "layers")
-    if not hidden or not depth:
-        return None
-    inter = _int(vision, "intermediate_size")
-    if inter is None:
-        ratio = _first(vision, "mlp_ratio")
-        inter = int(hidden * float(ratio)) if ratio else 4 * hidden
-    gated = str(vision.get("hidden_act", "")).lower() in ("silu", "swiglu")
-    patch = _int(vision, "patch_size", "spatial_patch_size") or 14
-    temporal = _int(vision, "temporal_patch_size") or 1
-    merge = _int(vision, "spatial_merge_size") or 1
-    shuffle = _first(vision, "pixel_shuffle_ratio")
-    if shuffle:
-        merge = max(merge, round(1 / float(shuffle)))
-    merged = hidden * merge * merge
-    out = _int(vision, "out_hidden_size", "projector_output_dim") or text_hidden
-    blocks = depth * (4 * hidden * hidden + (3 if gated else 2) * hidden * inter)
-    embed = 3 * patch * patch * temporal * hidden
-    projector = merged * merged + merged * out
-    if vision.get("model_type") == "mllama_vision_model":
-        blocks, embed, projector = _mllama_vision(vision, hidden, inter, blocks, out)
-    return VisionSpec(
-        hidden_size=hidden,
-        num_layers=depth,
-        intermediate_size=inter,
-        parameters=blocks + embed + projector,
-    )
-
-
-def _mllama_vision(
-    vision: Mapping[str, Any], hidden: int, inter: int, blocks: int, out: int
-) -> tuple[int, int, int]:
-    """Mllama's (Llama 3.2 Vision) tower: what the generic ViT count leaves out.
-
-    transformers' ``MllamaVisionModel``: a second, "global" transformer of
-    ``num_global_layers`` layers after the local one; a tile embedding of
-    ``(max_aspect_ratio_id + 1) × max_num_tiles × (patches + 1) × hidden`` plus the
-    gated position embedding; and a projector ``vision_output_dim → text hidden``
-    (vision_output_dim = hidden × (1 + len(intermediate_layers_indices)), 7680 for
-    Llama-3.2-11B-Vision).
-    """
-    global_layers = _int(vision, "num_global_layers") or 0
-    blocks += global_layers * (4 * hidden * hidden + 2 * hidden * inter)
-    patch = _int(vision, "patch_size") or 14
-    image = _int(vision, "image_size") or 560
-    positions = (image // patch) ** 2 + 1
-    tiles = _int(vision, "max_num_tiles") or 4
-    ratios = vision.get("supported_aspect_ratios")
-    aspect_ids = (len(ratios) if isinstance(ratios, list) else 8) + 1
-    embed = 3 * patch * patch * hidden + positions * hidden
-    embed += aspect_ids * tiles * positions * hidden + 2 * aspect_ids * tiles * hidden
-    output_dim = _int(vision, "vision_output_dim") or hidden
-    projector = output_dim * out + out
-    return blocks, embed, projector
 
 
 def _checkpoint_quant(qcfg: Any, notes: list[str]) -> str | None:

@@ -25,6 +25,12 @@ class WeightBytes(BaseModel):
     output_bytes: int = Field(default=0, ge=0, description="lm_head / output (0 when tied).")
     expert_bytes: int = Field(default=0, ge=0, description="Routed MoE expert tensors.")
     vision_bytes: int = Field(default=0, ge=0, description="Vision tower / projector tensors.")
+    replicated_bytes: int = Field(
+        default=0,
+        ge=0,
+        description="Text-model tensors vLLM and SGLang hold whole on every tensor-parallel "
+        "GPU: norms, MoE routers, MLA's q_a_proj / kv_a_proj_with_mqa.",
+    )
     tied_embeddings: bool = Field(default=False, description="No separate output tensor.")
     bytes_by_dtype: dict[str, int] = Field(
         default_factory=dict, description="Bytes per tensor dtype, e.g. {'Q4_K': …, 'F32': …}."

@@ -129,9 +129,24 @@ def docker_argv(
     engine = _engine_args(config, params, "0.0.0.0", port)
     if runtime == "vllm":
         engine = ["--model", *engine]
-    argv = ["docker", "run", "--rm", "-d", "--name", name, "--gpus", f'"device={devices}"']
+    argv = ["docker", "run", "--rm", "-d", "--name", name]
+    if _vendor(config) == "amd":  # ROCm has no --gpus: pass the devices, pick GPUs by index
+        argv += ["--device", "/dev/kfd", "--device", "/dev/dri", "--group-add", "video"]
+        argv += ["-e", f"HIP_VISIBLE_DEVICES={devices}"]
+    else:
+        argv += ["--gpus", f'"device={devices}"']
     argv += ["-p", f"{port}:{port}", "--shm-size", str(deployment.get("shm_size", "16g"))]
     return (*argv, image, *inner[runtime], *engine)
+
+
+def _vendor(config: TaskConfig) -> str | None:
+    hardware = config.deployment.get("hardware")
+    return hardware.get("vendor") if isinstance(hardware, dict) else None
+
+
+def _gpu_resource(config: TaskConfig) -> str:
+    """The device plugin's resource name: AMD's for ROCm hosts, NVIDIA's otherwise."""
+    return "amd.com/gpu" if _vendor(config) == "amd" else "nvidia.com/gpu"
 
 
 def ome_manifest(
@@ -149,7 +164,7 @@ def ome_manifest(
         "command": list(launch.argv[:1]),
         "args": [a if a != "127.0.0.1" else "0.0.0.0" for a in launch.argv[1:]],
         "ports": [{"containerPort": port, "name": "http"}],
-        "resources": {"limits": {"nvidia.com/gpu": gpus}},
+        "resources": {"limits": {_gpu_resource(config): gpus}},
         "readinessProbe": {"httpGet": {"path": launch.health_path, "port": port}},
     }
     return [

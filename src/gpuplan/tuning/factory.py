@@ -50,12 +50,19 @@ IDENTITY_KEYS = ("task_name", "model", "base_runtime")
 
 OverrideMode = Literal["patch", "replace"]
 
-_IMAGES: dict[Runtime, str] = {
-    "sglang": "lmsysorg/sglang:v0.5.2-cu126",
-    "vllm": "vllm/vllm-openai:v0.11.0",
-    "tensorrt-llm": "nvcr.io/nvidia/tensorrt-llm/release:1.0.0",
-    "llamacpp": "ghcr.io/ggml-org/llama.cpp:server-cuda",
-}
+_TRT_IMAGE = "nvcr.io/nvidia/tensorrt-llm/release:1.0.0"
+"""Tuning runs TensorRT-LLM in a container, so it needs an image where launch names none."""
+
+
+def _image(runtime: Runtime, hardware: dict[str, Any] | None) -> str:
+    """The image launch files use for this engine and vendor: what is tuned is what is served."""
+    from gpuplan.launch.engines import default_image
+
+    vendor = (hardware or {}).get("vendor")
+    engine = "llama.cpp" if runtime == "llamacpp" else runtime
+    image = default_image(engine, amd=vendor == "amd", gpus=vendor != "cpu")
+    return image or _TRT_IMAGE
+
 
 # gpuplan's own runtime defaults, each in the runtime's words: a task without a profile
 # still has a small space to search.
@@ -164,7 +171,10 @@ def build_task(context: TaskContext, registry: ProfileRegistry | None = None) ->
     add(f"{context.deployment_mode}-defaults", _MODE_DEFAULTS[context.deployment_mode])
     add(
         f"{runtime}-defaults",
-        {"deployment": {"image": _IMAGES[runtime]}, "parameters": _RUNTIME_PARAMETERS[runtime]},
+        {
+            "deployment": {"image": _image(runtime, context.hardware)},
+            "parameters": _RUNTIME_PARAMETERS[runtime],
+        },
     )
     if context.hardware:
         add("hardware", {"deployment": {"hardware": context.hardware}}, "hardware")

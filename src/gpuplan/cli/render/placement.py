@@ -18,7 +18,7 @@ from rich.text import Text
 
 from gpuplan.planning import Plan
 
-__all__ = ["keep_units", "launch_warnings", "render_launch", "render_where"]
+__all__ = ["keep_units", "launch_warnings", "render_launch", "render_where", "split_words"]
 
 BAR = 20
 
@@ -44,6 +44,7 @@ def render_where(plan: Plan) -> RenderableType:
     if not plan.assignments:
         return Text("Nothing to place.")
     budgets = {a.service: a for a in plan.assignments}
+    engines = {config.service: config.engine for config in plan.launch}
     parts: list[RenderableType] = []
     for fill in plan.gpus:
         head = Text(f"GPU {fill.index} ", style="bold")
@@ -58,7 +59,9 @@ def render_where(plan: Plan) -> RenderableType:
             share = -(-a.vram_budget_mb // max(1, len(a.gpu_indices)))
             line = Text(f"    {_short(name, 34):<34} {_gb(share):>9}")
             if len(a.gpu_indices) > 1:
-                line.append(f"  (1/{len(a.gpu_indices)} of tensor parallel)", style="dim")
+                line.append(
+                    f"  (1/{len(a.gpu_indices)}, {split_words(engines.get(name))})", style="dim"
+                )
             if a.budget_adjusted:
                 line.append("  ⚠ adjusted", style="yellow")
             parts.append(line)
@@ -76,6 +79,15 @@ def render_where(plan: Plan) -> RenderableType:
         parts.append(_wrapped(f"strategy {plan.strategy}: {plan.solver}", "dim"))
     parts += [_wrapped(f"⚠ {warning}", "yellow") for warning in plan.warnings]
     return Group(*parts)
+
+
+LAYER_SPLIT_ENGINES = ("llamacpp", "llama.cpp", "ollama")
+"""Engines (both spellings of llama.cpp) that spread a model over GPUs by layers."""
+
+
+def split_words(engine: str | None) -> str:
+    """How a model over several GPUs is split: llama.cpp splits layers, the others tensors."""
+    return "layer split" if engine in LAYER_SPLIT_ENGINES else "tensor parallel"
 
 
 def render_launch(plan: Plan) -> RenderableType:

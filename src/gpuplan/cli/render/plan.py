@@ -53,10 +53,22 @@ def _fitting(plan: Plan) -> RenderableType:
     return table
 
 
+def _split(block: EngineBlock) -> str:
+    """'TP 2' for tensor parallel; llama.cpp and Ollama split layers over the GPUs instead."""
+    from gpuplan.cli.render.placement import LAYER_SPLIT_ENGINES
+
+    gpus = block.tensor_parallel_size
+    if block.device == "cpu":
+        return ""  # "on cpu" says it
+    if block.engine in LAYER_SPLIT_ENGINES:
+        return "one GPU" if gpus == 1 else f"layers split over {gpus} GPUs"
+    return f"TP {gpus}"
+
+
 def _engine_line(block: EngineBlock) -> str:
     words = [
         f"{block.model_id} {block.quantization}: {block.engine} on {block.device}",
-        f"TP {block.tensor_parallel_size}",
+        _split(block),
         f"{block.weights} weights ({block.quantization_bits}-bit)",
         f"{block.activation_dtype} compute",
         f"flash attention {block.flash_attention}",
@@ -65,7 +77,7 @@ def _engine_line(block: EngineBlock) -> str:
         words.append(f"gpu memory fraction {block.gpu_memory_utilization:.2f} (shares a GPU)")
     if block.allow_tf32:
         words.append("TF32")
-    return ", ".join(words)
+    return ", ".join(word for word in words if word)
 
 
 def _file_services(plan: Plan) -> list[RenderableType]:

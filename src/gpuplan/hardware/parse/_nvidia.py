@@ -155,21 +155,27 @@ def make_gpu(
         )
     elif vram_total_mb is None and memory_expected:
         warnings.append(f"{label} ({name or 'no name'}): nvidia-smi gave no total memory")
-    return GPU(
-        index=index,
-        name=name,
-        vendor="nvidia",
-        uuid=uuid,
-        vram_total_mb=vram_total_mb,
-        vram_free_mb=vram_free_mb,
-        vram_used_mb=vram_used_mb,
-        compute_capability=compute_capability,
-        architecture=architecture,
-        mig_mode=mig_mode,
-        mig_devices=mig_devices,
-        pci_bus_id=pci_bus_id,
-        unified_memory=unified,
-    )
+    try:
+        return GPU(
+            index=index,
+            name=name,
+            vendor="nvidia",
+            uuid=uuid,
+            vram_total_mb=vram_total_mb,
+            vram_free_mb=vram_free_mb,
+            vram_used_mb=vram_used_mb,
+            compute_capability=compute_capability,
+            architecture=architecture,
+            mig_mode=mig_mode,
+            mig_devices=mig_devices,
+            pci_bus_id=pci_bus_id,
+            unified_memory=unified,
+        )
+    except ValueError as exc:  # figures that contradict each other: garbled output
+        raise ToolOutputError(
+            f"nvidia-smi gave GPU {index} impossible figures: {exc}",
+            hint="the output is garbled; run nvidia-smi by hand to check it",
+        ) from None
 
 
 def no_gpus_error(tool: str, text: str, hint: str) -> ToolOutputError:

@@ -112,6 +112,12 @@ def _merge_gpu(static: GPU, metric: GPU | None) -> GPU:
         for field in ("uuid", "vram_total_mb", "vram_used_mb", "vram_free_mb", "pci_bus_id")
         if getattr(static, field) is None and getattr(metric, field) is not None
     }
+    total = update.get("vram_total_mb", static.vram_total_mb)
+    if total is not None and any(
+        (update.get(field) or 0) > total for field in ("vram_used_mb", "vram_free_mb")
+    ):  # readings of two different devices: use figures that belong together or none
+        update.pop("vram_used_mb", None)
+        update.pop("vram_free_mb", None)
     return static.model_copy(update=update)
 
 

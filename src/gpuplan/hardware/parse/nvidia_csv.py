@@ -83,7 +83,7 @@ or unit suffix, as most field names do, or is one of these.
 """
 
 _UNSUPPORTED = re.compile(r'Field\s+"([^"\n]*)"\s+is\s+not\s+a\s+valid\s+field\s+to\s+query', re.I)
-_COMPUTE_CAP = re.compile(r"^[0-9]{1,3}\.[0-9]{1,3}$")
+_COMPUTE_CAP = re.compile(r"^[0-9]{1,2}\.[0-9]{1,2}$")  # as GPU.compute_capability
 
 
 def unsupported_field(stderr_or_message: str) -> str | None:

@@ -14,7 +14,7 @@ from gpuplan.errors import LaunchError
 from gpuplan.launch.engines import llama_cpp, ollama, sglang, tensorrt_llm, vllm
 from gpuplan.launch.model import LaunchConfig, LaunchRequest
 
-__all__ = ["ENGINE_VERSIONS", "RENDERERS", "render"]
+__all__ = ["ENGINE_VERSIONS", "RENDERERS", "default_image", "render"]
 
 Renderer = Callable[[LaunchRequest], LaunchConfig]
 
@@ -33,6 +33,12 @@ ENGINE_VERSIONS: dict[str, str] = {
     engine: module.ENGINE_VERSION for engine, module in _MODULES.items()
 }
 """Engine id → the release whose flags its renderer emits."""
+
+
+def default_image(engine: str, *, amd: bool, gpus: bool = True) -> str | None:
+    """The container image gpuplan runs ``engine`` in (launch files and tuning alike)."""
+    module = _MODULES.get(engine)
+    return None if module is None else module.default_image(amd=amd, gpus=gpus)
 
 
 def render(request: LaunchRequest) -> LaunchConfig:

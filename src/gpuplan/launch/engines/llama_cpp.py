@@ -26,9 +26,17 @@ from gpuplan.launch.engines._common import (
 )
 from gpuplan.launch.model import LaunchConfig, LaunchRequest
 
-__all__ = ["ENGINE_VERSION", "render"]
+__all__ = ["ENGINE_VERSION", "default_image", "render"]
 
 ENGINE_VERSION = "0c1e57098"
+
+
+def default_image(*, amd: bool, gpus: bool = True) -> str:
+    """llama.cpp's server image for the device: CUDA, ROCm, or the CPU build."""
+    tag = ("server-rocm" if amd else "server-cuda") if gpus else "server"
+    return f"ghcr.io/ggml-org/llama.cpp:{tag}"
+
+
 """llama.cpp commit (vendored by llama-cpp-python 0.3.36) whose common/arg.cpp flags this emits."""
 
 _HANDLED = (
@@ -128,14 +136,13 @@ def render(request: LaunchRequest) -> LaunchConfig:
         )
     notes += flags.notes + env.notes
     notes += ignored_profile_keys(request, _HANDLED, "llama.cpp")
-    if request.gpus:
-        default_image = "server-rocm" if is_amd(request) else "server-cuda"
-    else:
-        default_image = "server"
-    image = request.overrides.get("image") or f"ghcr.io/ggml-org/llama.cpp:{default_image}"
+    image = request.overrides.get("image") or default_image(
+        amd=is_amd(request), gpus=bool(request.gpus)
+    )
     if "image" not in request.overrides:
+        tag = default_image(amd=is_amd(request), gpus=bool(request.gpus)).rpartition(":")[2]
         notes.append(
-            f"image tag {default_image!r} floats; pin the build that matches llama.cpp "
+            f"image tag {tag!r} floats; pin the build that matches llama.cpp "
             f"{ENGINE_VERSION} for reproducible flags"
         )
     return LaunchConfig(

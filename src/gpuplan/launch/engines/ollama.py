@@ -29,9 +29,16 @@ from gpuplan.launch.engines._common import (
 )
 from gpuplan.launch.model import LaunchConfig, LaunchRequest
 
-__all__ = ["ENGINE_VERSION", "render"]
+__all__ = ["ENGINE_VERSION", "default_image", "render"]
 
 ENGINE_VERSION = "0.32.15"
+
+
+def default_image(*, amd: bool, gpus: bool = True) -> str:
+    """Ollama's release image; its ROCm build carries the -rocm tag."""
+    return f"ollama/ollama:{ENGINE_VERSION}-rocm" if amd else f"ollama/ollama:{ENGINE_VERSION}"
+
+
 """Ollama release whose ``envconfig`` variables and ``api.Options`` parameters this emits."""
 
 _HANDLED = ("device", "tensor_parallel_size", "enable_flash_attention", "attention_impl")
@@ -130,8 +137,7 @@ def render(request: LaunchRequest) -> LaunchConfig:
         + (f" (after `ollama pull {request.model_source}`)" if _pulled(request) else "")
         + "; clients ask for it by that name"
     )
-    tag = f"{ENGINE_VERSION}-rocm" if is_amd(request) else ENGINE_VERSION
-    image = request.overrides.get("image") or f"ollama/ollama:{tag}"
+    image = request.overrides.get("image") or default_image(amd=is_amd(request))
     return LaunchConfig(
         service=request.service,
         engine="ollama",

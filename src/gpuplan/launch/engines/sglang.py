@@ -27,9 +27,17 @@ from gpuplan.launch.engines._common import (
 )
 from gpuplan.launch.model import LaunchConfig, LaunchRequest
 
-__all__ = ["ENGINE_VERSION", "STATIC_SHARE_WITHOUT_ESTIMATE", "render"]
+__all__ = ["ENGINE_VERSION", "STATIC_SHARE_WITHOUT_ESTIMATE", "default_image", "render"]
 
 ENGINE_VERSION = "0.5.23"
+
+
+def default_image(*, amd: bool, gpus: bool = True) -> str:
+    """SGLang's release image; on AMD its MI300-series ROCm 7 build."""
+    suffix = "-rocm700-mi30x" if amd else ""
+    return f"lmsysorg/sglang:v{ENGINE_VERSION}{suffix}"
+
+
 """SGLang release whose ``ServerArgs.add_cli_args`` flags this emits."""
 
 STATIC_SHARE_WITHOUT_ESTIMATE = 0.85
@@ -106,11 +114,7 @@ def render(request: LaunchRequest) -> LaunchConfig:
     apply_overrides(flags, env, request.overrides, style="dash")
     notes += flags.notes + env.notes
     notes += ignored_profile_keys(request, _HANDLED, "SGLang")
-    image = request.overrides.get("image") or (
-        f"lmsysorg/sglang:v{ENGINE_VERSION}-rocm700-mi30x"
-        if is_amd(request)
-        else f"lmsysorg/sglang:v{ENGINE_VERSION}"
-    )
+    image = request.overrides.get("image") or default_image(amd=is_amd(request))
     if is_amd(request) and "image" not in request.overrides:
         notes.append(
             "SGLang's ROCm images are tagged per ROCm version and GPU family (…-rocm700-mi30x "

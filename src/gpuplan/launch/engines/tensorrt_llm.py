@@ -24,9 +24,16 @@ from gpuplan.launch.engines._common import (
 )
 from gpuplan.launch.model import LaunchConfig, LaunchRequest
 
-__all__ = ["ENGINE_VERSION", "kv_and_rest_mb", "render"]
+__all__ = ["ENGINE_VERSION", "default_image", "kv_and_rest_mb", "render"]
 
 ENGINE_VERSION = "00209af1"
+
+
+def default_image(*, amd: bool, gpus: bool = True) -> str | None:
+    """None: the NGC release image matching this commit is not known (and no ROCm build)."""
+    return None
+
+
 """TensorRT-LLM commit whose ``trtllm-serve serve`` click options this emits (the release
 it belongs to is not known here; see tests/launch/data/flags/tensorrt-llm-00209af1.json)."""
 

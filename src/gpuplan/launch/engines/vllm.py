@@ -28,9 +28,16 @@ from gpuplan.launch.engines._common import (
 )
 from gpuplan.launch.model import LaunchConfig, LaunchRequest
 
-__all__ = ["ENGINE_VERSION", "render"]
+__all__ = ["ENGINE_VERSION", "default_image", "render"]
 
 ENGINE_VERSION = "0.33.0"
+
+
+def default_image(*, amd: bool, gpus: bool = True) -> str:
+    """vLLM's image: the release on NVIDIA; AMD's rocm/vllm, whose tags say ROCm and GPU family."""
+    return "rocm/vllm:latest" if amd else f"vllm/vllm-openai:v{ENGINE_VERSION}"
+
+
 """vLLM release whose ``EngineArgs.add_cli_args`` + ``make_arg_parser`` flags this emits."""
 
 _HANDLED = (
@@ -92,9 +99,7 @@ def render(request: LaunchRequest) -> LaunchConfig:
     apply_overrides(flags, env, request.overrides, style="dash")
     notes += flags.notes + env.notes
     notes += ignored_profile_keys(request, _HANDLED, "vLLM")
-    image = request.overrides.get("image") or (
-        "rocm/vllm:latest" if is_amd(request) else f"vllm/vllm-openai:v{ENGINE_VERSION}"
-    )
+    image = request.overrides.get("image") or default_image(amd=is_amd(request))
     if is_amd(request) and "image" not in request.overrides:
         notes.append(
             "AMD publishes vLLM's ROCm builds as rocm/vllm, tagged by ROCm version, GPU family "

@@ -41,6 +41,12 @@ _EMBEDDING_SUFFIXES = (
     "embedding.word_embeddings.weight", "tok_embeddings.weight",
 )  # fmt: skip
 _OUTPUT_NAMES = ("lm_head.weight", "embed_out.weight", "output_layer.weight")
+_REPLICATED_MARKERS = (
+    "norm.", ".q_a_proj.", ".kv_a_proj_with_mqa.", ".gate.weight", ".router.",
+    "e_score_correction_bias", "shared_expert_gate.",
+)  # fmt: skip
+"""Tensors vLLM does not shard under tensor parallelism (norms, routers, MLA's
+down-projections: ReplicatedLinear / GateLinear in vllm/model_executor/models/deepseek_v2.py)."""
 _VISION_MARKERS = (
     "visual.", "vision_tower.", "vision_model.", "vision_encoder.", "multi_modal_projector.",
     "mm_projector.", "vision_embed", "image_newline", "audio_tower.",
@@ -171,6 +177,8 @@ def _role(name: str) -> str:
         return "embedding"
     if name in _OUTPUT_NAMES or name.endswith(".lm_head.weight"):
         return "output"
+    if any(marker in name for marker in _REPLICATED_MARKERS):
+        return "replicated"
     if ".experts." in name and "shared_expert" not in name:
         return "experts"
     return "other"
@@ -194,6 +202,7 @@ def safetensors_weights(files: Sequence[Path] | Iterable[Path], quant: str | Non
         output_bytes=by_role["output"],
         expert_bytes=by_role["experts"],
         vision_bytes=by_role["vision"],
+        replicated_bytes=by_role["replicated"],
         tied_embeddings=by_role["output"] == 0,
         bytes_by_dtype=dict(by_dtype),
         quant=quant or dominant_quant(by_dtype),
