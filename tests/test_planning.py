@@ -17,7 +17,7 @@ from gpuplan.placement import assign
 from gpuplan.planning import Plan, fit_rows, host_candidates, make_plan, selection_policy
 from gpuplan.profiles import resolve_here
 from gpuplan.selection.candidates import Candidate
-from gpuplan.selection.joint import select_joint
+from gpuplan.selection.joint import PRIMARY_STEP, select_joint
 from gpuplan.selection.policy import rank_key
 from gpuplan.selection.select import RoleSelector
 
@@ -114,8 +114,11 @@ def test_joint_selection_prunes_unplaceable_sets_exactly() -> None:
         (c for c in candidates if c.serves("chat")), key=lambda c: rank_key(c, "chat", policy)
     )
     embedders: list[Candidate | None] = [c for c in candidates if c.serves("embedding")]
+    floor = chat[0].role_priority["chat"] - PRIMARY_STEP
     best = None
     for rank, main in enumerate(chat):
+        if main.role_priority["chat"] < floor:
+            continue
         for embedder in [*embedders, None]:
             loaded = {c.key: c for c in (main, embedder) if c is not None}
             if len(loaded) > policy.max_concurrent_models:
@@ -124,11 +127,11 @@ def test_joint_selection_prunes_unplaceable_sets_exactly() -> None:
                 continue
             if not policy.places(loaded.values()):
                 continue
-            # The primary (chat) first, then serving the embedder, then chat's own
-            # ranking, then the embedder's priority.
+            # The primary (chat) within one size class of its best, then serving the
+            # embedder, then chat's own ranking, then the embedder's priority.
             served = embedder is not None
             priority = embedder.role_priority["embedding"] if embedder is not None else 0
-            score = (main.role_priority["chat"], served, -rank, priority)
+            score = (served, -rank, priority)
             best = score if best is None else max(best, score)
     result = select_joint(candidates, roles, policy)
     chat_pick = result.pick("chat")
@@ -137,7 +140,8 @@ def test_joint_selection_prunes_unplaceable_sets_exactly() -> None:
     rank = [c.key for c in chat].index(f"{chat_pick.model_id}@{chat_pick.quantization}")
     served = embedding_pick is not None
     priority = embedding_pick.role_priority if embedding_pick is not None else 0
-    assert best == (chat_pick.role_priority, served, -rank, priority)
+    assert best == (served, -rank, priority)
+    assert served  # on 2x RTX 4090 the 70B fills both cards: a 32B serves the embedder too
 
 
 def test_memory_held_by_other_processes_is_said() -> None:

@@ -36,6 +36,9 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "select-roles-2x4080": (
         "select", "--roles", "chat,embedding,caption", "--hardware", "2x RTX 4080",
     ),
+    "select-roles-2x4090": (
+        "select", "--roles", "chat,embedding,caption", "--hardware", "2x RTX 4090",
+    ),
     "plan-a5500-a400": ("plan", "--hardware", "RTX A5500, RTX A400"),
     "plan-cpu": ("plan", "--hardware", "cpu"),
     "plan-seed004-services": (

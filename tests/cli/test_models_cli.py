@@ -129,6 +129,18 @@ def test_select_roles_jointly() -> None:
     assert code == 0 and "model(s) loaded" in output
 
 
+def test_select_roles_explain_says_the_trade_and_the_larger_supporting_model() -> None:
+    args = ("select", "--roles", "chat,embedding,caption", "--hardware", "2x RTX 4090")
+    doc = run_json(*args, "--explain", "llama-3.3-70b")
+    assert doc["model_id"] == "llama-3.3-70b"
+    assert doc["explanation"][0].startswith("chose ")
+    assert " over llama-3.3-70b so that embedding and caption are served" in doc["explanation"][0]
+    code, output = run(*args, "--explain", "qwen3-embedding-8b")
+    assert code == 0 and "does not fit beside the chat model" in output
+    code, output = run(*args, "--explain", "smollm2-1.7b")
+    assert code == 0 and "is not in the set" in output
+
+
 def test_select_with_a_user_registry(tmp_path: Path) -> None:
     path = write_seed_registry(tmp_path)
     doc = run_json(
@@ -142,7 +154,7 @@ def test_select_with_a_user_registry(tmp_path: Path) -> None:
     [
         (("select", "--role", "poetry"), "unknown role 'poetry'"),
         (("select", "--role", "chat", "--roles", "chat"), "exactly one of --role and --roles"),
-        (("select", "--roles", "chat", "--explain", "x"), "--explain needs --role"),
+        (("select", "--roles", "chat", "--explain", "llama-3.3-7b"), "closest ids: llama-3.3-70b"),
         (("select", "--role", "chat", "--bias", "fast"), "model_selection_bias"),
         (("fit", "--registry", "/nonexistent.toml"), "does not exist"),
     ],

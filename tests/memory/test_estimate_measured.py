@@ -24,9 +24,15 @@ def _id(row: dict[str, Any]) -> str:
 
 def _with(check: str) -> list[Any]:
     return [
-        pytest.param(row, id=_id(row))
+        pytest.param(row, id=_id(row)) for row in ROWS if calibration.expected_to_pass(row, check)
+    ]
+
+
+def _known_misses() -> list[Any]:
+    return [
+        pytest.param(row, check, id=f"{_id(row)}:{check}")
         for row in ROWS
-        if check in calibration.SETUPS[row["id"]].checks
+        for check in (calibration.SETUPS[row["id"]].known_miss or {})
     ]
 
 
@@ -57,7 +63,7 @@ def test_flagged_rows_are_used_only_with_a_reason() -> None:
 def test_weights_within_five_percent(row: dict[str, Any]) -> None:
     result = calibration.run(row)
     measured = row["derived_mib"]["weights_mib"]
-    ratio = result.weights_mb / measured
+    ratio = calibration.weights_ratio(row)
     assert abs(ratio - 1) <= calibration.WEIGHTS_TOLERANCE, (
         f"{row['id']} ({row['source_url']}): weights {result.weights_mb} MiB estimated vs "
         f"{measured} MiB logged ({(ratio - 1) * 100:+.1f} %)"
@@ -90,3 +96,21 @@ def test_the_calibration_set_is_not_trivial() -> None:
     assert len(_with("weights")) >= 30
     assert len(_with("total")) >= 25
     assert len(_with("kv")) >= 25
+
+
+@pytest.mark.parametrize(("row", "check"), _known_misses())
+def test_known_misses_still_miss(row: dict[str, Any], check: str) -> None:
+    """A known miss is a finding kept in view: when the estimator learns the reason, this
+    fails, and the row moves back to the ordinary checks (SETUPS[...].known_miss)."""
+    setup = calibration.SETUPS[row["id"]]
+    assert check in setup.checks, f"{row['id']}: a known miss must be a check that is made"
+    if check == "weights":
+        assert abs(calibration.weights_ratio(row) - 1) > calibration.WEIGHTS_TOLERANCE, row["id"]
+    elif check == "kv":
+        estimated, measured = calibration.kv_per_token_mib(row)
+        assert measured is not None
+        assert abs(estimated / measured - 1) > calibration.KV_TOLERANCE, row["id"]
+    else:
+        measured_total = calibration.measured_total_mib(row)
+        assert measured_total is not None
+        assert calibration.run(row).total_mb < measured_total, row["id"]

@@ -113,7 +113,9 @@ def test_llama4_scout_matches_vllm_weights_at_tp4() -> None:
     arch = parse_hf_config(LLAMA4_SCOUT)
     assert arch.counted_parameters == pytest.approx((53.12 - 2.5) * 4 * 2**30 / 2, rel=0.001)
     est = estimate(arch, engine="vllm", context=8192, tensor_parallel=4)
-    assert est.weights_mb == pytest.approx(53.12 * 1024, rel=0.005)
+    # vLLM 0.19 split the tower here; the estimate keeps it whole on every GPU (see
+    # test_towers_stay_whole_on_every_gpu_as_measured), so it is high by the tower's share
+    assert 53.12 * 1024 <= est.weights_mb <= 53.12 * 1024 * 1.03
 
 
 def test_llama4_maverick_interleaves_moe_and_dense_layers() -> None:
@@ -123,16 +125,19 @@ def test_llama4_maverick_interleaves_moe_and_dense_layers() -> None:
     assert arch.moe.expert_intermediate_size == 8192 and arch.moe.num_shared_experts == 1
 
 
-def test_vllm_shards_known_towers_and_replicates_unknown_ones() -> None:
+def test_towers_stay_whole_on_every_gpu_as_measured() -> None:
+    """vLLM's source splits known towers, but the measured Qwen2.5-VL-7B TP2 run (calibration
+    row extra025) holds the whole tower per GPU: every engine is charged the whole tower."""
     qwen = parse_hf_config(QWEN25_VL_7B)
     assert qwen.vision is not None
     share = qwen.vision.tp_sharded_parameters / qwen.vision.parameters
-    assert 0.99 < share < 1  # patch embedding and norms stay whole
+    assert 0.99 < share < 1  # what a split would leave whole: patch embedding and norms
     whole = estimate(qwen, engine="vllm", context=4096, tensor_parallel=1).weights_mb
     split = estimate(qwen, engine="vllm", context=4096, tensor_parallel=2).weights_mb
-    assert split == pytest.approx(whole / 2, rel=0.01)
+    tower_mb = qwen.vision.parameters * 2 / 2**20
+    assert split == pytest.approx((whole - tower_mb) / 2 + tower_mb, rel=0.01)
     sglang = estimate(qwen, engine="sglang", context=4096, tensor_parallel=2).weights_mb
-    assert sglang - split == pytest.approx(qwen.vision.parameters * 2 / 2 / 2**20, rel=0.02)
+    assert sglang == pytest.approx(split, rel=0.01)
     generic = {**QWEN25_VL_7B, "vision_config": {**QWEN25_VL_7B["vision_config"]}}
     generic["model_type"] = "some_new_vl"
     generic["vision_config"]["model_type"] = "some_new_vision"

@@ -31,15 +31,16 @@ def picks(result) -> dict[str, str]:
 
 
 def brute_force(
-    candidates: list[Candidate], roles: list[Role], policy: SelectionPolicy
+    candidates: list[Candidate], roles: list[Role], policy: SelectionPolicy, step: int = 5
 ) -> dict[str, str]:
     """Every assignment of (a fitting candidate or nothing) to each role, best kept.
 
     Written from the spec in joint's docstring, independently of its search: the
-    primary role (chat, reasoning, else the first asked) at its highest priority;
-    then the supporting roles served; then the primary's own ranking; then the
-    supporting roles' priority and the bias; then pick ranks in request order.
-    Sidecars (no KV cache, <= 2560 MiB) serving only supporting roles take no slot.
+    primary role (chat, reasoning, else the first asked) within ``step`` points of
+    the highest priority that fits alone; then the supporting roles served; then the
+    primary's own ranking (priority first); then the supporting roles' priority and
+    the bias; then pick ranks in request order. Sidecars (no KV cache, <= 2560 MiB)
+    serving only supporting roles take no slot.
     """
     primary = next((r for r in roles if r in ("chat", "reasoning")), roles[0])
     per_role = []
@@ -48,6 +49,8 @@ def brute_force(
             c for c in candidates if c.serves(role) and c.vram_estimate_mb <= policy.max_vram_mb
         ]
         per_role.append(sorted(fitting, key=lambda c: rank_key(c, role, policy)))
+    top = per_role[roles.index(primary)]
+    floor = max((c.role_priority[primary] for c in top), default=0) - step
     best_value: tuple[int, ...] | None = None
     best: dict[str, str] = {}
     options = [range(len(ranked) + 1) for ranked in per_role]  # last index: unserved
@@ -83,11 +86,9 @@ def brute_force(
             "quality": (quality, -preference, -vram),
         }[policy.model_selection_bias]
         position = roles.index(primary)
-        head = (
-            (main.role_priority[primary], served, -indices[position])
-            if main is not None
-            else (-1, served, 0)
-        )
+        if top and (main is None or main.role_priority[primary] < floor):
+            continue  # the primary is served, within one size class of its best
+        head = (served, -indices[position]) if main is not None else (served, 0)
         rest = tuple(-i for n, i in enumerate(indices) if n != position)
         value = (*head, priority, *tail, *rest)
         if best_value is None or value > best_value:
@@ -108,7 +109,8 @@ def instances(
     candidates: list[Candidate] = []
     for m in range(models):
         served = draw(st.lists(st.sampled_from(ROLES), min_size=1, max_size=3, unique=True))
-        priorities = {role: draw(st.sampled_from((40, 60, 60, 80))) for role in served}
+        # Near priorities (60, 63, 66) fall within one primary step of each other.
+        priorities = {role: draw(st.sampled_from((40, 60, 60, 63, 66, 80))) for role in served}
         params = draw(st.sampled_from((1.0, 4.0, 8.0)))
         for quant in draw(st.lists(st.sampled_from(QUANTS), min_size=1, max_size=2, unique=True)):
             candidates.append(
@@ -135,30 +137,103 @@ def instances(
     return candidates, roles, policy
 
 
-@settings(max_examples=400, deadline=None)
-@given(instances())
+@st.composite
+def ladders(draw: st.DrawFn) -> tuple[list[Candidate], list[Role], SelectionPolicy]:
+    """Primary models a few points apart, big enough to crowd the supporting roles out:
+    the instances where the primary's step decides (about one in eight differs from step 0)."""
+    candidates: list[Candidate] = []
+    for m in range(draw(st.integers(2, 4))):
+        extra = draw(st.lists(st.sampled_from(("caption", "embedding")), max_size=1))
+        priorities = {"chat": draw(st.sampled_from((90, 86, 85, 82, 78)))}
+        priorities |= {role: draw(st.sampled_from((60, 80))) for role in extra}
+        for quant in draw(st.lists(st.sampled_from(QUANTS), min_size=1, max_size=2, unique=True)):
+            candidates.append(
+                Candidate(
+                    model_id=f"c{m}",
+                    name=f"Chat {m}",
+                    backend="vllm",
+                    quantization=quant,
+                    vram_estimate_mb=draw(st.sampled_from((14000, 9000, 12000, 6000))),
+                    role_priority=priorities,
+                    parameters_b=draw(st.sampled_from((8.0, 32.0, 70.0))),
+                    context=4096,
+                )
+            )
+    for m in range(draw(st.integers(2, 4))):
+        role = draw(st.sampled_from(("caption", "embedding")))
+        candidates.append(
+            Candidate(
+                model_id=f"s{m}",
+                name=f"Support {m}",
+                backend="vllm",
+                quantization="FP16",
+                vram_estimate_mb=draw(st.sampled_from((1000, 2000, 3000, 5000))),
+                role_priority={role: draw(st.sampled_from((60, 70, 90)))},
+                parameters_b=0.5,
+                context=draw(st.sampled_from((None, 4096))),
+            )
+        )
+    supporting: list[Role] = ["caption", "embedding"]
+    roles: list[Role] = ["chat", *draw(st.permutations(supporting))]
+    policy = SelectionPolicy(
+        max_vram_mb=draw(st.sampled_from((15000, 13000, 17000, 10000))),
+        max_concurrent_models=draw(st.integers(1, 3)),
+        preferred_quantizations=("fp8",),
+        model_selection_bias=draw(st.sampled_from(("vram_efficient", "balanced", "quality"))),
+    )
+    return candidates, roles, policy
+
+
+STEPS = st.sampled_from((0, 3, 5, 25))
+"""Primary steps: the literal primary-first rule, within 3, the default 5, and wide."""
+
+
+@settings(max_examples=500, deadline=None)
+@given(instances(), STEPS)
 def test_search_equals_brute_force(
-    instance: tuple[list[Candidate], list[Role], SelectionPolicy],
+    instance: tuple[list[Candidate], list[Role], SelectionPolicy], step: int
 ) -> None:
     candidates, roles, policy = instance
-    expected = brute_force(candidates, roles, policy)
-    result = select_joint(candidates, roles, policy)
+    expected = brute_force(candidates, roles, policy, step)
+    result = select_joint(candidates, roles, policy, primary_step=step)
     assert result.optimal
     assert picks(result) == expected
-    assert picks(select_joint(candidates, roles, policy, prune=False)) == expected
+    assert picks(select_joint(candidates, roles, policy, prune=False, primary_step=step)) == (
+        expected
+    )
     assert result.total_vram_mb <= policy.max_vram_mb
     chosen = [next((c for c in candidates if c.key == picks(result).get(r)), None) for r in roles]
     assert slots_taken(chosen, roles) <= policy.max_concurrent_models
     assert {u.role for u in result.unserved} == set(roles) - set(expected)
 
 
-@settings(max_examples=60, deadline=None)
-@given(instances(max_models=6, max_roles=4))
-def test_search_equals_brute_force_on_four_roles(
-    instance: tuple[list[Candidate], list[Role], SelectionPolicy],
+@settings(max_examples=300, deadline=None)
+@given(ladders(), STEPS)
+def test_search_equals_brute_force_where_the_step_decides(
+    instance: tuple[list[Candidate], list[Role], SelectionPolicy], step: int
 ) -> None:
     candidates, roles, policy = instance
-    assert picks(select_joint(candidates, roles, policy)) == brute_force(candidates, roles, policy)
+    expected = brute_force(candidates, roles, policy, step)
+    result = select_joint(candidates, roles, policy, primary_step=step)
+    assert result.optimal and picks(result) == expected
+    chat = result.pick("chat")
+    fitting = [c.role_priority["chat"] for c in candidates if c.serves("chat") and policy.admits(c)]
+    assert (chat is None) == (not fitting)
+    assert chat is None or chat.role_priority >= max(fitting) - step
+    trade = result.primary_trade
+    if trade is not None:
+        assert trade.instead_of_priority - trade.role_priority <= step
+        assert trade.served and set(trade.served) <= {p.role for p in result.picks}
+
+
+@settings(max_examples=80, deadline=None)
+@given(instances(max_models=6, max_roles=4), STEPS)
+def test_search_equals_brute_force_on_four_roles(
+    instance: tuple[list[Candidate], list[Role], SelectionPolicy], step: int
+) -> None:
+    candidates, roles, policy = instance
+    result = select_joint(candidates, roles, policy, primary_step=step)
+    assert picks(result) == brute_force(candidates, roles, policy, step)
 
 
 @settings(max_examples=200, deadline=None)
@@ -197,17 +272,117 @@ def test_shared_model_serves_two_roles_within_concurrency(
     assert "max_concurrent_models is 2" in dropped.reason
 
 
-def test_the_primary_role_is_never_traded_for_supporting_roles(
+def test_the_primary_steps_down_one_class_to_serve_every_role(
     candidates: tuple[Candidate, ...],
 ) -> None:
-    # Asked first, caption is the primary: it keeps florence (90) although qwen3-vl
-    # (85) could share caption with description and leave room for the embedder.
+    # Asked first, caption is the primary. florence (90) leaves no slot for the
+    # embedder beside qwen3-vl (description); qwen3-vl (85, within one class) shares
+    # caption with description and so the embedder is served too.
     result = select_joint(candidates, ["caption", "description", "embedding"], BALANCED_24GB)
     assert result.primary_role == "caption"
+    assert picks(result) == {
+        "caption": "qwen3-vl@FP8",
+        "description": "qwen3-vl@FP8",
+        "embedding": "siglip-large@FP32",
+    }
+    trade = result.primary_trade
+    assert trade is not None
+    assert (trade.instead_of, trade.model_id, trade.served) == (
+        "florence-2-large",
+        "qwen3-vl",
+        ("embedding",),
+    )
+    assert trade.reason.startswith(
+        "chose qwen3-vl over florence-2-large so that embedding is served"
+    )
+    (dropped,) = [d for d in result.dropped if d.role == "caption"]
+    assert (dropped.model_id, dropped.why) == ("florence-2-large", "serving")
+
+
+def test_with_no_step_the_primary_is_never_traded(candidates: tuple[Candidate, ...]) -> None:
+    # The literal primary-first rule (primary_step=0): florence keeps caption and the
+    # embedder is left out for the slot it would need.
+    result = select_joint(
+        candidates, ["caption", "description", "embedding"], BALANCED_24GB, primary_step=0
+    )
     assert picks(result) == {"caption": "florence-2-large@Q4_K_M", "description": "qwen3-vl@FP8"}
+    assert result.primary_trade is None
     (unserved,) = result.unserved
     assert unserved.role == "embedding"
     assert "max_concurrent_models" in unserved.reason
+
+
+def _model(model_id: str, mib: int, **priority: int) -> Candidate:
+    return Candidate(
+        model_id=model_id,
+        name=model_id,
+        backend="vllm",
+        quantization="FP8",
+        vram_estimate_mb=mib,
+        role_priority=priority,
+        parameters_b=mib / 1000,
+        context=None if "embedding" in priority or "caption" in priority else 4096,
+    )
+
+
+LADDER = [
+    _model("chat-70b", 44000, chat=90),
+    _model("chat-32b", 36000, chat=86),
+    _model("chat-14b", 20000, chat=78),
+    _model("embed-small", 1200, embedding=60),
+    _model("embed-large", 6000, embedding=92),
+    _model("caption-small", 1500, caption=78),
+]
+TWO_CARDS = SelectionPolicy(max_vram_mb=45000, max_concurrent_models=5)
+
+
+def test_serving_every_role_is_worth_one_class() -> None:
+    result = select_joint(LADDER, ["chat", "embedding", "caption"], TWO_CARDS)
+    assert picks(result) == {
+        "chat": "chat-32b@FP8",
+        "embedding": "embed-large@FP8",  # what the 32B leaves goes to the best embedder
+        "caption": "caption-small@FP8",
+    }
+    trade = result.primary_trade
+    assert trade is not None and trade.served == ("embedding", "caption")
+    assert trade.reason.startswith(
+        "chose chat-32b over chat-70b so that embedding and caption are served"
+    )
+    assert "90 → 86" in trade.reason
+
+
+def test_serving_a_role_is_never_worth_two_classes() -> None:
+    # Without the 32B the next chat model is two classes down (90 → 78): the 70B stays
+    # and the supporting roles are left unserved, saying so.
+    ladder = [c for c in LADDER if c.model_id != "chat-32b"]
+    result = select_joint(ladder, ["chat", "embedding", "caption"], TWO_CARDS)
+    assert picks(result) == {"chat": "chat-70b@FP8"}
+    assert result.primary_trade is None
+    assert all("within one size class" in u.reason for u in result.unserved)
+
+
+def test_a_better_supporting_model_never_buys_the_primary_a_step() -> None:
+    # Both chat models serve every role; the 32B would leave room for the large
+    # embedder, but the supporting roles' quality buys no VRAM: the 70B stays.
+    roomy = SelectionPolicy(max_vram_mb=47000, max_concurrent_models=5)
+    result = select_joint(LADDER, ["chat", "embedding", "caption"], roomy)
+    assert picks(result) == {
+        "chat": "chat-70b@FP8",
+        "embedding": "embed-small@FP8",
+        "caption": "caption-small@FP8",
+    }
+    assert result.primary_trade is None
+    (dropped,) = [d for d in result.dropped if d.role == "embedding"]
+    assert dropped.why == "primary"
+
+
+def test_the_highest_class_that_serves_the_most_roles_wins() -> None:
+    # A 88 model within the step serves as many roles as the 86: it wins.
+    ladder = [*LADDER, _model("chat-40b", 37000, chat=88)]
+    result = select_joint(ladder, ["chat", "embedding", "caption"], TWO_CARDS)
+    assert result.pick("chat") is not None
+    assert picks(result)["chat"] == "chat-40b@FP8"
+    assert len(result.picks) == 3
 
 
 def test_generous_profile_loads_the_best_of_each(candidates: tuple[Candidate, ...]) -> None:

@@ -82,6 +82,12 @@ async def test_settings_page_is_complete_without_javascript(client_for: ClientFa
         assert static.status_code == 200 and "gpuplanSettings" in static.text
 
 
+async def test_the_picks_say_the_trade_the_chat_model_made(client_for: ClientFactory) -> None:
+    async with client_for(hardware="2x RTX 4090") as client:
+        html = (await client.get("/settings/gpu")).text
+        assert re.search(r'<p class="small trade">Chose \S+ over llama-3.3-70b so that', html)
+
+
 async def test_cpu_host_says_no_gpus_detected(client_for: ClientFactory) -> None:
     async with client_for(hardware="cpu") as client:
         html = (await client.get("/settings/gpu")).text

@@ -32,7 +32,7 @@ from gpuplan.memory.figure import DEFAULT_CONTEXT
 from gpuplan.models.quant import normalize_quant
 from gpuplan.models.registry import ROLES, ModelEntry, load_registry, parse_role
 from gpuplan.planning import fit_rows, host_candidates, selection_policy
-from gpuplan.selection.joint import select_joint
+from gpuplan.selection.joint import JointSelection, select_joint
 from gpuplan.selection.policy import SelectionPolicy
 from gpuplan.selection.select import DEFAULT_TOP_N, RoleSelector, select_by_role_response
 
@@ -159,8 +159,9 @@ def select(
         str | None,
         typer.Option(
             "--explain",
-            help="Explain one model for --role: eligible, rejected (and why), "
-            "no role support or not found.",
+            help="Explain one model: for --role, eligible, rejected (and why), no role "
+            "support or not found; for --roles, what the set uses it for or why it left it "
+            "out (a larger supporting model, a better chat model).",
         ),
     ] = None,
     profile: ProfileOpt = None,
@@ -195,12 +196,11 @@ def select(
     --role R lists the best --top-n models for R; --explain MODEL says why MODEL is
     or is not among them. --roles R1,R2,… chooses one model per role so that the
     set fits the budget and max_concurrent_models together (one model may serve
-    several roles), maximising the summed priority, and says what it dropped.
+    several roles): the primary role (chat, reasoning, else the first) first, then
+    as many roles served as possible, and says what it dropped.
     """
     if (role is None) == (roles is None):
         raise ModelError("give exactly one of --role and --roles", hint="e.g. --role caption")
-    if explain is not None and role is None:
-        raise ModelError("--explain needs --role", hint="e.g. --role caption --explain MODEL")
     host = load_host(hardware, headroom_mb=headroom_mb)
     overrides: dict[str, Any] = {
         "max_vram_mb": max_vram_mb,
@@ -216,7 +216,9 @@ def select(
     if roles is not None:
         wanted = [r for r in (part.strip() for part in roles.split(",")) if r]
         result = select_joint(candidates, wanted, policy)
-        if json:
+        if explain is not None:
+            _explain_in_set(result, explain, [c.model_id for c in candidates], json)
+        elif json:
             emit_json(result)
         else:
             console.print(render_joint(result, policy))
@@ -244,3 +246,27 @@ def select(
         return
     checked = parse_role(role)
     console.print(render_selection(checked, selector.select_for_role(checked, top_n), policy))
+
+
+def _explain_in_set(result: JointSelection, model_id: str, known: list[str], json: bool) -> None:
+    """`select --roles … --explain MODEL`: what the chosen set says about MODEL."""
+    if model_id not in known:
+        close = difflib.get_close_matches(model_id, known, n=3)
+        raise ModelNotFoundError(
+            f"no model {model_id!r} in the registry",
+            hint="closest ids: " + ", ".join(dict.fromkeys(close))
+            if close
+            else "run `gpuplan fit` to list the registry's models",
+        )
+    lines = list(result.about(model_id))
+    if not lines:
+        lines.append(
+            f"{model_id} is not in the set and does not rank above any pick for the roles "
+            f"asked ({', '.join(result.roles)}); `gpuplan select --role R --explain "
+            f"{model_id}` explains it for one role"
+        )
+    if json:
+        emit_json({"model_id": model_id, "roles": list(result.roles), "explanation": lines})
+        return
+    for line in lines:
+        console.print(escape(line))

@@ -133,7 +133,10 @@ ENGINES: dict[Engine, EngineProfile] = {
         sampler_bytes_per_logit=16,  # fp32 logits + ~3 sampler copies
         flash_attention=True,
         rope_cache=True,  # +32 MiB for Llama 3.1 (131072 × 128 × 2 B), rows 050-064
-        shards_vision=True,  # QKVParallelLinear etc. in qwen2_5_vl.py, mllama4.py, siglip.py
+        # qwen2_5_vl.py, mllama4.py and siglip.py split towers with QKVParallelLinear etc., yet
+        # a measured Qwen2.5-VL-7B run at TP2 (calibration row extra025) holds the whole tower
+        # on each GPU: count it whole until a measurement shows the split.
+        shards_vision=False,
         uniform_layer_kv=True,  # one KV tensor per layer, all sharing the block pool
         preallocates="gpu_memory_utilization × GPU memory (default 0.9): the rest of that "
         "fraction becomes extra KV cache",

@@ -351,8 +351,8 @@ def _field_path(loc: Sequence[int | str], entries: Sequence[Any]) -> str:
     head = f"models[{index}]"
     if isinstance(index, int) and index < len(entries) and isinstance(entries[index], Mapping):
         model_id = entries[index].get("id")
-        if isinstance(model_id, str):
-            head += f" ({model_id})"
+        if isinstance(model_id, str):  # quoted when it would break the one-line message
+            head += f" ({model_id})" if model_id.isprintable() else f" ({model_id!r})"
     rest = ""
     for part in loc[1:]:
         rest += f"[{part}]" if isinstance(part, int) else f".{part}"

@@ -2,10 +2,13 @@
 
 A set is *for* one role — chat or reasoning when asked, else the first role
 asked — and that role gets the best model that fits, whatever the others would
-gain: their marginal quality never buys memory from it. ``Supporting`` builds the
-other roles' branch and bound once and runs it with each of the primary's
-top-priority picks already loaded (``Search(preloaded=...)``); ``select_joint``
-compares the results lexicographically.
+gain: their marginal quality never buys memory from it. Only *serving* a
+requested role at all may: the primary may step down by at most one size class
+(``PRIMARY_STEP`` points of role priority) when that serves more of the roles
+asked. ``Supporting`` builds the other roles' branch and bound once and runs it
+with each of the primary's picks within that step already loaded
+(``Search(preloaded=...)``); ``select_joint`` compares the results
+lexicographically.
 
 Sidecars: a supporting model without a KV cache of at most ``SIDECAR_MAX_MB``
 (a sub-1B embedder, captioner or detector in fp16, with its runtime) takes no
@@ -31,6 +34,7 @@ from gpuplan.selection.policy import SelectionPolicy, quantization_rank
 __all__ = [
     "DEFAULT_NODE_LIMIT",
     "PRIMARY_ROLES",
+    "PRIMARY_STEP",
     "SIDECAR_MAX_MB",
     "Supporting",
     "is_sidecar",
@@ -44,6 +48,12 @@ DEFAULT_NODE_LIMIT = 1_000_000
 
 PRIMARY_ROLES: tuple[Role, ...] = ("chat", "reasoning")
 """Roles that make a set's purpose when asked: the first of them asked is the primary."""
+
+PRIMARY_STEP = 5
+"""Role-priority points the primary may give up so that more requested roles are served:
+one size class on the registry's scale (chat: 235B 95, 70B 90, 32B 86, 27B 84, 24B 82,
+20B 80, 14B 78, 8B 72), so a 70B may step down to a 32B, a 20B to a 14B, never two
+classes. Serving a role counts; how well it is served never buys the primary's memory."""
 
 SIDECAR_MAX_MB = 2560
 """A supporting model without a KV cache up to this size (a sub-1B embedder, captioner or

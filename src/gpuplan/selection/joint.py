@@ -14,12 +14,14 @@ captions on this GPU". Here the roles are solved together, exactly:
 * **objective**, lexicographic, not summed: the *primary* role (chat or
   reasoning, whichever is asked first; else the first role asked) is what the
   set is for, so its model class comes first and supporting roles (embedding,
-  caption, keywords, …) never buy memory from it — (1) the primary's highest
-  role priority that fits (its model class), (2) as many supporting roles
-  served as possible, (3) the primary's own ranking within that priority (its
-  bias and quantization preference, as ``select_for_role``), (4) the supporting
-  roles' summed priority, (5) the profile's bias over the supporting roles,
-  with the same components as the single-role order in ``policy``:
+  caption, keywords, …) never buy memory from it with their quality —
+  (1) the primary's model is within one size class of the best that fits on its
+  own: at most ``PRIMARY_STEP`` (5) points of its role priority below it;
+  (2) as many supporting roles served as possible; (3) the primary's own ranking
+  (its priority first, then its bias and quantization preference, as
+  ``select_for_role``); (4) the supporting roles' summed priority; (5) the
+  profile's bias over the supporting roles, with the same components as the
+  single-role order in ``policy``:
 
   =================  =====================================================
   ``vram_efficient`` fewer preference ranks, less total VRAM, more quality
@@ -29,17 +31,26 @@ captions on this GPU". Here the roles are solved together, exactly:
 
   where preference ranks and quality are summed over supporting roles and VRAM
   over all distinct loads; (6) remaining ties go to the assignment whose picks
-  come first in each role's own ranking, roles in the order asked. Serving a
-  supporting role at all (2) may cost the primary a tie-break (3) — the same
-  model class at another precision — but never its class (1). With one role
-  the answer is exactly ``RoleSelector.select_for_role(role, 1)``. Tensor
-  parallelism is in the candidates: a variant that needs several GPUs is one
-  candidate of its own shape (``fit``), so a 70B split over two GPUs competes
-  with a 32B on one.
+  come first in each role's own ranking, roles in the order asked.
 
-**Exact**, by branch and bound (``_joint_search``), run once per top-priority
-primary pick with that pick already loaded (the levels (1)-(3) are then compared
-directly, so the bound argument below is unchanged): candidates no optimal set
+  Why (1)-(3): a self-hoster asking for chat, embedding and caption on two 24 GB
+  cards runs a 32B beside a small embedder and captioner, not a 70B at 4k
+  context with two of the three roles left out; but a better embedder is never
+  worth a smaller chat model, and serving a role is never worth two classes
+  (a 70B is not stepped down to a 14B for a captioner). So *serving* a role may
+  cost the primary up to one class — the highest class that serves the most
+  roles wins — and how well a supporting role is served decides only among sets
+  whose primary pick is already settled. ``JointSelection.primary_trade`` says
+  what was given up and for which roles. With one role the answer is exactly
+  ``RoleSelector.select_for_role(role, 1)``. Tensor parallelism is in the
+  candidates: a variant that needs several GPUs is one candidate of its own
+  shape (``fit``), so a 70B split over two GPUs competes with a 32B on one.
+
+**Exact**, by branch and bound (``_joint_search``), run once per primary pick
+within the step, best-ranked first, with that pick already loaded (levels
+(1)-(3) are then compared directly: a later pick is searched only for sets that
+serve more roles than the best so far, and the loop stops once every role is
+served, so the bound argument below is unchanged): candidates no optimal set
 can contain are dropped first (another candidate serves the same roles at least
 as well for no more VRAM); roles are then searched depth first, each role's
 options in its own ranking, and a subtree is cut as soon as an optimistic bound
@@ -56,15 +67,22 @@ hit it is the best found, marked ``optimal = False``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from gpuplan.errors import ModelError
-from gpuplan.models.registry import Backend, Role, parse_role
+from gpuplan.models.registry import Role, parse_role
+from gpuplan.selection._joint_explain import Given, explain
+from gpuplan.selection._joint_result import (
+    Dropped,
+    JointSelection,
+    LoadedModel,
+    PrimaryTrade,
+    RolePick,
+    UnservedRole,
+)
 from gpuplan.selection._joint_roles import (
     DEFAULT_NODE_LIMIT,
     PRIMARY_ROLES,
+    PRIMARY_STEP,
     SIDECAR_MAX_MB,
     Supporting,
     is_sidecar,
@@ -73,15 +91,17 @@ from gpuplan.selection._joint_roles import (
 )
 from gpuplan.selection._joint_search import Search, objective
 from gpuplan.selection.candidates import Candidate
-from gpuplan.selection.policy import Bias, SelectionPolicy, rank_key
+from gpuplan.selection.policy import SelectionPolicy, rank_key
 
 __all__ = [
     "DEFAULT_NODE_LIMIT",
     "PRIMARY_ROLES",
+    "PRIMARY_STEP",
     "SIDECAR_MAX_MB",
     "Dropped",
     "JointSelection",
     "LoadedModel",
+    "PrimaryTrade",
     "RolePick",
     "UnservedRole",
     "is_sidecar",
@@ -90,107 +110,6 @@ __all__ = [
     "select_joint",
     "slots_taken",
 ]
-
-
-ALTERNATIVES_PER_ROLE = 3
-"""How many better-ranked models per role the explanation says were dropped, and why."""
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class RolePick(_Frozen):
-    """The model chosen for one role."""
-
-    role: Role
-    model_id: str
-    name: str
-    backend: Backend
-    quantization: str
-    vram_estimate_mb: int = Field(description="VRAM of the chosen variant, MiB (all its GPUs).")
-    gpus: int = Field(default=1, description="GPUs it is split over (tensor parallel).")
-    vram_per_gpu_mb: int = Field(default=0, description="MiB on each of those GPUs.")
-    role_priority: int
-    rank: int = Field(description="1-based rank of this model in the role's own ranking.")
-    shared_with: tuple[Role, ...] = Field(
-        default=(), description="Other requested roles the same loaded model serves."
-    )
-
-
-class LoadedModel(_Frozen):
-    """One model loaded for the set, with the roles it serves."""
-
-    model_id: str
-    quantization: str
-    vram_estimate_mb: int = Field(description="MiB, counted once however many roles it serves.")
-    gpus: int = Field(default=1, description="GPUs it is split over (tensor parallel).")
-    vram_per_gpu_mb: int = Field(default=0, description="MiB on each of those GPUs.")
-    roles: tuple[Role, ...]
-    sidecar: bool = Field(
-        default=False,
-        description="A small encoder serving only supporting roles: it takes none of "
-        "max_concurrent_models' slots.",
-    )
-
-
-class Dropped(_Frozen):
-    """A model that ranks above the pick for a role on its own, and why the set left it out."""
-
-    role: Role
-    model_id: str
-    quantization: str
-    vram_estimate_mb: int = Field(description="MiB.")
-    role_priority: int
-    why: Literal["budget", "concurrency", "placement", "score", "primary"] = Field(
-        description="budget: the set would not fit max_vram_mb; concurrency: too many models; "
-        "placement: the set fits the budget but not on the GPUs; "
-        "score: it fits, but the chosen set ranks higher overall; "
-        "primary: it does not fit beside the primary role's model, and supporting roles "
-        "never take memory from it."
-    )
-    reason: str
-
-
-class UnservedRole(_Frozen):
-    """A requested role that no model in the set serves, and why."""
-
-    role: Role
-    reason: str
-
-
-class JointSelection(_Frozen):
-    """The chosen set for several roles, and the alternatives it dropped with reasons."""
-
-    roles: tuple[Role, ...]
-    profile: str
-    max_vram_mb: int = Field(description="Budget the set had to fit, MiB.")
-    max_concurrent_models: int
-    model_selection_bias: Bias
-    picks: tuple[RolePick, ...] = Field(description="One per served role, in the order asked.")
-    models: tuple[LoadedModel, ...] = Field(description="Distinct models to load.")
-    total_vram_mb: int = Field(description="Sum over distinct loaded models, MiB.")
-    slots_used: int = Field(
-        default=0, description="Models counted against max_concurrent_models (not sidecars)."
-    )
-    total_priority: int = Field(description="Sum of the picks' role priorities.")
-    unserved: tuple[UnservedRole, ...] = ()
-    dropped: tuple[Dropped, ...] = ()
-    optimal: bool = Field(
-        default=True, description="False only when the node limit stopped the proof."
-    )
-    nodes: int = Field(default=0, description="Search nodes visited.")
-    primary_role: Role | None = Field(
-        default=None,
-        description="The role the set is for (chat, reasoning, or the first asked): it gets "
-        "its best model first; the other roles share what it leaves.",
-    )
-
-    def pick(self, role: Role) -> RolePick | None:
-        for pick in self.picks:
-            if pick.role == role:
-                return pick
-        return None
 
 
 def _ranked_fitting(
@@ -207,53 +126,83 @@ def select_joint(
     *,
     node_limit: int = DEFAULT_NODE_LIMIT,
     prune: bool = True,
+    primary_step: int = PRIMARY_STEP,
 ) -> JointSelection:
     """The best set of models serving ``roles`` together under ``policy`` (exact).
 
+    ``primary_step`` is how many role-priority points the primary may give up so
+    that more roles are served (0: the primary's top priority, literally).
     ``prune=False`` switches the dominance pre-filter and the knapsack bounds
     off (for testing that they never change the answer).
     """
+    if primary_step < 0:
+        raise ModelError(f"primary_step is {primary_step}", hint="use 0 or more points")
     checked = _check_roles(roles)
     unique = _unique(candidates)
     ranked = {role: _ranked_fitting(unique, role, policy) for role in checked}
     primary = primary_role(checked)
     supporting = [role for role in checked if role != primary]
     top = ranked[primary]
-    tier = [c for c in top if c.role_priority[primary] == top[0].role_priority[primary]]
+    # The primary's options: every pick within one size class of its best, best first
+    # (the ranking starts with priority, so this is a prefix of it).
+    floor = top[0].role_priority[primary] - primary_step if top else 0
+    tier = [c for c in top if c.role_priority[primary] >= floor]
     problem = Supporting(unique, supporting, ranked, policy, tier, prune=prune)
-    best: tuple[tuple[int, ...], Candidate | None, Search] | None = None
+    best: tuple[tuple[int, ...], int, Search] | None = None
+    first: Search | None = None
     nodes, complete = 0, True
     for position, pick in enumerate(tier or [None]):
-        # A later primary pick ranks below the earlier ones in its tier, so it can only
-        # win by serving more supporting roles than the best so far: ask for that.
+        # A later primary pick ranks below the earlier ones, so it can only win by
+        # serving more supporting roles than the best so far: ask for that.
         served = best[0][0] if best is not None else -1
         if best is not None and served >= len(supporting):
             break
         search = problem.search(pick, max(1, node_limit - nodes), must_serve=served + 1)
         nodes += search.nodes
         complete &= search.complete
+        if position == 0:
+            first = search
         if not search.found and best is not None:
             if not complete:
                 break
             continue
         value = search.best or (0,)
-        # Lexicographic: the primary's priority tier is fixed; then how many supporting
-        # roles are served, then the primary's own ranking within its tier, then the
+        # Lexicographic: the primary within its step; then how many supporting roles
+        # are served, then the primary's own ranking (priority first), then the
         # supporting roles' priority and the bias over the whole set, then pick ranks.
         key = (value[0], -position, *value[1:], *(-i for i in search.best_indices))
         if best is None or key > best[0]:
-            best = (key, pick, search)
+            best = (key, position, search)
         if not complete:
             break
     assert best is not None
-    _, pick, search = best
-    chosen: list[Candidate | None] = [None] * len(checked)
-    if pick is not None:
-        chosen[checked.index(primary)] = pick
+    _, position, search = best
+    chosen = _assignment(checked, primary, supporting, problem, tier, position, search)
+    given_up: Given | None = None
+    if position > 0 and first is not None:
+        before = _assignment(checked, primary, supporting, problem, tier, 0, first)
+        served_then = tuple(r for r, c in zip(checked, before, strict=True) if c is not None)
+        given_up = Given(tier[0], served_then)
+    return explain(checked, chosen, ranked, unique, policy, nodes, complete, given_up, primary_step)
+
+
+def _assignment(
+    roles: tuple[Role, ...],
+    primary: Role,
+    supporting: list[Role],
+    problem: Supporting,
+    tier: list[Candidate],
+    position: int,
+    search: Search,
+) -> list[Candidate | None]:
+    """Each role's candidate (None: unserved) in request order, from one search's best."""
+    chosen: list[Candidate | None] = [None] * len(roles)
+    if tier:
+        chosen[roles.index(primary)] = tier[position]
     for depth, option in enumerate(search.best_choice):
         if option is not None:
-            chosen[checked.index(supporting[problem.order[depth]])] = problem.loads[option.load]
-    return _explain(checked, chosen, ranked, unique, policy, nodes, complete)
+            chosen[roles.index(supporting[problem.order[depth]])] = problem.loads[option.load]
+    return chosen
 
 
 def _check_roles(roles: Sequence[Role | str]) -> tuple[Role, ...]:
@@ -279,248 +228,3 @@ def _unique(candidates: Sequence[Candidate]) -> list[Candidate]:
             )
         seen[candidate.key] = candidate
     return list(seen.values())
-
-
-# --- explanation ------------------------------------------------------------------
-
-
-def _explain(
-    roles: tuple[Role, ...],
-    chosen: list[Candidate | None],
-    ranked: dict[Role, list[Candidate]],
-    candidates: list[Candidate],
-    policy: SelectionPolicy,
-    nodes: int,
-    complete: bool,
-) -> JointSelection:
-    primary = primary_role(roles)
-    loads: dict[str, tuple[Candidate, list[Role]]] = {}
-    for role, candidate in zip(roles, chosen, strict=True):
-        if candidate is not None:
-            loads.setdefault(candidate.key, (candidate, []))[1].append(role)
-    picks: list[RolePick] = []
-    dropped: list[Dropped] = []
-    unserved: list[UnservedRole] = []
-    total_vram = sum(c.vram_estimate_mb for c, _ in loads.values())
-    for position, (role, candidate) in enumerate(zip(roles, chosen, strict=True)):
-        if candidate is None:
-            unserved.append(
-                UnservedRole(
-                    role=role,
-                    reason=_unserved_reason(
-                        role, ranked[role], candidates, loads, total_vram, policy, primary
-                    ),
-                )
-            )
-            continue
-        models = _best_per_model(ranked[role])
-        rank = next(i for i, c in enumerate(models, 1) if c.model_id == candidate.model_id)
-        picks.append(
-            RolePick(
-                role=role,
-                model_id=candidate.model_id,
-                name=candidate.name,
-                backend=candidate.backend,
-                quantization=candidate.quantization,
-                vram_estimate_mb=candidate.vram_estimate_mb,
-                gpus=candidate.gpus,
-                vram_per_gpu_mb=candidate.demand.per_gpu_mb,
-                role_priority=candidate.role_priority[role],
-                rank=rank,
-                shared_with=tuple(r for r in loads[candidate.key][1] if r != role),
-            )
-        )
-        for alternative in _ranked_above(ranked[role], candidate)[:ALTERNATIVES_PER_ROLE]:
-            dropped.append(_dropped(role, position, alternative, roles, chosen, policy, primary))
-    return JointSelection(
-        roles=roles,
-        profile=policy.name,
-        max_vram_mb=policy.max_vram_mb,
-        max_concurrent_models=policy.max_concurrent_models,
-        model_selection_bias=policy.model_selection_bias,
-        picks=tuple(picks),
-        models=tuple(
-            LoadedModel(
-                model_id=c.model_id,
-                quantization=c.quantization,
-                vram_estimate_mb=c.vram_estimate_mb,
-                gpus=c.gpus,
-                vram_per_gpu_mb=c.demand.per_gpu_mb,
-                roles=tuple(served),
-                sidecar=primary not in served and is_sidecar(c),
-            )
-            for c, served in loads.values()
-        ),
-        total_vram_mb=total_vram,
-        slots_used=slots_taken(chosen, roles),
-        total_priority=sum(p.role_priority for p in picks),
-        unserved=tuple(unserved),
-        dropped=tuple(dropped),
-        optimal=complete,
-        nodes=nodes,
-        primary_role=primary,
-    )
-
-
-def _best_per_model(ranked: list[Candidate]) -> list[Candidate]:
-    seen: set[str] = set()
-    best: list[Candidate] = []
-    for candidate in ranked:
-        if candidate.model_id not in seen:
-            seen.add(candidate.model_id)
-            best.append(candidate)
-    return best
-
-
-def _ranked_above(ranked: list[Candidate], pick: Candidate) -> list[Candidate]:
-    """Better-ranked choices for the role: each other model's best variant, and the
-    pick's own better variants (a preferred quantization that did not fit)."""
-    above: list[Candidate] = []
-    seen: set[str] = set()
-    for candidate in ranked:
-        if candidate.key == pick.key:
-            break
-        if candidate.model_id == pick.model_id or candidate.model_id not in seen:
-            above.append(candidate)
-            seen.add(candidate.model_id)
-    return above
-
-
-def _set_after_swap(
-    position: int, alternative: Candidate, chosen: list[Candidate | None]
-) -> dict[str, Candidate]:
-    swapped = list(chosen)
-    swapped[position] = alternative
-    return {c.key: c for c in swapped if c is not None}
-
-
-def _describe(candidate: Candidate) -> str:
-    return f"{candidate.model_id} {candidate.quantization} ({candidate.vram_estimate_mb} MiB)"
-
-
-def _dropped(
-    role: Role,
-    position: int,
-    alternative: Candidate,
-    roles: tuple[Role, ...],
-    chosen: list[Candidate | None],
-    policy: SelectionPolicy,
-    primary: Role,
-) -> Dropped:
-    """Why the set does not use ``alternative`` for ``role``: what swapping it in would do."""
-    after = _set_after_swap(position, alternative, chosen)
-    swapped = list(chosen)
-    swapped[position] = alternative
-    vram = sum(c.vram_estimate_mb for c in after.values())
-    slots = slots_taken(swapped, roles)
-    priority = alternative.role_priority[role]
-    pick = chosen[position]
-    assert pick is not None
-    head = f"{'higher' if priority > pick.role_priority[role] else 'better-ranked'} " + _describe(
-        alternative
-    )
-    main = chosen[roles.index(primary)] if role != primary else None
-    why: Literal["budget", "concurrency", "placement", "score", "primary"]
-    if slots > policy.max_concurrent_models:
-        why = "concurrency"
-        reason = (
-            f"{head} would make {slots} models loaded at once with the other roles; "
-            f"max_concurrent_models is {policy.max_concurrent_models}"
-        )
-    elif main is not None and not _fits_beside(alternative, main, policy):
-        why = "primary"
-        reason = (
-            f"{head} does not fit beside the {primary} model {_describe(main)}: supporting "
-            f"roles use what the {primary} role leaves, and never take memory from it"
-        )
-    elif vram > policy.max_vram_mb:
-        why = "budget"
-        reason = (
-            f"{head} does not fit with the other roles: {vram} MiB > "
-            f"{policy.max_vram_mb} MiB budget"
-        )
-    elif not policy.places(after.values()):
-        why = "placement"
-        reason = (
-            f"{head} fits the {policy.max_vram_mb} MiB budget with the other roles ({vram} MiB) "
-            "but the set cannot be placed on the GPUs: some model would not fit on any GPU "
-            "left"
-        )
-    else:
-        why = "score"
-        shared = [r for r, c in zip(roles, chosen, strict=True) if c is pick and r != role]
-        if shared:
-            tail = (
-                f"the pick {pick.model_id} is shared with {', '.join(shared)}, and the set "
-                "that shares it ranks higher overall"
-            )
-        elif role == primary:
-            tail = "with it fewer supporting roles could be served"
-        else:
-            tail = "the other roles then lose more than this role gains"
-        reason = f"{head} fits ({vram} MiB), but {tail}"
-    return Dropped(
-        role=role,
-        model_id=alternative.model_id,
-        quantization=alternative.quantization,
-        vram_estimate_mb=alternative.vram_estimate_mb,
-        role_priority=priority,
-        why=why,
-        reason=reason,
-    )
-
-
-def _fits_beside(alternative: Candidate, main: Candidate, policy: SelectionPolicy) -> bool:
-    """Whether ``alternative`` fits in the memory the primary pick leaves (others dropped)."""
-    pair = {main.key: main, alternative.key: alternative}
-    vram = sum(c.vram_estimate_mb for c in pair.values())
-    return vram <= policy.max_vram_mb and policy.places(pair.values())
-
-
-def _unserved_reason(
-    role: Role,
-    ranked: list[Candidate],
-    candidates: list[Candidate],
-    loads: dict[str, tuple[Candidate, list[Role]]],
-    total_vram: int,
-    policy: SelectionPolicy,
-    primary: Role,
-) -> str:
-    serving = [c for c in candidates if c.serves(role)]
-    if not serving:
-        return f"no model in the registry serves {role!r}"
-    if not ranked:
-        smallest = min(serving, key=lambda c: c.vram_estimate_mb)
-        return (
-            f"every model serving {role!r} exceeds the {policy.max_vram_mb} MiB budget on its "
-            f"own; the smallest is {_describe(smallest)}"
-        )
-    best = ranked[0]
-    main = next((c for c, served in loads.values() if primary in served), None)
-    taken = sum(1 for c, served in loads.values() if primary in served or not is_sidecar(c))
-    cheapest = min(ranked, key=lambda c: c.vram_estimate_mb)
-    if taken >= policy.max_concurrent_models and not any(is_sidecar(c) for c in ranked):
-        return (
-            f"the set already loads {taken} model(s), the profile's max_concurrent_models, "
-            f"and none of them serves {role!r}; the best alternative is {_describe(best)}"
-        )
-    if (
-        main is not None
-        and role != primary
-        and not any(_fits_beside(c, main, policy) for c in ranked)
-    ):
-        return (
-            f"no model serving {role!r} fits beside the {primary} model {_describe(main)}; "
-            f"the smallest is {_describe(cheapest)}, and supporting roles never take memory "
-            f"from the {primary} role"
-        )
-    if total_vram + cheapest.vram_estimate_mb <= policy.max_vram_mb:
-        return (
-            f"no model serving {role!r} can be placed beside the others: even the smallest, "
-            f"{_describe(cheapest)}, fits the budget but no GPU has that much left"
-        )
-    return (
-        f"no model serving {role!r} fits beside the others: the smallest, "
-        f"{_describe(cheapest)}, would bring the total to "
-        f"{total_vram + cheapest.vram_estimate_mb} MiB > {policy.max_vram_mb} MiB"
-    )

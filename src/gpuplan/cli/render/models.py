@@ -171,7 +171,10 @@ def render_joint(result: JointSelection, policy: SelectionPolicy) -> RenderableT
             ", ".join(pick.shared_with) or "-",
         )
     parts: list[RenderableType] = [Text(policy_line(policy), style="dim"), table]
-    if result.primary_role is not None and len(result.roles) > 1:
+    if result.primary_trade is not None:
+        trade = result.primary_trade
+        parts.append(Text(trade.reason[0].upper() + trade.reason[1:] + ".", style="bold"))
+    elif result.primary_role is not None and len(result.roles) > 1:
         parts.append(
             Text(
                 f"Primary role: {result.primary_role} gets the best model that fits; the "
