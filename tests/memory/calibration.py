@@ -359,8 +359,7 @@ def arch_for(model_key: str, dtype: str | None = None) -> ModelArch:
     facts = dict(measured()["models"][model_key])
     if "registry_config" in facts:  # the whole config.json, vision tower and all
         entry = _registry_entry(facts["registry_config"])
-        config = {**entry["hf_config"], "torch_dtype": dtype or "bfloat16"}
-        return parse_hf_config(config)
+        return parse_hf_config({**entry["hf_config"], "torch_dtype": dtype or "bfloat16"})
     config: dict[str, Any] = {
         key: value
         for key, value in facts.items()
