@@ -32,6 +32,8 @@ _PHRASES: dict[str, str] = {
     "dict_type": "must be a table (key = value pairs)",
     "model_type": "must be a table (key = value pairs)",
     "model_attributes_type": "must be a table (key = value pairs)",
+    "dataclass_type": "must be a table (key = value pairs)",
+    "dataclass_exact_type": "must be a table (key = value pairs)",
     "none_required": "must be empty",
     "string_pattern_mismatch": "is not in the expected form",
     "enum": "is not one of the allowed values",

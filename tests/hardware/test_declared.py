@@ -427,6 +427,28 @@ def _gpu_record(**changes: object) -> dict[str, object]:
         ("bad.json", json.dumps({"gpus": ["L4"], "colour": 1}), "field colour is not allowed"),
         ("bad.json", json.dumps({"gpus": ["L4"], "system_ram_mb": "big"}), "field system_ram_mb"),
         ("bad.json", json.dumps({"gpus": ["L4"], "headroom_mb_per_gpu": -1}), "is negative"),
+        # review2: above the records' limits, a compact file raised a bare ValueError
+        (
+            "bad.json",
+            json.dumps({"gpus": ["L4"], "headroom_mb_per_gpu": 2_000_000}),
+            "field headroom_mb_per_gpu is 2000000 MiB",
+        ),
+        (
+            "bad.json",
+            json.dumps({"gpus": ["L4"], "system_ram_mb": 2**31}),
+            "field system_ram_mb is 2147483648 MiB",
+        ),
+        # review2: a record where a GPU belongs reads as before the dataclass records
+        (
+            "bad.json",
+            json.dumps({"source": "nvml", "gpus": [[_gpu_record()]]}),
+            "field gpus[0] must be a table",
+        ),
+        (
+            "bad.json",
+            json.dumps({"source": "nvml", "gpus": [_gpu_record(mig_devices=[[]])]}),
+            "field gpus[0].mig_devices[0] must be a table",
+        ),
     ],
 )
 def test_malformed_files_name_the_file_and_the_field(

@@ -44,7 +44,7 @@ from gpuplan.documents import (
 )
 from gpuplan.errors import HardwareSpecError
 from gpuplan.hardware.catalog import Catalog, load_catalog, to_gpu
-from gpuplan.hardware.model import GPU, Host
+from gpuplan.hardware.model import GPU, MAX_HEADROOM_MB, MAX_RAM_MB, Host
 from gpuplan.problems import describe
 
 if TYPE_CHECKING:
@@ -392,7 +392,11 @@ def _compact_host(
         raise HardwareSpecError(f"{context}: {exc.message}", hint=exc.hint) from None
     headroom = fields.get("headroom_mb_per_gpu", headroom_mb)
     ram = fields.get("system_ram_mb")
-    for field, value in (("headroom_mb_per_gpu", headroom), ("system_ram_mb", ram)):
+    limits = (
+        ("headroom_mb_per_gpu", headroom, MAX_HEADROOM_MB),
+        ("system_ram_mb", ram, MAX_RAM_MB),
+    )
+    for field, value, limit in limits:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise HardwareSpecError(
                 f"{origin}: field {field} must be a whole number of MiB, not {value!r}",
@@ -401,6 +405,11 @@ def _compact_host(
         if value is not None and value < 0:
             raise HardwareSpecError(
                 f"{origin}: field {field} is negative", hint="use 0 or more MiB"
+            )
+        if value is not None and value > limit:
+            raise HardwareSpecError(
+                f"{origin}: field {field} is {value} MiB, more than any machine has",
+                hint=f"use at most {limit} MiB (the figure is MiB, not bytes)",
             )
     note = f"{origin}: {_count(len(gpus))} declared by name"
     return Host(
