@@ -438,6 +438,26 @@ def _gpu_record(**changes: object) -> dict[str, object]:
             json.dumps({"gpus": ["L4"], "system_ram_mb": 2**31}),
             "field system_ram_mb is 2147483648 MiB",
         ),
+        # review2: two slices of 40192 and 60000 MiB on an 81559 MiB GPU were planned on
+        (
+            "bad.json",
+            json.dumps(
+                {
+                    "source": "nvml",
+                    "gpus": [
+                        _gpu_record(
+                            vram_total_mb=81559,
+                            mig_mode=True,
+                            mig_devices=[
+                                {"index": 0, "vram_total_mb": 40192, "gpu_instance_id": 1},
+                                {"index": 1, "vram_total_mb": 60000, "gpu_instance_id": 2},
+                            ],
+                        )
+                    ],
+                }
+            ),
+            "field gpus[0].mig_devices add up to 100192 MiB",
+        ),
         # review2: a record where a GPU belongs reads as before the dataclass records
         (
             "bad.json",
@@ -506,3 +526,18 @@ def test_memory_in_parentheses_means_at_memory() -> None:
     host = load_host("2x RTX 4090 (48GB)")
     assert [g.vram_total_mb for g in host.gpus] == [49152, 49152]
     assert load_host("RTX 4090 (24564 MiB)").gpus[0].vram_total_mb == 24564
+
+
+def test_compute_instances_of_one_gpu_instance_count_once_in_a_file(tmp_path: Path) -> None:
+    """review2: three '1c.3g.47gb' compute instances share one 3g GPU instance's memory."""
+    shared = {"profile": "1c.3g.47gb", "vram_total_mb": 46848, "gpu_instance_id": 1}
+    record = _gpu_record(
+        name="NVIDIA H100 NVL",
+        vram_total_mb=95830,
+        mig_mode=True,
+        mig_devices=[{"index": i, "compute_instance_id": i, **shared} for i in range(3)],
+    )
+    path = tmp_path / "ci.json"
+    path.write_text(json.dumps({"source": "nvml", "gpus": [record]}), encoding="utf-8")
+    host = parse_spec(str(path), headroom_mb=HEADROOM)
+    assert host.device_budgets_mb() == (46848 - HEADROOM,)

@@ -435,6 +435,29 @@ def _check_written(host: Host, origin: str) -> None:
                 f"{origin}: field gpus[{number}].vram_total_mb must be at least 1 (got 0)",
                 hint="write the GPU's memory in MiB, or leave the field out if it is unknown",
             )
+        _check_slices(gpu, number, origin)
+
+
+def _check_slices(gpu: GPU, number: int, origin: str) -> None:
+    """MIG slices that add up to more than their GPU: a plan on them would OOM.
+
+    Each slice alone is checked by the record; together they must fit too (compute
+    instances of one GPU instance share its memory and count once, as planning does).
+    """
+    if not gpu.mig_mode or gpu.vram_total_mb is None:
+        return
+    pools: dict[object, int] = {}
+    for mig in gpu.mig_devices:
+        key = mig.gpu_instance_id if mig.gpu_instance_id is not None else ("slot", mig.index)
+        pools[key] = max(pools.get(key, 0), mig.vram_total_mb or 0)
+    if sum(pools.values()) > gpu.vram_total_mb:
+        raise HardwareSpecError(
+            f"{origin}: field gpus[{number}].mig_devices add up to {sum(pools.values())} MiB, "
+            f"more than the GPU's vram_total_mb {gpu.vram_total_mb}",
+            hint="MIG slices are parts of their GPU: fix the slices' vram_total_mb, give "
+            "compute instances of one GPU instance the same gpu_instance_id, or save the "
+            "file again with `gpuplan detect --json`",
+        )
 
 
 def _file_error(exc: ValidationError, origin: str) -> HardwareSpecError:
