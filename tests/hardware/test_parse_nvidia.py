@@ -683,3 +683,37 @@ def test_fuzz_csv_with_arbitrary_columns(text: str, columns: list[str] | None) -
 def test_fuzz_mutated_recorded_files(prefix: str, data: st.DataObject) -> None:
     path, text = data.draw(_mutated(prefix))
     _parses_or_refuses(lambda: _parse_recorded(path, text))
+
+
+_H100_NVL_COMPUTE_INSTANCES = """\
+GPU 0: NVIDIA H100 NVL (UUID: GPU-11111111-2222-3333-4444-555555555555)
+  MIG 1c.3g.47gb     Device  0: (UUID: MIG-aaaaaaaa-0970-51d9-b761-0686be6b8af3)
+  MIG 1c.3g.47gb     Device  1: (UUID: MIG-bbbbbbbb-57ea-5fe3-83bc-2026e5cb10fb)
+  MIG 1c.3g.47gb     Device  2: (UUID: MIG-cccccccc-3539-5cc0-88d2-bf7439a67c4b)
+  MIG 2c.3g.47gb     Device  3: (UUID: MIG-dddddddd-3539-5cc0-88d2-bf7439a67c4b)
+  MIG 1c.3g.47gb     Device  4: (UUID: MIG-eeeeeeee-3539-5cc0-88d2-bf7439a67c4b)
+"""
+
+
+def test_list_compute_instances_without_gpu_instance_ids_are_not_counted_apart() -> None:
+    """review2: current drivers' -L names no GPU instance, and lists every compute
+    instance as a device; three '1c.3g.47gb' devices were planned as 3 x 43 GiB on a
+    94 GB GPU. At most two 3g GPU instances fit an H100 NVL, and the five devices
+    (3 + 2 + 1 compute slices) fill exactly two."""
+    from gpuplan.hardware.model import Host
+    from gpuplan.placement.devices import host_devices
+
+    inventory = nvidia_list.parse(_H100_NVL_COMPUTE_INSTANCES)
+    host = Host(source="nvidia-smi", gpus=inventory.gpus)
+    slice_mb = inventory.gpus[0].mig_devices[0].vram_total_mb
+    assert slice_mb is not None
+    assert host.device_totals_mb() == (slice_mb, slice_mb)
+    devices, _ = host_devices(host)
+    assert [d.mig_index for d in devices] == [0, 3]
+
+
+def test_list_impossible_mig_index_is_a_tool_output_error() -> None:
+    """review2: a MIG index above 1023 escaped as a bare ValueError (a traceback in detect)."""
+    text = "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-1)\n  MIG 1g.10gb  Device 5000: (UUID: MIG-x)\n"
+    with pytest.raises(ToolOutputError, match="line 2 lists an impossible MIG device"):
+        nvidia_list.parse(text)

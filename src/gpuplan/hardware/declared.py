@@ -447,8 +447,7 @@ def _check_slices(gpu: GPU, number: int, origin: str) -> None:
     if not gpu.mig_mode or gpu.vram_total_mb is None:
         return
     pools: dict[object, int] = {}
-    for mig in gpu.mig_devices:
-        key = mig.gpu_instance_id if mig.gpu_instance_id is not None else ("slot", mig.index)
+    for key, mig in gpu.mig_pools():
         pools[key] = max(pools.get(key, 0), mig.vram_total_mb or 0)
     if sum(pools.values()) > gpu.vram_total_mb:
         raise HardwareSpecError(

@@ -59,6 +59,9 @@ MAX_NAME_LENGTH = 200
 MAX_RAM_MB = 1 << 30
 """1 PiB of host RAM: beyond any machine."""
 
+_COMPUTE_SHARE = re.compile(r"(?P<c>[0-9]{1,2})c\.(?P<gi>(?P<g>[0-9]{1,2})g\.\S+)")
+"""A compute-instance profile such as '1c.3g.47gb': c compute slices of a g-slice GPU instance."""
+
 _MIB = {"strict": True, "ge": 0, "le": MAX_GPU_MEMORY_MB}
 """A GPU memory figure: a whole number of MiB (``true`` or ``2.5`` are not), within reason."""
 
@@ -144,6 +147,33 @@ class GPU(Record):
                     f"its vram_total_mb {mig.vram_total_mb}"
                 )
 
+    def mig_pools(self) -> tuple[tuple[object, MigDevice], ...]:
+        """Each MIG device with the key of the memory pool it draws from, in order.
+
+        Compute instances of one GPU instance share its memory, so they share a key:
+        the GPU instance id when the tool gave one. ``nvidia-smi -L`` on current
+        drivers gives none, and lists each compute instance ('1c.3g.47gb') as a
+        device of its own; counting each as a slice of its GPU instance's memory
+        would plan up to three times the memory there is. Such devices are grouped
+        by GPU-instance profile, filling one pool with compute slices up to what one
+        GPU instance has (three '1c.3g' devices, or a '2c.3g' and a '1c.3g'), which
+        never counts more pools than there are GPU instances.
+        """
+        keyed: list[tuple[object, MigDevice]] = []
+        used: dict[str, int] = {}
+        for mig in self.mig_devices:
+            share = _COMPUTE_SHARE.match(mig.profile or "")
+            if mig.gpu_instance_id is not None:
+                key: object = mig.gpu_instance_id
+            elif share and 0 < int(share["c"]) < int(share["g"]):
+                before = used.get(share["gi"], 0)
+                used[share["gi"]] = before + int(share["c"])
+                key = ("gi", share["gi"], before // int(share["g"]))
+            else:
+                key = ("slot", mig.index)
+            keyed.append((key, mig))
+        return tuple(keyed)
+
     @property
     def compute_capability_tuple(self) -> tuple[int, int] | None:
         """Compute capability as (major, minor) for comparisons such as 'Ampere or newer'."""
@@ -209,10 +239,7 @@ class Host(Record):
             return ()  # MIG on without instances: CUDA exposes no device here
         if gpu.mig_mode:
             pools: dict[object, int] = {}
-            for mig in gpu.mig_devices:
-                key = (
-                    mig.gpu_instance_id if mig.gpu_instance_id is not None else ("slot", mig.index)
-                )
+            for key, mig in gpu.mig_pools():
                 pools[key] = max(pools.get(key, 0), mig.vram_total_mb or 0)
             return tuple(max(0, mib - self.headroom_for(mib)) for mib in pools.values())
         total = gpu.vram_total_mb or 0
@@ -228,12 +255,7 @@ class Host(Record):
         for gpu in self.gpus:
             if gpu.mig_mode:
                 pools: dict[object, int] = {}
-                for mig in gpu.mig_devices:
-                    key = (
-                        mig.gpu_instance_id
-                        if mig.gpu_instance_id is not None
-                        else ("slot", mig.index)
-                    )
+                for key, mig in gpu.mig_pools():
                     pools[key] = max(pools.get(key, 0), mig.vram_total_mb or 0)
                 totals.extend(pools.values())
             else:

@@ -76,10 +76,7 @@ def host_devices(
         bandwidth = _bandwidth(gpu)
         if gpu.mig_mode:
             seen: set[object] = set()
-            for mig in gpu.mig_devices:
-                key = (
-                    mig.gpu_instance_id if mig.gpu_instance_id is not None else ("slot", mig.index)
-                )
+            for key, mig in gpu.mig_pools():
                 if key in seen:
                     continue  # compute instances of one GPU instance share its memory
                 seen.add(key)

@@ -93,7 +93,13 @@ def _read_line(line: str, number: int, pending: list[_Pending], warnings: list[s
                 f"nvidia-smi -L line {number} lists a MIG device before any GPU",
                 hint="the output is cut or reordered; run nvidia-smi -L again",
             )
-        pending[-1].mig.append(_mig_device(mig_match))
+        try:
+            pending[-1].mig.append(_mig_device(mig_match))
+        except ValueError as exc:  # a MIG index no driver numbers: garbled output
+            raise ToolOutputError(
+                f"nvidia-smi -L line {number} lists an impossible MIG device: {exc}",
+                hint="the output is garbled; run nvidia-smi -L by hand to check it",
+            ) from None
     else:
         shown = line.strip()[:60]
         warnings.append(f"nvidia-smi -L line {number} ignored: {shown!r}")
