@@ -110,3 +110,16 @@ def test_render_plan_follows_the_strategy() -> None:
     assert [p["params"]["tp-size"] for p in plan] == [1, 2, 4]
     assert [p["gpus"] for p in plan] == [1, 2, 4]
     assert '"device=0,1,2,3"' in plan[2]["argv"]
+
+
+def test_docker_and_ome_on_a_cpu_host_request_no_gpu() -> None:
+    """review2: the CPU image was chosen, yet `--gpus "device=0"` made the run fail on a
+    host without GPUs (docker: could not select device driver with capabilities [[gpu]])."""
+    cfg = config("llamacpp", "docker", hardware={"vendor": "cpu", "gpus": 0})
+    argv = docker_argv(cfg, {"parallel": 1}, "exp1", [0])
+    assert "--gpus" not in argv and "--device" not in argv
+    assert str(default_image("llama.cpp", amd=False, gpus=False)) in argv
+    ome = config("llamacpp", "ome", hardware={"vendor": "cpu", "gpus": 0})
+    deployment, _ = ome_manifest(ome, {"parallel": 1}, "t-exp1")
+    limits = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits == {}

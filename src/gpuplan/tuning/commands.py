@@ -130,10 +130,11 @@ def docker_argv(
     if runtime == "vllm":
         engine = ["--model", *engine]
     argv = ["docker", "run", "--rm", "-d", "--name", name]
-    if _vendor(config) == "amd":  # ROCm has no --gpus: pass the devices, pick GPUs by index
+    vendor = _vendor(config)
+    if vendor == "amd":  # ROCm has no --gpus: pass the devices, pick GPUs by index
         argv += ["--device", "/dev/kfd", "--device", "/dev/dri", "--group-add", "video"]
         argv += ["-e", f"HIP_VISIBLE_DEVICES={devices}"]
-    else:
+    elif vendor != "cpu":  # a GPU request on a host without GPUs fails the docker run
         argv += ["--gpus", f'"device={devices}"']
     argv += ["-p", f"{port}:{port}", "--shm-size", str(deployment.get("shm_size", "16g"))]
     return (*argv, image, *inner[runtime], *engine)
@@ -164,7 +165,7 @@ def ome_manifest(
         "command": list(launch.argv[:1]),
         "args": [a if a != "127.0.0.1" else "0.0.0.0" for a in launch.argv[1:]],
         "ports": [{"containerPort": port, "name": "http"}],
-        "resources": {"limits": {_gpu_resource(config): gpus}},
+        "resources": {"limits": {} if _vendor(config) == "cpu" else {_gpu_resource(config): gpus}},
         "readinessProbe": {"httpGet": {"path": launch.health_path, "port": port}},
     }
     return [
