@@ -551,3 +551,25 @@ def test_fuzz_json_values_replaced_with_random_types(data: st.DataObject) -> Non
 @pytest.mark.parametrize("parse", PARSERS.values(), ids=PARSERS.keys())
 def test_fuzz_random_json_documents(parse: Parser, document: Any) -> None:
     _parses_or_refuses(parse, json.dumps(document))
+
+
+def test_amd_smi_memory_in_use_above_the_vram_size_is_dropped_not_a_crash() -> None:
+    """review2: used VRAM above the size (an APU's carve-out, or another device's reading)
+    raised a bare ValueError out of the parser: a traceback from `gpuplan detect`."""
+    entry = {
+        "gpu": 0,
+        "asic": {"market_name": "AMD Instinct MI300X"},
+        "vram": {"size": {"value": 1000, "unit": "MB"}},
+        "mem_usage": {"used_vram": {"value": 2000, "unit": "MB"}},
+    }
+    inventory = amd_smi.parse(json.dumps([entry]))
+    gpu = inventory.gpus[0]
+    assert (gpu.vram_total_mb, gpu.vram_used_mb, gpu.vram_free_mb) == (1000, None, None)
+    assert any("more than the 1000 MiB VRAM size" in w for w in inventory.warnings)
+
+
+def test_rocm_smi_card_number_beyond_any_driver_is_a_tool_output_error() -> None:
+    """review2: 'card5000' raised a bare ValueError (GPU.index stops at 4095)."""
+    text = json.dumps({"card5000": {"Card series": "AMD Instinct MI300X"}})
+    with pytest.raises(ToolOutputError, match="card5000"):
+        rocm_smi.parse_json(text)

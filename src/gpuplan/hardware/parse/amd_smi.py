@@ -146,6 +146,12 @@ def _gpu(entry: Entry, position: int) -> tuple[GPU, bool, list[str]]:
         total = _mib(usage.get("total_vram"))
     used = _mib(usage.get("used_vram"))
     free = _mib(usage.get("free_vram"))
+    if total is not None and any(v is not None and v > total for v in (used, free)):
+        issues.append(  # an APU's carve-out, or readings of another device: not this total
+            f"memory in use or free is more than the {total} MiB VRAM size; "
+            "planned on the size alone"
+        )
+        used = free = None
     if free is None and total is not None and used is not None and used <= total:
         free = total - used
     if total is None:

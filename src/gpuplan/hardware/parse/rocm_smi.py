@@ -198,6 +198,10 @@ def _inventory(cards: list[tuple[int, Fields]], *, driver_version: str | None) -
     return Inventory(gpus=tuple(gpus), driver_version=driver_version, warnings=warnings)
 
 
+_MAX_CARD = 4095
+"""GPU.index's limit: a larger card number is garbled output."""
+
+
 def _gpu(number: int, fields: Fields) -> tuple[GPU, list[str]]:
     issues: list[str] = []
     vendor_text = fields.get("card vendor")
@@ -215,6 +219,11 @@ def _gpu(number: int, fields: Fields) -> tuple[GPU, list[str]]:
     if re.search(r"MI250", name, re.IGNORECASE):
         issues.append(
             "an MI250/MI250X lists each of its two GCDs as a card with half the package's memory"
+        )
+    if number > _MAX_CARD:
+        raise ToolOutputError(
+            f"rocm-smi lists card{number}, beyond any card number a driver gives",
+            hint="the output is garbled; run rocm-smi by hand to check it",
         )
     gpu = GPU(
         index=number,
