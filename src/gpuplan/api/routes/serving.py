@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse
 
-from gpuplan.api.errors import error_responses
+from gpuplan.api.errors import error_responses, json_error_responses
 from gpuplan.api.schemas.serving import ServingStatus
 from gpuplan.api.state import Serving, require_serving
 
@@ -43,7 +43,13 @@ async def serving_status(serving: ServingDep) -> dict[str, Any]:
     "/metrics",
     summary="Prometheus metrics: requests, latency, loads, evictions, queue",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {
+            "description": "Prometheus text exposition format 0.0.4",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        **json_error_responses(422, 500, 503),
+    },
 )
 async def metrics(serving: ServingDep) -> PlainTextResponse:
     """Prometheus' text exposition format, not JSON: so it has no response model.
