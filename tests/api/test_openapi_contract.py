@@ -115,7 +115,8 @@ def test_every_field_of_an_answer_is_described(spec: dict[str, Any]) -> None:
         name
         for name in UNDESCRIBED
         if any(
-            not s.get("description") for s in components.get(name, {}).get("properties", {}).values()
+            not s.get("description")
+            for s in components.get(name, {}).get("properties", {}).values()
         )
     }
     assert still == UNDESCRIBED, f"described now, drop from UNDESCRIBED: {UNDESCRIBED - still}"

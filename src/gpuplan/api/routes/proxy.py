@@ -26,16 +26,19 @@ ServingDep = Annotated[Serving, Depends(require_serving)]
 
 @router.post("/v1/chat/completions", summary="Chat completion on the service `model` names")
 async def chat_completions(request: Request, serving: ServingDep) -> Response:
+    """Relays the engine's own chat completion (JSON, or a stream): no gpuplan schema."""
     return await _forward(request, "/v1/chat/completions", serving)
 
 
 @router.post("/v1/completions", summary="Text completion on the service `model` names")
 async def completions(request: Request, serving: ServingDep) -> Response:
+    """Relays the engine's own completion (JSON, or a stream): no gpuplan schema."""
     return await _forward(request, "/v1/completions", serving)
 
 
 @router.post("/v1/embeddings", summary="Embeddings from the service `model` names")
 async def embeddings(request: Request, serving: ServingDep) -> Response:
+    """Relays the engine's own embeddings JSON: no gpuplan schema."""
     return await _forward(request, "/v1/embeddings", serving)
 
 

@@ -85,9 +85,7 @@ def task_from_context(context: TaskContext, request: Request) -> dict[str, Any]:
     return task_response(build)
 
 
-@router.get(
-    "/api/tasks/{task}", summary="A task's config and progress", response_model=TaskDetail
-)
+@router.get("/api/tasks/{task}", summary="A task's config and progress", response_model=TaskDetail)
 def get_task(task: str, request: Request) -> dict[str, Any]:
     store = _store(request)
     row = store.task(task)

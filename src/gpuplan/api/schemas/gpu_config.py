@@ -18,7 +18,6 @@ __all__ = [
     "ApplyStarted",
     "ConfigAssignment",
     "DetectAnswer",
-    "DetectedGpu",
     "DeviceRow",
     "GpuConfigAnswer",
     "HistoryAnswer",
@@ -30,6 +29,7 @@ __all__ = [
     "PreviewChange",
     "PreviewDiff",
     "SaveAnswer",
+    "ScannedGpu",
     "ServiceStatus",
     "StatusAnswer",
 ]
@@ -165,7 +165,8 @@ class StatusAnswer(_Answer):
     """``GET …/status``: the latest apply's progress and container health (seed 004)."""
 
     state: str = Field(
-        description="'applying', 'interrupted', 'never_applied' or the last outcome."
+        description="'applying', 'interrupted' (awaits recovery), 'never_applied', or the "
+        "latest apply's outcome ('applied', 'failed', …)."
     )
     saved_revision: int = Field(description="Revision of the saved configuration.")
     applied_history_id: int | None = Field(description="History id of the last applied state.")
@@ -179,8 +180,11 @@ class StatusAnswer(_Answer):
     recovered_at_start: list[str] = Field(description="What start-up recovery did, one line each.")
 
 
-class DetectedGpu(_Answer):
-    """One GPU as seed 004's ``GET /api/system/gpus`` item."""
+class ScannedGpu(_Answer):
+    """One GPU this scan found, in seed 004's ``/api/system/gpus`` item shape.
+
+    Not ``SystemGpu``: that one may add ``utilization_percent``, which detect never sent.
+    """
 
     index: int = Field(description="Host GPU index.")
     name: str = Field(description="Product name.")
@@ -205,7 +209,7 @@ class DeviceRow(_Answer):
 class DetectAnswer(_Answer):
     """``POST …/detect``: the GPUs found now and every device the table knows."""
 
-    gpus: list[DetectedGpu] = Field(description="GPUs detected by this scan.")
+    gpus: list[ScannedGpu] = Field(description="GPUs detected by this scan.")
     devices: list[DeviceRow] = Field(description="Every row of gpu_devices.")
 
 

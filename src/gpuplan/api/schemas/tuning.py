@@ -62,7 +62,9 @@ class TaskProgress(_Answer):
     """A task's status: experiments finished of those planned, and the best so far."""
 
     task_name: str = Field(description="The task's name.")
-    status: str = Field(description="'created', 'running', 'done' or 'failed'.")
+    status: str = Field(
+        description="'pending', 'running', 'done', 'interrupted' (resumable) or 'failed'."
+    )
     completed: int = Field(description="Experiments finished.")
     running: list[int] = Field(description="Sequence numbers of experiments running now.")
     total: int = Field(description="Experiments planned.")
