@@ -145,3 +145,14 @@ def test_redetection_swaps_one_snapshot_and_keeps_other_errors(tmp_path: Path) -
     state.start(refresh=True)
     assert state.loaded.host is None and state.resolution is None
     assert set(state.startup_errors) == {"store", "hardware"}
+
+
+async def test_openapi_host_always_has_its_usable_total(client_for: ClientFactory) -> None:
+    """review2: as a dataclass field the derived total read as optional with default 0,
+    so a generated client would take a missing figure for 0 MiB usable."""
+    async with client_for(hardware="cpu") as client:
+        spec = (await client.get("/openapi.json")).json()
+    host = spec["components"]["schemas"]["Host"]
+    assert "total_usable_vram_mb" in host["required"]
+    total = host["properties"]["total_usable_vram_mb"]
+    assert total["readOnly"] is True and "default" not in total

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from gpuplan.records import Record, described
 
@@ -186,9 +186,26 @@ class GPU(Record):
             return None
 
 
+def _always_present(schema: dict[str, Any]) -> None:
+    """Derived, so never read from input yet in every answer: as the pydantic model said."""
+    schema.pop("default", None)
+    schema["readOnly"] = True
+
+
+def _total_required(schema: dict[str, Any]) -> None:
+    required = schema.setdefault("required", [])
+    if "total_usable_vram_mb" not in required:
+        required.append("total_usable_vram_mb")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Host(Record):
     """A machine's GPU inventory at one moment, with where it came from."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = {
+        "extra": "forbid",
+        "json_schema_extra": _total_required,
+    }
 
     source: Source = described("Where the inventory came from.")
     gpus: tuple[GPU, ...] = described("GPUs, ordered by index.", (), max_length=MAX_GPUS_PER_HOST)
@@ -212,7 +229,12 @@ class Host(Record):
         (),
     )
     total_usable_vram_mb: int = field(
-        init=False, default=0, metadata={"description": "Sum over GPUs of total − headroom, MiB."}
+        init=False,
+        default=0,
+        metadata={
+            "description": "Sum over GPUs of total − headroom, MiB.",
+            "json_schema_extra": _always_present,
+        },
     )
 
     def __post_init__(self) -> None:
