@@ -458,6 +458,17 @@ def _gpu_record(**changes: object) -> dict[str, object]:
             ),
             "field gpus[0].mig_devices add up to 100192 MiB",
         ),
+        # review2: a line break in a name or a key split the one-line error and every view
+        (
+            "bad.json",
+            json.dumps({"source": "nvml", "gpus": [_gpu_record(name="RTX\n4090")]}),
+            "field gpus[0].name 'RTX\\n4090' holds control characters",
+        ),
+        (
+            "bad.json",
+            json.dumps({"source": "nvml", "gpus": [_gpu_record(**{"bad\nkey": 1})]}),
+            "unknown field 'gpus[0].bad\\nkey'",
+        ),
         # review2: a record where a GPU belongs reads as before the dataclass records
         (
             "bad.json",
@@ -480,6 +491,7 @@ def test_malformed_files_name_the_file_and_the_field(
         parse_spec(str(path), headroom_mb=HEADROOM)
     assert str(path) in caught.value.message
     assert words in caught.value.message
+    assert "\n" not in caught.value.message
     assert caught.value.hint
 
 

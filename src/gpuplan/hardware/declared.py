@@ -430,6 +430,12 @@ def _check_written(host: Host, origin: str) -> None:
                 f"{origin}: field gpus[{number}].name is empty",
                 hint="write the GPU's product name, e.g. 'NVIDIA GeForce RTX 4090'",
             )
+        if not gpu.name.isprintable():  # a line break would split every view and log line
+            raise HardwareSpecError(
+                f"{origin}: field gpus[{number}].name {_shorten(gpu.name, 40)!r} holds "
+                "control characters",
+                hint="write the GPU's product name on one line, e.g. 'NVIDIA GeForce RTX 4090'",
+            )
         if gpu.vram_total_mb == 0:
             raise HardwareSpecError(
                 f"{origin}: field gpus[{number}].vram_total_mb must be at least 1 (got 0)",
@@ -465,6 +471,8 @@ def _file_error(exc: ValidationError, origin: str) -> HardwareSpecError:
     first = errors[0]
     field, problem = describe(first)
     field = field or "(top level)"
+    if not field.isprintable():  # a key with a line break: keep the message one line
+        field = repr(field)
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     kind = first["type"]
     if kind in ("extra_forbidden", "unexpected_keyword_argument"):
