@@ -120,3 +120,28 @@ async def test_redetect_reloads_profile_and_models(
     assert response.json()["gpus"][0]["name"] == "NVIDIA GeForce RTX 4090"
     assert (before, after) == ("constrained_16gb", "balanced_24gb")
     assert chosen.json()["max_vram_mb"] == 22000
+
+
+def test_redetection_swaps_one_snapshot_and_keeps_other_errors(tmp_path: Path) -> None:
+    """Hardware, profile and models change together (one attribute store), and a re-detection
+    forgets only its own steps' errors, not e.g. the store's."""
+    from gpuplan.api.state import ServerSettings, ServerState
+    from gpuplan.hardware import load_host
+
+    box = tmp_path / "box.json"
+    box.write_text(load_host("RTX 4080").model_dump_json())
+    state = ServerState(ServerSettings(hardware=str(box)))
+    state.start()
+    first = state.loaded
+    state.startup_errors["store"] = "no database"
+    box.write_text(load_host("RTX 4090").model_dump_json())
+    state.start(refresh=True)
+    second = state.loaded
+    assert second is not first and first.host is not None and second.host is not None
+    assert (first.host.gpus[0].vram_total_mb, second.host.gpus[0].vram_total_mb) == (16376, 24564)
+    assert state.host is second.host and state.resolution is second.resolution
+    assert state.startup_errors == {"store": "no database"}
+    box.write_text("{")
+    state.start(refresh=True)
+    assert state.loaded.host is None and state.resolution is None
+    assert set(state.startup_errors) == {"store", "hardware"}

@@ -120,3 +120,24 @@ def test_two_engines_placed_on_one_gpu_start_and_fit_together() -> None:
     assert check_coresidents(pairs) >= 0
     embed = next(request for request, _ in pairs if request.engine == "sglang")
     assert embed.role == "embedding" and "--is-embedding" in render(embed).argv
+
+
+def test_render_and_plan_launch_every_service_identically(tmp_path: Path) -> None:
+    """`render ENGINE` and `plan --json` reach the launch lines by the same path: a
+    co-resident memory fraction or TP size must never differ between the two."""
+    for hardware in ("RTX 6000 Pro", "MI300X", "2x RTX 4090"):
+        result = CliRunner().invoke(app, ["plan", "--hardware", hardware, "--json"])
+        assert result.exit_code == 0, result.output
+        planned = {c["service"]: c for c in json.loads(result.stdout)["launch"]}
+        rendered: dict[str, dict[str, object]] = {}
+        for engine in sorted({c["engine"] for c in planned.values()}):
+            folder = tmp_path / hardware.replace(" ", "_") / engine
+            code, out = _run(engine, "--hardware", hardware, "-o", str(folder))
+            assert code == 0, out
+            for path in folder.glob("*.json"):
+                config = json.loads(path.read_text())
+                rendered[config["service"]] = config
+        assert set(rendered) == set(planned), hardware
+        for service, config in rendered.items():
+            assert config["argv"] == planned[service]["argv"], (hardware, service)
+            assert config["env"] == planned[service]["env"], (hardware, service)

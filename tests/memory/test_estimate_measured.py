@@ -98,10 +98,15 @@ def test_the_calibration_set_is_not_trivial() -> None:
     assert len(_with("kv")) >= 25
 
 
-@pytest.mark.parametrize(("row", "check"), _known_misses())
-def test_known_misses_still_miss(row: dict[str, Any], check: str) -> None:
+def test_known_misses_still_miss() -> None:
     """A known miss is a finding kept in view: when the estimator learns the reason, this
-    fails, and the row moves back to the ordinary checks (SETUPS[...].known_miss)."""
+    fails, and the row moves back to the ordinary checks (SETUPS[...].known_miss). Today
+    there is none (extra025 was one until vision towers were counted whole per GPU)."""
+    for row, check in _known_misses():
+        _still_misses(row, check)
+
+
+def _still_misses(row: dict[str, Any], check: str) -> None:
     setup = calibration.SETUPS[row["id"]]
     assert check in setup.checks, f"{row['id']}: a known miss must be a check that is made"
     if check == "weights":

@@ -5,9 +5,11 @@ kept and every route that needs the missing piece answers 503 with the reason
 (seed 001: "Profile management not initialized").
 
 Re-detection builds the new hardware, profile and models aside and only then
-puts them in place, without ever clearing them first, so a request in flight
-reads the old answer or the new one and never a half-loaded server's 503; two
-re-detections at once are serialized by a lock so neither undoes the other.
+puts them in place as one ``Loaded`` snapshot (a single attribute store), without
+ever clearing them first, so a request in flight reads the old answer or the new
+one, never a mix of the two or a half-loaded server's 503; routes that need
+several pieces take the snapshot once (``require_selector``). Two re-detections at
+once are serialized by a lock so neither undoes the other.
 """
 
 from __future__ import annotations
@@ -78,14 +80,33 @@ class Serving:
     ranked_models: Any = None
 
 
-@dataclass
-class ServerState:
-    settings: ServerSettings
+@dataclass(frozen=True)
+class Loaded:
+    """Hardware, profile and models as one re-detection left them: swapped in whole."""
+
     host: Host | None = None
     resolution: Resolution | None = None
     candidates: tuple[Candidate, ...] | None = None
+
+
+@dataclass
+class ServerState:
+    settings: ServerSettings
+    loaded: Loaded = field(default_factory=Loaded)
     startup_errors: dict[str, str] = field(default_factory=dict)
     serving: Serving | None = None
+
+    @property
+    def host(self) -> Host | None:
+        return self.loaded.host
+
+    @property
+    def resolution(self) -> Resolution | None:
+        return self.loaded.resolution
+
+    @property
+    def candidates(self) -> tuple[Candidate, ...] | None:
+        return self.loaded.candidates
 
     async def start_serving(self) -> None:
         """Build and start the proxy's scheduler when a services file is configured.
@@ -106,9 +127,10 @@ class ServerState:
         )
 
         path = self.settings.services or os.environ.get(SERVICES_ENV) or None
-        if path is None or self.host is None or self.resolution is None:
+        loaded = self.loaded
+        host, resolution = loaded.host, loaded.resolution
+        if path is None or host is None or resolution is None:
             return
-        host, resolution = self.host, self.resolution
         errors: dict[str, str] = {}
         specs = _step(errors, "serving", lambda: load_serving_services(path))
         if specs is None:
@@ -120,8 +142,8 @@ class ServerState:
             log.info("%s: %s", path, left_out)
         specs = proxied_services(specs)
         selector = None
-        if self.candidates is not None:
-            selector = RoleSelector(self.candidates, selection_policy(resolution, host))
+        if loaded.candidates is not None:
+            selector = RoleSelector(loaded.candidates, selection_policy(resolution, host))
         total = resolution.profile.max_vram_mb
         if host.gpus:
             total = selector.policy.max_vram_mb if selector else host.total_usable_vram_mb
@@ -165,13 +187,10 @@ class ServerState:
         """
         with _RELOAD:
             errors: dict[str, str] = {}
-            host, resolution, candidates = self._load(errors, refresh=refresh)
-            self.host, self.resolution, self.candidates = host, resolution, candidates
-            for name in _STEPS:
-                if name in errors:
-                    self.startup_errors[name] = errors[name]
-                else:
-                    self.startup_errors.pop(name, None)
+            loaded = Loaded(*self._load(errors, refresh=refresh))
+            kept = {k: v for k, v in self.startup_errors.items() if k not in _STEPS}
+            self.loaded = loaded
+            self.startup_errors = {**kept, **errors}
 
     def _load(
         self, errors: dict[str, str], *, refresh: bool
@@ -236,12 +255,13 @@ def require_resolution(request: Request) -> Resolution:
 def require_selector(request: Request) -> RoleSelector:
     """A role selector under the active profile, or 503 saying what is missing."""
     state = get_state(request)
-    host = require_host(request)
-    resolution = require_resolution(request)
-    if state.candidates is None:
+    require_resolution(request)  # 503 with the reason when hardware or profile is missing
+    loaded = state.loaded  # one snapshot: host, profile and models from one detection
+    host, resolution, candidates = loaded.host, loaded.resolution, loaded.candidates
+    if candidates is None or host is None or resolution is None:
         reason = state.startup_errors.get("models", "the model registry has not been loaded")
         raise HTTPException(status_code=503, detail=f"model registry not initialized: {reason}")
-    return RoleSelector(state.candidates, selection_policy(resolution, host))
+    return RoleSelector(candidates, selection_policy(resolution, host))
 
 
 async def require_serving(request: Request) -> Serving:

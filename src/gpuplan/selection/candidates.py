@@ -41,10 +41,15 @@ def bits_per_weight(quantization: str) -> float:
         return 4.0
 
 
+QUALITY_BITS_CAP = 16
+"""Above 16 bits inference gains nothing a user can measure: FP32 ranks as BF16/FP16."""
+
+
 def nominal_bits(quantization: str) -> int:
     """The precision class of a quantization: its effective bits, rounded down (Q4_K_M 4.85
-    → 4, FP8 8.03 → 8, Q8_0 8.5 → 8, BF16 16)."""
-    return int(bits_per_weight(quantization))
+    → 4, FP8 8.03 → 8, Q8_0 8.5 → 8, BF16 16), and FP32 in the 16-bit class: models are
+    trained and published in 16 bits, so FP32 weights only cost twice the memory."""
+    return min(QUALITY_BITS_CAP, int(bits_per_weight(quantization)))
 
 
 class Candidate(BaseModel):
