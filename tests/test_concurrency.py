@@ -118,8 +118,7 @@ def test_the_default_is_one_sequence() -> None:
 def test_render_gives_each_engine_its_own_flag(tmp_path: Path, engine: str, flag: str) -> None:
     services = tmp_path / "services.yml"
     services.write_text(
-        "services:\n  - name: chat\n    model: llama-3.1-8b\n    role: llm\n"
-        f"    engine: {engine}\n"
+        f"services:\n  - name: chat\n    model: llama-3.1-8b\n    role: llm\n    engine: {engine}\n"
     )
     result = CliRunner().invoke(
         app,
@@ -191,9 +190,7 @@ def test_fit_and_select_speak_the_same_flag() -> None:
     assert fit.exit_code == 0, fit.output
     assert "× 8 sequences" in fit.output
     body = json.loads(
-        runner.invoke(
-            app, ["fit", "--hardware", "RTX 4090", "--concurrency", "8", "--json"]
-        ).stdout
+        runner.invoke(app, ["fit", "--hardware", "RTX 4090", "--concurrency", "8", "--json"]).stdout
     )
     assert body["concurrency"] == 8 and {m["concurrency"] for m in body["models"]} == {8}
     chosen = runner.invoke(

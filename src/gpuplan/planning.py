@@ -262,9 +262,7 @@ def make_plan(
     """
     rows = fit_rows(host, entries, context=context, concurrency=concurrency)
     policy = selection_policy(resolution, host)
-    candidates = host_candidates(
-        host, entries, context=context, rows=rows, concurrency=concurrency
-    )
+    candidates = host_candidates(host, entries, context=context, rows=rows, concurrency=concurrency)
     selection = select_joint(candidates, roles, policy)
     notes = busy_gpu_notes(host)
     idle = idle_gpu_mb(resolution, host)

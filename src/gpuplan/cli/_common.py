@@ -86,9 +86,7 @@ CONCURRENCY_HELP = (
     "launch line caps the engine at it (vLLM --max-num-seqs, SGLang --max-running-requests, "
     "llama.cpp --parallel, Ollama OLLAMA_NUM_PARALLEL)."
 )
-ConcurrencyOpt = Annotated[
-    int, typer.Option("--concurrency", "-n", min=1, help=CONCURRENCY_HELP)
-]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", "-n", min=1, help=CONCURRENCY_HELP)]
 """`--concurrency/-n`, the name and meaning `gpuplan estimate` gave it first."""
 
 

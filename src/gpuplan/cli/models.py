@@ -191,9 +191,7 @@ def select(
         ),
     ] = None,
     context: ContextOpt = DEFAULT_CONTEXT,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, help=CONCURRENCY_HELP)
-    ] = 1,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help=CONCURRENCY_HELP)] = 1,
     hardware: HardwareOpt = None,
     headroom_mb: HeadroomOpt = None,
     registry: RegistryOpt = None,

@@ -175,13 +175,13 @@ def variant_vram(
     contexts. Models without a KV cache cost the same at any concurrency.
     """
     if variant.vram_estimate_mb is not None:
-        assumptions = [f"fixed figure from the registry: {variant.vram_estimate_source}"]
+        fixed = [f"fixed figure from the registry: {variant.vram_estimate_source}"]
         if entry.kv_cache and concurrency > 1:
-            assumptions.append(
+            fixed.append(
                 f"the fixed figure does not grow with concurrency: {concurrency} sequences "
                 "may need more than it says"
             )
-        return VramFigure(variant.vram_estimate_mb, "registry", tuple(assumptions))
+        return VramFigure(variant.vram_estimate_mb, "registry", tuple(fixed))
     if entry.kv_cache and has_arch(entry):
         result = estimate_variant(
             entry,
