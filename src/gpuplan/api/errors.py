@@ -45,7 +45,15 @@ from gpuplan.errors import (
 )
 from gpuplan.problems import describe
 
-__all__ = ["ErrorBody", "ErrorInfo", "error_body", "error_responses", "install", "status_for"]
+__all__ = [
+    "ErrorBody",
+    "ErrorInfo",
+    "error_body",
+    "error_responses",
+    "install",
+    "json_error_responses",
+    "status_for",
+]
 
 
 class ErrorInfo(BaseModel):
@@ -86,6 +94,23 @@ _DESCRIPTIONS = {
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` declaring ``ErrorBody`` for each status code."""
     return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
+
+
+def json_error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``error_responses`` for a route whose success is not JSON (``/metrics``).
+
+    FastAPI documents a ``model`` response under the route's own media type, which
+    would claim the errors are ``text/plain``; they are the JSON ``ErrorBody``, so
+    the content is spelled out (the component exists: every other route names it).
+    """
+    schema = {"$ref": f"#/components/schemas/{ErrorBody.__name__}"}
+    return {
+        code: {
+            "description": _DESCRIPTIONS[code],
+            "content": {"application/json": {"schema": schema}},
+        }
+        for code in codes
+    }
 
 
 def error_body(kind: str, message: str, hint: str | None = None) -> dict[str, object]:

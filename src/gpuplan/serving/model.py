@@ -123,7 +123,7 @@ class StatusEntry(_Frozen):
 
     name: str = Field(description="Service name.")
     model: str | None = Field(description="Model it serves, when known.")
-    state: BackendState
+    state: BackendState = Field(description="'loading', 'ready' or 'stopping'.")
     where: str = Field(description="'GPU 0', 'GPU 0,1' or 'CPU'.")
     gpus: tuple[int, ...] = Field(description="GPU indices; empty on CPU.")
     port: int = Field(description="Port the backend listens on (127.0.0.1).")
@@ -139,5 +139,5 @@ class StatusEntry(_Frozen):
     keep_alive_left_seconds: float | None = Field(
         description="Seconds until it is unloaded if idle; None = never (pinned or forever)."
     )
-    pinned: bool
+    pinned: bool = Field(description="Never unloaded to make room (the service says pinned).")
     log_file: str = Field(description="Its stdout/stderr log.")

@@ -18,7 +18,7 @@ class ExperimentOutcome(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     params: dict[str, ParamValue] = Field(description="Flags the runtime was started with.")
-    mode: DeploymentMode
+    mode: DeploymentMode = Field(description="How it was started: local, docker or ome.")
     argv: list[str] = Field(default_factory=list, description="The command that started it.")
     gpus: int = Field(default=1, ge=1, description="GPUs it used (its TP size).")
     levels: list[LevelMetrics] = Field(default_factory=list, description="Each level measured.")

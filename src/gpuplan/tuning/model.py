@@ -141,15 +141,21 @@ class TaskConfig(_Frozen):
     """A whole tuning task: the merged layers, validated."""
 
     task_name: str = Field(description="Unique task name (default names never collide).")
-    model: ModelRef
+    model: ModelRef = Field(description="The model to tune: id or path, and namespace.")
     base_runtime: Runtime = Field(description="Serving runtime whose flags ``parameters`` uses.")
-    deployment_mode: DeploymentMode = Field(default="docker")
+    deployment_mode: DeploymentMode = Field(
+        default="docker", description="Where experiments run: docker, ome (Kubernetes) or local."
+    )
     deployment: dict[str, Any] = Field(
         default_factory=dict, description="Mode settings: image, port, host, namespace, gpus."
     )
-    optimization: Optimization = Field(default_factory=Optimization)
+    optimization: Optimization = Field(
+        default_factory=Optimization, description="Search strategy, objective and budget."
+    )
     parameters: dict[str, list[ParamValue]] = Field(
         default_factory=dict, description="Runtime flag (without --) → values to try."
     )
-    benchmark: Benchmark = Field(default_factory=Benchmark)
+    benchmark: Benchmark = Field(
+        default_factory=Benchmark, description="The load each experiment is measured under."
+    )
     slo: SLOConfig | None = Field(default=None, description="SLO constraints, if any.")

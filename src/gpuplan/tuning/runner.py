@@ -36,9 +36,9 @@ class ExperimentResult(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     seq: int = Field(ge=1, description="1-based order in which it ran.")
-    params: dict[str, ParamValue]
-    outcome: ExperimentOutcome
-    score: Score
+    params: dict[str, ParamValue] = Field(description="Runtime flag (without --) → value run.")
+    outcome: ExperimentOutcome = Field(description="What running it produced.")
+    score: Score = Field(description="How it fared against the objective and the SLOs.")
 
 
 class TaskResult(BaseModel):

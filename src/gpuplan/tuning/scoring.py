@@ -68,12 +68,16 @@ class Score(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    status: ScoreStatus
-    objective: Objective
+    status: ScoreStatus = Field(
+        description="'ok', 'slo_hard_fail' (a hard SLO missed) or 'failed' (no usable measurement)."
+    )
+    objective: Objective = Field(description="The objective it was scored on.")
     objective_value: float | None = Field(description="Raw objective over all levels.")
     penalty: float = Field(ge=0, description="Sum of constraint penalties.")
     penalized_value: float | None = Field(description="Objective made worse by the penalty.")
-    constraints: list[ConstraintResult] = Field(default_factory=list)
+    constraints: list[ConstraintResult] = Field(
+        default_factory=list, description="Each SLO constraint and how it fared."
+    )
     reason: str = Field(description="One line: what was measured, what was missed.")
 
 

@@ -25,6 +25,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from gpuplan.api.auth import require_token
 from gpuplan.api.errors import error_responses
 from gpuplan.api.gpu_service import GpuConfigService
+from gpuplan.api.schemas.gpu_config import (
+    ApplyStarted,
+    DetectAnswer,
+    GpuConfigAnswer,
+    HistoryAnswer,
+    HistoryDetail,
+    PreviewAnswer,
+    SaveAnswer,
+    StatusAnswer,
+)
 from gpuplan.api.state import get_state, require_host
 from gpuplan.apply.edit import RequestedAssignment, config_from_request, gb
 from gpuplan.placement.model import STRATEGIES, Strategy
@@ -99,7 +109,11 @@ def _host_or_none(request: Request) -> Any:
     return get_state(request).host
 
 
-@router.get("", summary="Current GPU assignments and the available strategies (seed 004)")
+@router.get(
+    "",
+    summary="Current GPU assignments and the available strategies (seed 004)",
+    response_model=GpuConfigAnswer,
+)
 def get_config(gpu: Gpu, response: Response) -> dict[str, Any]:
     saved = gpu.require_repo().saved()
     response.headers["ETag"] = _etag(saved.revision)
@@ -109,6 +123,7 @@ def get_config(gpu: Gpu, response: Response) -> dict[str, Any]:
 @router.put(
     "",
     summary="Save assignments to the database and sync config/gpu-assignments.yml",
+    response_model=SaveAnswer,
     dependencies=[Depends(require_token)],
     responses=error_responses(400, 401, 403, 412),
 )
@@ -155,6 +170,7 @@ def put_config(
 @router.post(
     "/apply",
     summary="Apply the saved configuration: recreate the services whose GPUs changed",
+    response_model=ApplyStarted,
     status_code=202,
     dependencies=[Depends(require_token)],
     responses=error_responses(400, 401, 403, 409),
@@ -164,7 +180,11 @@ def apply(request: Request, gpu: Gpu) -> dict[str, Any]:
     return {"success": True, **result.model_dump(mode="json"), "status": f"{router.prefix}/status"}
 
 
-@router.get("/status", summary="Restart progress per service and container health")
+@router.get(
+    "/status",
+    summary="Restart progress per service and container health",
+    response_model=StatusAnswer,
+)
 def status(gpu: Gpu) -> dict[str, Any]:
     return gpu.status()
 
@@ -172,6 +192,7 @@ def status(gpu: Gpu) -> dict[str, Any]:
 @router.post(
     "/detect",
     summary="Re-scan the GPUs and update gpu_devices",
+    response_model=DetectAnswer,
     dependencies=[Depends(require_token)],
     responses=error_responses(401, 403),
 )
@@ -201,6 +222,7 @@ def detect(request: Request, gpu: Gpu) -> dict[str, Any]:
 @router.get(
     "/preview",
     summary="The auto-assignment for a strategy and its diff to the current",
+    response_model=PreviewAnswer,
     responses=error_responses(409),
 )
 def preview(
@@ -254,7 +276,11 @@ def preview(
     }
 
 
-@router.get("/history", summary="Every saved, applied and rolled-back configuration")
+@router.get(
+    "/history",
+    summary="Every saved, applied and rolled-back configuration",
+    response_model=HistoryAnswer,
+)
 def history(gpu: Gpu, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[str, Any]:
     from gpuplan.apply.report import history_rows
 
@@ -264,6 +290,7 @@ def history(gpu: Gpu, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[
 @router.get(
     "/history/{history_id}",
     summary="One history entry with its rendered files",
+    response_model=HistoryDetail,
     responses=error_responses(404),
 )
 def history_entry(
@@ -276,6 +303,7 @@ def history_entry(
 @router.post(
     "/rollback",
     summary="Apply an earlier configuration again (default: the one applied before)",
+    response_model=ApplyStarted,
     status_code=202,
     dependencies=[Depends(require_token)],
     responses=error_responses(400, 401, 403, 404, 409),

@@ -5,9 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse
 
 from gpuplan.api.errors import error_responses
+from gpuplan.api.schemas.tuning import (
+    ProfileDetail,
+    ProfileSummary,
+    TaskCreated,
+    TaskDetail,
+    TaskProgress,
+    TaskResults,
+)
 from gpuplan.tuning.factory import TaskContext
 from gpuplan.tuning.persist import TuningStore
 from gpuplan.tuning.profiles import ProfileRegistry, default_registry
@@ -50,7 +57,9 @@ def _runner(request: Request) -> TaskRunner:
     return runner
 
 
-@router.get("/api/profiles/", summary="Tuning profiles (seed 003)")
+@router.get(
+    "/api/profiles/", summary="Tuning profiles (seed 003)", response_model=list[ProfileSummary]
+)
 def list_profiles(request: Request) -> list[dict[str, Any]]:
     return [profile.summary() for profile in _registry(request)]
 
@@ -58,6 +67,7 @@ def list_profiles(request: Request) -> list[dict[str, Any]]:
 @router.get(
     "/api/profiles/{name}",
     summary="One tuning profile with its layer names (seed 003)",
+    response_model=ProfileDetail,
     responses={404: {"description": "No tuning profile of that name"}},
 )
 def get_profile(name: str, request: Request) -> dict[str, Any]:
@@ -68,13 +78,14 @@ def get_profile(name: str, request: Request) -> dict[str, Any]:
     "/api/tasks/from-context",
     status_code=201,
     summary="Create a tuning task from layers: base → mode → runtime → profiles → overrides",
+    response_model=TaskCreated,
 )
 def task_from_context(context: TaskContext, request: Request) -> dict[str, Any]:
     build = create_task(_store(request), context, _registry(request))
     return task_response(build)
 
 
-@router.get("/api/tasks/{task}", summary="A task's config and progress")
+@router.get("/api/tasks/{task}", summary="A task's config and progress", response_model=TaskDetail)
 def get_task(task: str, request: Request) -> dict[str, Any]:
     store = _store(request)
     row = store.task(task)
@@ -85,19 +96,32 @@ def get_task(task: str, request: Request) -> dict[str, Any]:
     }
 
 
-@router.post("/api/tasks/{task}/start", status_code=202, summary="Start or resume a task")
-def start_task(task: str, request: Request) -> JSONResponse:
+@router.post(
+    "/api/tasks/{task}/start",
+    status_code=202,
+    summary="Start or resume a task",
+    response_model=TaskProgress,
+)
+def start_task(task: str, request: Request) -> dict[str, Any]:
     started = _runner(request).start(task)
     if not started:
         raise HTTPException(status_code=409, detail=f"tuning task {task!r} is already running")
-    return JSONResponse(progress_of(_store(request), task), status_code=202)
+    return progress_of(_store(request), task)
 
 
-@router.get("/api/tasks/{task}/progress", summary="Experiments finished of those planned")
+@router.get(
+    "/api/tasks/{task}/progress",
+    summary="Experiments finished of those planned",
+    response_model=TaskProgress,
+)
 def task_progress(task: str, request: Request) -> dict[str, Any]:
     return progress_of(_store(request), task)
 
 
-@router.get("/api/tasks/{task}/results", summary="Every experiment, its score, and the best")
+@router.get(
+    "/api/tasks/{task}/results",
+    summary="Every experiment, its score, and the best",
+    response_model=TaskResults,
+)
 def task_results(task: str, request: Request) -> dict[str, Any]:
     return dict(result_document(load_result(_store(request), task)))
