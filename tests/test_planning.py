@@ -259,7 +259,7 @@ def test_candidates_on_a_gpu_host_reuse_fits_figures(monkeypatch: pytest.MonkeyP
     rows = fit_rows(host, entries, context=4096)
     calls: list[str] = []
 
-    def counting(largest: int | None):
+    def counting(largest: int | None, *, concurrency: int = 1):
         def cost(entry, variant, tokens):
             calls.append(entry.id)
             raise AssertionError("costed twice")

@@ -60,8 +60,11 @@ def largest_gpu_mb(host: Host) -> int | None:
     return max(sizes) if sizes else None
 
 
-def fit_rows(host: Host, entries: Sequence[ModelEntry], *, context: int) -> list[FitRow]:
-    """How every registry variant fits this host's devices (GPUs or MIG slices)."""
+def fit_rows(
+    host: Host, entries: Sequence[ModelEntry], *, context: int, concurrency: int = 1
+) -> list[FitRow]:
+    """How every registry variant fits this host's devices (GPUs or MIG slices), each
+    holding ``concurrency`` sequences of ``context`` tokens at once."""
     budgets = host.device_budgets_mb()
     if not budgets:
         return []
@@ -73,6 +76,7 @@ def fit_rows(host: Host, entries: Sequence[ModelEntry], *, context: int) -> list
         budgets,
         context=context,
         gpu_memory_mb=sizes,
+        concurrency=concurrency,
         **({"max_split": 1} if mig else {}),
     )
 
@@ -83,8 +87,10 @@ def host_candidates(
     *,
     context: int = DEFAULT_CONTEXT,
     rows: Sequence[FitRow] | None = None,
+    concurrency: int = 1,
 ) -> tuple[Candidate, ...]:
-    """Every registry variant costed as it would run on this host, at ``context`` tokens.
+    """Every registry variant costed as it would run on this host, at ``context`` tokens
+    for each of ``concurrency`` sequences served at once.
 
     A variant that fits one GPU is costed for it; one that needs tensor
     parallelism carries its per-GPU figure and GPU count (``fit``'s answer), so
@@ -93,20 +99,19 @@ def host_candidates(
     """
     entries = list(entries)
     if not host.gpus:
-        candidates = build_candidates(
-            entries, context=context, coster=functools.partial(variant_vram, host_ram=True)
-        )
+        coster = functools.partial(variant_vram, host_ram=True, concurrency=concurrency)
+        candidates = build_candidates(entries, context=context, coster=coster)
         return tuple(c for c in candidates if c.backend in CPU_BACKENDS)
     if rows is None:
-        rows = fit_rows(host, entries, context=context)
+        rows = fit_rows(host, entries, context=context, concurrency=concurrency)
     by_key = {(row.model_id, row.quantization): row for row in rows}
-    fallback = coster_for_gpu(largest_gpu_mb(host))
+    fallback = coster_for_gpu(largest_gpu_mb(host), concurrency=concurrency)
 
     def costed_by_fit(entry: ModelEntry, variant: Variant, tokens: int | None) -> VramFigure:
         # fit has costed every variant on these GPUs already: reuse its figure (one GPU,
         # or per GPU for a split that _as_fitted multiplies), never cost it twice.
         row = by_key.get((entry.id, variant.quantization))
-        if row is None or row.context != tokens:
+        if row is None or row.context != tokens or row.concurrency != concurrency:
             return fallback(entry, variant, tokens)
         mib = row.vram_estimate_mb if row.fits else row.single_gpu_mb
         if mib is None:
@@ -114,7 +119,11 @@ def host_candidates(
         return VramFigure(mib, row.vram_source, row.assumptions)
 
     candidates = build_candidates(entries, context=context, coster=costed_by_fit)
-    shapes = {(row.model_id, row.quantization): row for row in rows if row.fits}
+    shapes = {
+        (row.model_id, row.quantization): row
+        for row in rows
+        if row.fits and row.concurrency == concurrency
+    }
     return tuple(_as_fitted(c, shapes.get((c.model_id, c.quantization))) for c in candidates)
 
 
@@ -194,6 +203,12 @@ class Plan(BaseModel):
     profile: ProfileDocument
     profile_why: tuple[str, ...] = Field(description="Why this profile, in words.")
     context: int = Field(description="Tokens of context each model was costed at.")
+    concurrency: int = Field(
+        default=1,
+        ge=1,
+        description="Sequences each model serves at once; KV caches hold this many contexts "
+        "and the launch lines cap the engines at it.",
+    )
     fitting: tuple[FitRow, ...] = Field(description="Registry variants that fit these GPUs.")
     variants_checked: int = Field(description="Registry variants that were checked.")
     selection: JointSelection = Field(description="One model per role, fitting together.")
@@ -231,6 +246,7 @@ def make_plan(
     *,
     roles: Sequence[Role | str] = DEFAULT_ROLES,
     context: int = DEFAULT_CONTEXT,
+    concurrency: int = 1,
     services: Sequence[Service] | None = None,
     strategy: Strategy | str = DEFAULT_STRATEGY,
     on: On = "total",
@@ -238,13 +254,15 @@ def make_plan(
 ) -> Plan:
     """Fit every registry variant to the GPUs, choose a set for ``roles``, and place it.
 
-    ``services`` (a services file's) are placed instead of the selection's own
-    models (``services_file`` names where they came from); ``strategy`` and ``on``
-    are ``gpuplan.placement.place``'s.
+    Every model is costed for ``concurrency`` sequences of ``context`` tokens at once,
+    and launched capped at that many. ``services`` (a services file's, costed by
+    ``load_services`` at the same context and concurrency) are placed instead of the
+    selection's own models (``services_file`` names where they came from);
+    ``strategy`` and ``on`` are ``gpuplan.placement.place``'s.
     """
-    rows = fit_rows(host, entries, context=context)
+    rows = fit_rows(host, entries, context=context, concurrency=concurrency)
     policy = selection_policy(resolution, host)
-    candidates = host_candidates(host, entries, context=context, rows=rows)
+    candidates = host_candidates(host, entries, context=context, rows=rows, concurrency=concurrency)
     selection = select_joint(candidates, roles, policy)
     notes = busy_gpu_notes(host)
     idle = idle_gpu_mb(resolution, host)
@@ -271,12 +289,15 @@ def make_plan(
         on=on,
         tensor_parallel_threshold_mb=resolution.profile.tensor_parallel_threshold_mb,
     )
-    launch = launch_configs(placement, services, host, resolution, entries, context)
+    launch = launch_configs(
+        placement, services, host, resolution, entries, context, concurrency=concurrency
+    )
     return Plan(
         hardware=host,
         profile=profile_document(resolution, host),
         profile_why=explain(resolution, host).why,
         context=context,
+        concurrency=concurrency,
         fitting=tuple(row for row in rows if row.fits),
         variants_checked=sum(len(entry.variants) for entry in entries),
         selection=selection,
@@ -299,6 +320,8 @@ def launch_configs(
     resolution: Resolution,
     entries: Sequence[ModelEntry],
     context: int,
+    *,
+    concurrency: int = 1,
 ) -> tuple[LaunchConfig, ...]:
     """How each placed service with an engine is started (``gpuplan.launch``'s renderers).
 
@@ -310,7 +333,13 @@ def launch_configs(
 
     engine = resolution.profile.engine.model_dump(mode="json", exclude_none=True)
     requests, _skipped = launch_requests(
-        placement, services, host, entries=entries, context=context, engine_settings=engine
+        placement,
+        services,
+        host,
+        entries=entries,
+        context=context,
+        concurrency=concurrency,
+        engine_settings=engine,
     )
     configs = []
     for request in requests:

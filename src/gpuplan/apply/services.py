@@ -29,12 +29,13 @@ def config_from_placement(placement: Placement, services: Sequence[Service]) -> 
 
 
 def config_from_services(
-    path: Path, host: Host, strategy: Strategy
+    path: Path, host: Host, strategy: Strategy, *, concurrency: int = 1
 ) -> tuple[GpuConfig, tuple[str, ...]]:
-    """Place the services of ``path`` on ``host``; the configuration and its warnings."""
+    """Place the services of ``path`` on ``host``, each model costed for ``concurrency``
+    sequences at once; the configuration and its warnings."""
     from gpuplan.placement import place
     from gpuplan.placement.services import load_services
 
-    services = load_services(path)
+    services = load_services(path, concurrency=concurrency)
     placement = place(services, host, strategy=strategy)
     return config_from_placement(placement, services), placement.warnings

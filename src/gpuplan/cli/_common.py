@@ -80,6 +80,15 @@ HeadroomOpt = Annotated[
     ),
 ]
 
+CONCURRENCY_HELP = (
+    "Sequences each model serves at once (parallel users), as `gpuplan estimate "
+    "--concurrency`: its KV cache is sized for this many × --context tokens, and its "
+    "launch line caps the engine at it (vLLM --max-num-seqs, SGLang --max-running-requests, "
+    "llama.cpp --parallel, Ollama OLLAMA_NUM_PARALLEL)."
+)
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", "-n", min=1, help=CONCURRENCY_HELP)]
+"""`--concurrency/-n`, the name and meaning `gpuplan estimate` gave it first."""
+
 
 def emit_json(data: Any) -> None:
     """Write ``data`` as JSON to stdout, unwrapped (rich would wrap long lines)."""

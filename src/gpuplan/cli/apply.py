@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 
 from gpuplan.cli._common import (
+    ConcurrencyOpt,
     HardwareOpt,
     HeadroomOpt,
     JsonOpt,
@@ -122,6 +123,7 @@ def apply(
     runtime: RuntimeOpt = None,
     hardware: HardwareOpt = None,
     headroom_mb: HeadroomOpt = None,
+    concurrency: ConcurrencyOpt = 1,
     dry_run: Annotated[
         bool,
         typer.Option("--dry-run", help="Print the diff and the exact commands; touch nothing."),
@@ -139,7 +141,9 @@ def apply(
     from gpuplan.hardware import load_host
 
     host = load_host(hardware, headroom_mb=headroom_mb)
-    config, placed_warnings = config_from_services(services, host, strategy)
+    config, placed_warnings = config_from_services(
+        services, host, strategy, concurrency=concurrency
+    )
     warnings = list(placed_warnings)
     target = _target(compose_file, runtime, dry_run=dry_run, notes=warnings)
     if dry_run:

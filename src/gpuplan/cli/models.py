@@ -14,6 +14,8 @@ import typer
 from rich.markup import escape
 
 from gpuplan.cli._common import (
+    CONCURRENCY_HELP,
+    ConcurrencyOpt,
     HardwareOpt,
     HeadroomOpt,
     JsonOpt,
@@ -64,6 +66,7 @@ def fit(
     hardware: HardwareOpt = None,
     headroom_mb: HeadroomOpt = None,
     context: ContextOpt = DEFAULT_CONTEXT,
+    concurrency: ConcurrencyOpt = 1,
     role: Annotated[
         str | None,
         typer.Option("--role", help=f"Only models serving this role ({', '.join(ROLES)})."),
@@ -86,19 +89,22 @@ def fit(
     if role is not None:
         wanted = parse_role(role)
         entries = [e for e in entries if wanted in e.role_priority]
-    rows = fit_rows(host, entries, context=context)
+    rows = fit_rows(host, entries, context=context, concurrency=concurrency)
     if json:
         emit_json(
             {
                 "hardware": host.summary(),
                 "usable_vram_mb": list(host.device_budgets_mb()),
                 "context": context,
+                "concurrency": concurrency,
                 "role": role,
                 "models": [row.model_dump(mode="json") for row in rows if row.fits or show_all],
             }
         )
         return
     title = f"Models for {host.summary()} at {context:,} tokens"
+    if concurrency > 1:
+        title += f" × {concurrency} sequences"
     console.print(render_fit(rows, title=title, show_all=show_all))
     if show_all:
         for row in rows:
@@ -185,6 +191,7 @@ def select(
         ),
     ] = None,
     context: ContextOpt = DEFAULT_CONTEXT,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help=CONCURRENCY_HELP)] = 1,
     hardware: HardwareOpt = None,
     headroom_mb: HeadroomOpt = None,
     registry: RegistryOpt = None,
@@ -211,7 +218,9 @@ def select(
     policy, warnings = resolve_policy(host, profile, overrides)
     for warning in warnings:
         err_console.print(f"[yellow]Warning:[/] {escape(warning)}", soft_wrap=True)
-    candidates = host_candidates(host, _entries(registry, discover), context=context)
+    candidates = host_candidates(
+        host, _entries(registry, discover), context=context, concurrency=concurrency
+    )
 
     if roles is not None:
         wanted = [r for r in (part.strip() for part in roles.split(",")) if r]

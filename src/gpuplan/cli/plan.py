@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from gpuplan.cli._common import (
+    ConcurrencyOpt,
     HardwareOpt,
     HeadroomOpt,
     JsonOpt,
@@ -55,6 +56,7 @@ def plan(
     context: Annotated[
         int, typer.Option("--context", min=1, help="Tokens of context each model is costed at.")
     ] = DEFAULT_CONTEXT,
+    concurrency: ConcurrencyOpt = 1,
     headroom_mb: HeadroomOpt = None,
     discover: DiscoverOpt = None,
     registry: RegistryOpt = None,
@@ -85,7 +87,8 @@ def plan(
     """The whole answer: the GPUs, the profile and why, what fits, what to serve, and where.
 
     Works on this machine's GPUs (or CPU) and on declared hardware:
-    `gpuplan plan --hardware "2x RTX 4090" --roles chat,embedding,caption`.
+    `gpuplan plan --hardware "2x RTX 4090" --roles chat,embedding,caption`; for 8
+    parallel chat users, `--concurrency 8` sizes every KV cache for 8 sequences.
     """
     host = load_host(hardware, headroom_mb=headroom_mb)
     resolution, _catalog = resolve_here(host, profile)
@@ -96,7 +99,11 @@ def plan(
         from gpuplan.placement.services import load_services
 
         listed = load_services(
-            services, entries=entries, context=context, gpu_memory_mb=largest_gpu_mb(host)
+            services,
+            entries=entries,
+            context=context,
+            gpu_memory_mb=largest_gpu_mb(host),
+            concurrency=concurrency,
         )
     result = make_plan(
         host,
@@ -104,6 +111,7 @@ def plan(
         entries,
         roles=wanted,
         context=context,
+        concurrency=concurrency,
         services=listed,
         strategy=strategy.value,
         on=on.value,

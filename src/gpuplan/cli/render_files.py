@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from gpuplan.cli._common import (
+    ConcurrencyOpt,
     HardwareOpt,
     HeadroomOpt,
     ProfileOpt,
@@ -60,6 +61,7 @@ def _placed(
     services_file: Path | None,
     on: str,
     sets: Sequence[str] = (),
+    concurrency: int = 1,
 ) -> _Placed:
     """Host → profile → services → placement (exactly `plan`'s) → one LaunchRequest each."""
     from gpuplan.hardware import load_host
@@ -76,7 +78,11 @@ def _placed(
     listed = None
     if services_file is not None:
         listed = load_services(
-            services_file, entries=entries, context=context, gpu_memory_mb=largest_gpu_mb(host)
+            services_file,
+            entries=entries,
+            context=context,
+            gpu_memory_mb=largest_gpu_mb(host),
+            concurrency=concurrency,
         )
     wanted = [role.strip() for role in roles.split(",") if role.strip()]
     plan = make_plan(
@@ -85,6 +91,7 @@ def _placed(
         entries,
         roles=wanted,
         context=context,
+        concurrency=concurrency,
         services=listed,
         strategy=strategy,
         on="free" if on == "free" else "total",
@@ -105,6 +112,7 @@ def _placed(
         host,
         entries=entries,
         context=context,
+        concurrency=concurrency,
         engine_settings=engine,
         overrides=overrides,
     )
@@ -211,6 +219,7 @@ def render(
     context: Annotated[
         int, typer.Option("--context", min=1, help="Tokens of context each model is costed at.")
     ] = DEFAULT_CONTEXT,
+    concurrency: ConcurrencyOpt = 1,
     headroom_mb: HeadroomOpt = None,
     discover: DiscoverOpt = None,
     sets: Annotated[
@@ -239,7 +248,17 @@ def render(
     if on not in ("total", "free"):
         raise LaunchError(f"--on {on!r} is not total or free", hint="use --on total or --on free")
     placed = _placed(
-        hardware, profile, roles, context, headroom_mb, discover, strategy, services, on, sets or ()
+        hardware,
+        profile,
+        roles,
+        context,
+        headroom_mb,
+        discover,
+        strategy,
+        services,
+        on,
+        sets or (),
+        concurrency,
     )
     files = _files(target, placed, namespace)
     notes = placed.notes

@@ -149,7 +149,13 @@ def _model_dtype(entry: ModelEntry | None, variant: Variant | None) -> str | Non
 
 
 def _estimate(
-    entry: ModelEntry, variant: Variant, *, context: int, tp: int, gpu_mb: int | None
+    entry: ModelEntry,
+    variant: Variant,
+    *,
+    context: int,
+    concurrency: int,
+    tp: int,
+    gpu_mb: int | None,
 ) -> tuple[int, int, int]:
     """(weights, KV cache) per GPU and host RAM from the estimator; zeros when it cannot
     model it."""
@@ -157,7 +163,12 @@ def _estimate(
 
     try:
         figure = estimate_variant(
-            entry, variant, context=context, tensor_parallel=tp, gpu_memory_mb=gpu_mb
+            entry,
+            variant,
+            context=context,
+            concurrency=concurrency,
+            tensor_parallel=tp,
+            gpu_memory_mb=gpu_mb,
         )
     except GpuplanError:
         return 0, 0, 0
@@ -208,11 +219,19 @@ def launch_requests(
     *,
     entries: Sequence[ModelEntry] = (),
     context: int = DEFAULT_CONTEXT,
+    concurrency: int = 1,
     engine_settings: Mapping[str, Any] | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     base_port: int = 8000,
 ) -> tuple[list[LaunchRequest], list[str]]:
-    """One request per placed service that has an engine, and notes for those skipped."""
+    """One request per placed service that has an engine, and notes for those skipped.
+
+    Each request asks for ``concurrency`` sequences of ``context`` tokens at once (its
+    ``max_concurrency``): the renderers cap the engine at that many (vLLM
+    ``--max-num-seqs``, SGLang ``--max-running-requests``, llama.cpp ``--parallel``
+    with ``--ctx-size`` multiplied, Ollama ``OLLAMA_NUM_PARALLEL``), the same number
+    placement costed the service's KV cache for.
+    """
     by_name = {service.name: service for service in services}
     by_id = {entry.id: entry for entry in entries}
     per_device: dict[Device, list[tuple[str, int]]] = {}
@@ -257,7 +276,12 @@ def launch_requests(
         if entry is not None and variant is not None:
             largest = max((slot.total_mb for slot in slots), default=None)
             weights, kv, host_ram = _estimate(
-                entry, variant, context=context, tp=max(1, len(slots)), gpu_mb=largest
+                entry,
+                variant,
+                context=context,
+                concurrency=concurrency,
+                tp=max(1, len(slots)),
+                gpu_mb=largest,
             )
         requests.append(
             LaunchRequest(
@@ -273,6 +297,7 @@ def launch_requests(
                 kv_cache_mb=kv,
                 host_ram_mb=host_ram,
                 context_tokens=_context(entry, context),
+                max_concurrency=concurrency,
                 port=base_port + number,
                 start_order=start_order,
                 role=service.role,

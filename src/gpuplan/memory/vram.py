@@ -163,6 +163,7 @@ def variant_vram(
     *,
     gpu_memory_mb: int | None = None,
     host_ram: bool = False,
+    concurrency: int = 1,
 ) -> VramFigure:
     """The candidate builder's default coster (see the module docstring for the paths).
 
@@ -170,16 +171,24 @@ def variant_vram(
     it for the largest GPUs, whose engine start-up reserves are the biggest.
     ``host_ram``: the budget is the host's RAM (no GPU), so the weights an engine keeps
     in host memory anyway (llama.cpp's token embeddings) count against it too.
+    ``concurrency``: sequences served at once; a decoder's KV cache holds that many
+    contexts. Models without a KV cache cost the same at any concurrency.
     """
     if variant.vram_estimate_mb is not None:
-        return VramFigure(
-            variant.vram_estimate_mb,
-            "registry",
-            (f"fixed figure from the registry: {variant.vram_estimate_source}",),
-        )
+        fixed = [f"fixed figure from the registry: {variant.vram_estimate_source}"]
+        if entry.kv_cache and concurrency > 1:
+            fixed.append(
+                f"the fixed figure does not grow with concurrency: {concurrency} sequences "
+                "may need more than it says"
+            )
+        return VramFigure(variant.vram_estimate_mb, "registry", tuple(fixed))
     if entry.kv_cache and has_arch(entry):
         result = estimate_variant(
-            entry, variant, context=context or DEFAULT_CONTEXT, gpu_memory_mb=gpu_memory_mb
+            entry,
+            variant,
+            context=context or DEFAULT_CONTEXT,
+            concurrency=concurrency,
+            gpu_memory_mb=gpu_memory_mb,
         )
         if host_ram and result.host_mb:
             return VramFigure(
@@ -196,10 +205,11 @@ def variant_vram(
     return VramFigure(total, "weights_only", assumptions)
 
 
-def coster_for_gpu(gpu_memory_mb: int | None) -> VariantCoster:
+def coster_for_gpu(gpu_memory_mb: int | None, *, concurrency: int = 1) -> VariantCoster:
     """A coster that sizes each variant for a GPU of ``gpu_memory_mb`` MiB.
 
     Selection plans one model per GPU, so the host's largest GPU is the one to
-    cost for: it is where any model that fits at all would go.
+    cost for: it is where any model that fits at all would go. ``concurrency``
+    is the sequences each model serves at once (``variant_vram``'s).
     """
-    return functools.partial(variant_vram, gpu_memory_mb=gpu_memory_mb)
+    return functools.partial(variant_vram, gpu_memory_mb=gpu_memory_mb, concurrency=concurrency)

@@ -92,12 +92,15 @@ def load_services(
     entries: Sequence[ModelEntry] | None = None,
     context: int | None = None,
     gpu_memory_mb: int | None = None,
+    concurrency: int = 1,
 ) -> tuple[Service, ...]:
     """The services a file lists, each with its VRAM resolved (estimator or ``vram_mb``).
 
     ``entries`` is the registry to look ``model`` ids up in (default: the
     packaged and user registry); ``context`` the planning context;
-    ``gpu_memory_mb`` the GPU the estimate is sized for (default: the largest).
+    ``gpu_memory_mb`` the GPU the estimate is sized for (default: the largest);
+    ``concurrency`` the sequences each model serves at once, which its KV cache
+    holds (an explicit ``vram_mb`` is taken as given).
     """
     path = Path(path).expanduser()
     text = _read(path)
@@ -110,6 +113,7 @@ def load_services(
         entries=entries,
         context=context,
         gpu_memory_mb=gpu_memory_mb,
+        concurrency=concurrency,
     )
 
 
@@ -151,6 +155,7 @@ def parse_services(
     entries: Sequence[ModelEntry] | None = None,
     context: int | None = None,
     gpu_memory_mb: int | None = None,
+    concurrency: int = 1,
 ) -> tuple[Service, ...]:
     """``load_services`` on text already read (``origin`` names it in errors)."""
     try:
@@ -201,7 +206,7 @@ def parse_services(
                 "add `model: REGISTRY_ID`, a list `models` with a `vram_mb` budget, "
                 "or an explicit `vram_mb`",
             )
-    resolver = _Resolver(entries, context, gpu_memory_mb, base)
+    resolver = _Resolver(entries, context, gpu_memory_mb, base, concurrency)
     services = []
     for number, entry in enumerate(parsed.services):
         try:
@@ -228,11 +233,13 @@ class _Resolver:
         context: int | None,
         gpu_memory_mb: int | None,
         base: Path | None,
+        concurrency: int = 1,
     ) -> None:
         self._entries = entries
         self._context = context
         self._gpu_memory_mb = gpu_memory_mb
         self._base = base
+        self._concurrency = concurrency
 
     def registry(self) -> Sequence[ModelEntry]:
         if self._entries is None:
@@ -304,9 +311,8 @@ class _Resolver:
             )
         one = entry.model_copy(update={"variants": (variants[0],)})
         context = self._context or DEFAULT_CONTEXT
-        candidate = build_candidates(
-            [one], context=context, coster=coster_for_gpu(self._gpu_memory_mb)
-        )[0]
+        coster = coster_for_gpu(self._gpu_memory_mb, concurrency=self._concurrency)
+        candidate = build_candidates([one], context=context, coster=coster)[0]
         return (
             candidate.vram_estimate_mb,
             candidate.quantization,

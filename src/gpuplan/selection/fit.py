@@ -60,6 +60,12 @@ class FitRow(BaseModel):
     )
     budget_mb: int = Field(description="Usable MiB per GPU it was checked against.")
     context: int | None = Field(description="Planning context, tokens; None without KV cache.")
+    concurrency: int = Field(
+        default=1,
+        ge=1,
+        description="Sequences served at once that the figures hold (each of `context` "
+        "tokens; max_context is per sequence too).",
+    )
     max_context: int | None = Field(
         description="Longest context that fits, tokens; None without KV cache or when nothing fits."
     )
@@ -108,12 +114,15 @@ def fit_variant(
     context: int = DEFAULT_CONTEXT,
     gpu_memory_mb: Sequence[int] | None = None,
     max_split: int = max(TENSOR_PARALLEL_SIZES),
+    concurrency: int = 1,
 ) -> FitRow:
     """How ``variant`` fits GPUs with ``budgets_mb`` usable MiB each.
 
     ``gpu_memory_mb`` (each GPU's total, aligned with ``budgets_mb``) lets the
     estimator use an engine's small-GPU start-up defaults; without it the
-    largest-GPU defaults are assumed, which never underestimates.
+    largest-GPU defaults are assumed, which never underestimates. ``concurrency``
+    sequences of the context are held at once: the KV cache is sized for all of
+    them, and the longest context is the longest each of them can have.
     """
     totals = list(gpu_memory_mb) if gpu_memory_mb is not None else [None] * len(budgets_mb)
     gpus_by_size = sorted(zip(budgets_mb, totals, strict=True), key=lambda g: -g[0])
@@ -127,10 +136,11 @@ def fit_variant(
         "roles": _roles(entry),
         "context_length": entry.context_length,
         "context": tokens,
+        "concurrency": concurrency,
     }
     uses_estimator = tokens is not None and has_arch(entry) and variant.vram_estimate_mb is None
     if not uses_estimator:
-        figure = variant_vram(entry, variant, tokens)
+        figure = variant_vram(entry, variant, tokens, concurrency=concurrency)
         largest = budgets[0] if budgets else 0
         fits = figure.vram_mb <= largest
         return FitRow(
@@ -146,6 +156,7 @@ def fit_variant(
             assumptions=figure.assumptions,
         )
     assert tokens is not None
+    at = f"{tokens:,} tokens" + (f" × {concurrency} sequences" if concurrency > 1 else "")
     limit = entry.context_length or arch_of(entry).max_position_embeddings or FALLBACK_CONTEXT_LIMIT
     if limit < 1:  # a broken config.json must not abort the whole listing
         limit = FALLBACK_CONTEXT_LIMIT
@@ -161,6 +172,7 @@ def fit_variant(
                 entry,
                 variant,
                 context=length,
+                concurrency=concurrency,
                 tensor_parallel=gpus,
                 gpu_memory_mb=min(sizes) if len(sizes) == gpus and sizes else None,
             )
@@ -188,7 +200,7 @@ def fit_variant(
                 max_context=longest,
                 vram_source="estimator",
                 reason=(
-                    f"{cost(tokens, gpus):,} MiB per GPU at {tokens:,} tokens on {gpus} GPU(s) "
+                    f"{cost(tokens, gpus):,} MiB per GPU at {at} on {gpus} GPU(s) "
                     f"of {budget:,} MiB; up to {longest:,} tokens fit"
                 ),
                 single_gpu_mb=cost(tokens, 1) if gpus == 1 else None,
@@ -201,6 +213,8 @@ def fit_variant(
     if best is not None:
         gpus, budget, longest = best
         reason = f"holds only {longest:,} tokens (< {tokens:,}) on {gpus} GPU(s) of {budget:,} MiB"
+        if concurrency > 1:
+            reason += f" per sequence, {concurrency} at once"
         return FitRow(
             **base,
             fits=False,
@@ -214,7 +228,7 @@ def fit_variant(
             assumptions=tuple(estimate(tokens, 1).assumptions),
         )
     reason = (
-        f"needs {needed:,} MiB at {tokens:,} tokens; the largest GPU has {one_gpu:,} MiB usable"
+        f"needs {needed:,} MiB at {at}; the largest GPU has {one_gpu:,} MiB usable"
         if budgets
         else "no GPU to run on"
     )
@@ -250,11 +264,13 @@ def fit_registry(
     context: int = DEFAULT_CONTEXT,
     gpu_memory_mb: Sequence[int] | None = None,
     max_split: int = max(TENSOR_PARALLEL_SIZES),
+    concurrency: int = 1,
 ) -> list[FitRow]:
     """Every variant of every entry, in registry order.
 
     ``max_split`` caps tensor parallelism: 1 where devices are MIG slices, which no
-    engine can split a model across.
+    engine can split a model across. ``concurrency``: sequences each variant must
+    hold at once (``fit_variant``'s).
     """
     return [
         fit_variant(
@@ -264,6 +280,7 @@ def fit_registry(
             context=context,
             gpu_memory_mb=gpu_memory_mb,
             max_split=max_split,
+            concurrency=concurrency,
         )
         for entry in entries
         for variant in entry.variants

@@ -23,7 +23,9 @@ def _fitting(plan: Plan) -> RenderableType:
     models = {row.model_id for row in plan.fitting}
     title = (
         f"{len(plan.fitting)} of {plan.variants_checked} registry variants "
-        f"({len(models)} models) fit at {plan.context:,} tokens; the largest:"
+        f"({len(models)} models) fit at {plan.context:,} tokens"
+        + (f" × {plan.concurrency} sequences" if plan.concurrency > 1 else "")
+        + "; the largest:"
     )
     table = FlexTable(
         [
