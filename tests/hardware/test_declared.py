@@ -553,3 +553,12 @@ def test_compute_instances_of_one_gpu_instance_count_once_in_a_file(tmp_path: Pa
     path.write_text(json.dumps({"source": "nvml", "gpus": [record]}), encoding="utf-8")
     host = parse_spec(str(path), headroom_mb=HEADROOM)
     assert host.device_budgets_mb() == (46848 - HEADROOM,)
+
+
+def test_resaving_a_loaded_file_does_not_grow_its_history(tmp_path: Path) -> None:
+    path = tmp_path / "box.json"
+    path.write_text(parse_spec("2x RTX 4090", headroom_mb=HEADROOM).model_dump_json())
+    once = parse_spec(str(path), headroom_mb=HEADROOM)
+    path.write_text(once.model_dump_json())
+    twice = parse_spec(str(path), headroom_mb=HEADROOM)
+    assert twice.tried == once.tried

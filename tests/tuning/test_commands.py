@@ -123,3 +123,14 @@ def test_docker_and_ome_on_a_cpu_host_request_no_gpu() -> None:
     deployment, _ = ome_manifest(ome, {"parallel": 1}, "t-exp1")
     limits = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
     assert limits == {}
+
+
+def test_llama_server_downloads_a_repo_id_and_opens_a_file() -> None:
+    """llama-server's --model wants a GGUF path; a Hugging Face repo id goes to --hf-repo."""
+    repo = local_launch(config("llamacpp", "local"), {}, 9000).argv
+    assert repo[repo.index("--hf-repo") + 1] == "meta-llama/Llama-3.2-1B-Instruct"
+    assert "--model" not in repo
+    cfg = config("llamacpp", "local")
+    cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"id_or_path": "m.gguf"})})
+    local = local_launch(cfg, {}, 9000).argv
+    assert local[local.index("--model") + 1] == "m.gguf"

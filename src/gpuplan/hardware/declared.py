@@ -186,7 +186,12 @@ def host_from_document(
     headroom = host.headroom_mb_per_gpu if "headroom_mb_per_gpu" in fields else headroom_mb
     note = f"{origin}: {_count(host.gpu_count)} saved from {host.source}"
     return host.model_copy(
-        update={"source": "file", "headroom_mb_per_gpu": headroom, "tried": (*host.tried, note)}
+        update={
+            "source": "file",
+            "headroom_mb_per_gpu": headroom,
+            # a file saved from a loaded file already says where it came from
+            "tried": host.tried if host.source == "file" else (*host.tried, note),
+        }
     )
 
 

@@ -13,8 +13,10 @@ fallback when llama.cpp's ``llama-server`` is not installed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from gpuplan.tuning.model import ParamValue, TaskConfig
@@ -69,9 +71,22 @@ def _engine_args(
         "sglang": ["--model-path", model, "--host", host, "--port", str(port)],
         "vllm": [model, "--host", host, "--port", str(port)],
         "tensorrt-llm": [model, "--host", host, "--port", str(port)],
-        "llamacpp": ["--model", model, "--host", host, "--port", str(port)],
+        "llamacpp": [_llama_model_flag(model), model, "--host", host, "--port", str(port)],
     }
     return head[runtime] + _flags(runtime, params)
+
+
+_HF_REPO = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(:[\w.-]+)?$")
+"""'owner/repo' or 'owner/repo:Q4_K_M': what llama-server downloads with --hf-repo."""
+
+
+def _llama_model_flag(model: str) -> str:
+    """--model for a GGUF file or path, --hf-repo for a Hugging Face repo id (llama-server
+    would read 'meta-llama/Llama-3.2-1B-Instruct' as a relative path and fail)."""
+    looks_local = (
+        model.endswith(".gguf") or model.startswith((".", "/", "~")) or Path(model).exists()
+    )
+    return "--hf-repo" if not looks_local and _HF_REPO.match(model) else "--model"
 
 
 def local_launch(

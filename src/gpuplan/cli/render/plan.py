@@ -62,8 +62,10 @@ def _split(block: EngineBlock) -> str:
     gpus = block.tensor_parallel_size
     if block.device == "cpu":
         return ""  # "on cpu" says it
+    if gpus == 1:
+        return "one GPU"
     if block.engine in LAYER_SPLIT_ENGINES:
-        return "one GPU" if gpus == 1 else f"layers split over {gpus} GPUs"
+        return f"layers split over {gpus} GPUs"
     return f"TP {gpus}"
 
 
