@@ -58,8 +58,13 @@ def expect_text(page: Page, selector: str, text: str, *, timeout_ms: float = 20_
     expect(page.locator(selector)).to_contain_text(text, timeout=timeout_ms)
 
 
-def gpu_of(page: Page, service: str) -> str:
-    return page.locator(f'select[name="gpu"][data-service="{service}"]').input_value()
+def expect_gpu(page: Page, service: str, gpu: str, *, timeout_ms: float = 20_000) -> None:
+    """Wait for the page to show ``service`` on ``gpu``: the status line can change a moment
+    before the table is drawn again from the server's new configuration."""
+    from playwright.sync_api import expect
+
+    select = page.locator(f'select[name="gpu"][data-service="{service}"]')
+    expect(select).to_have_value(gpu, timeout=timeout_ms)
 
 
 def warnings(page: Page) -> list[str]:
@@ -77,7 +82,8 @@ def test_table_shows_seed_004s_services_and_its_adjusted_budget(
     assert llm.locator(".est").inner_text() == "~21.7 GiB"
     assert rows.nth(1).locator(".est").inner_text() == "~650 MiB"
     assert rows.nth(4).locator(".model").inner_text() == "Model Zoo (9 models)"
-    assert gpu_of(page, "ai-llm") == "0" and gpu_of(page, "ai-enrichment") == "1"
+    expect_gpu(page, "ai-llm", "0")
+    expect_gpu(page, "ai-enrichment", "1")
     budget = page.get_by_label("VRAM Budget").nth(4)
     assert budget.input_value() == "3.5"
     assert page.locator("#adjusted-5").is_visible()
@@ -99,8 +105,8 @@ def test_strategy_preview_edit_save_apply(page: Page, deployment: Deployment) ->
     # Change the strategy: the table shows its placement, the preview its diff.
     page.get_by_role("radio", name="Isolation-first").check()
     expect_text(page, "#status-text", "previewing isolation_first")
-    assert gpu_of(page, "ai-llm") == "0"
-    assert [gpu_of(page, s) for s in SERVICES[1:]] == ["1", "1", "1", "1"]
+    for service, gpu in zip(SERVICES, ["0", "1", "1", "1", "1"], strict=True):
+        expect_gpu(page, service, gpu)
     preview = page.locator("#preview")
     assert preview.is_visible()
     assert "changes 4 service(s)" in preview.inner_text()
@@ -122,7 +128,7 @@ def test_strategy_preview_edit_save_apply(page: Page, deployment: Deployment) ->
 
     page.get_by_role("button", name="Save", exact=True).click()
     expect_text(page, "#status-text", "saved (not applied yet)")
-    assert gpu_of(page, "ai-llm") == "1"
+    expect_gpu(page, "ai-llm", "1")
 
     page.get_by_role("button", name="Apply & Restart Services").click()
     expect_text(page, "#status-text", "All services running")
@@ -134,7 +140,7 @@ def test_strategy_preview_edit_save_apply(page: Page, deployment: Deployment) ->
 
     # A reload shows what was saved and applied.
     page.reload()
-    assert gpu_of(page, "ai-llm") == "1"
+    expect_gpu(page, "ai-llm", "1")
     assert page.get_by_role("radio", name="Manual").is_checked()
     assert "All services running" in page.locator("#status-text").inner_text()
 
@@ -163,7 +169,7 @@ def test_failed_apply_offers_rollback(page: Page, deployment: Deployment) -> Non
 
     rollback.click()
     expect_text(page, "#status-text", "rolled back to the previous configuration")
-    assert gpu_of(page, "ai-clip") == "0"
+    expect_gpu(page, "ai-clip", "0")
     assert not rollback.is_visible()
     expect_text(page, "#warning-list", "Auto-adjusted to 3.5 GB.")
     shoot(page, "rolled-back")
@@ -206,7 +212,7 @@ def test_keyboard_only_flow(page: Page, deployment: Deployment) -> None:
     tab_to(page, 'select[data-service="ai-llm"]')
     page.keyboard.press("ArrowDown")  # GPU 0 → GPU 1
     expect_text(page, "#warning-list", "GPU 1 only has 4 GB")
-    assert gpu_of(page, "ai-llm") == "1"
+    expect_gpu(page, "ai-llm", "1")
 
     tab_to(page, "#btn-preview")
     page.keyboard.press("Enter")
@@ -249,7 +255,8 @@ def test_what_if_places_the_services_on_declared_hardware(
 ) -> None:
     page.goto(deployment.server.url + "/settings/gpu?hardware=2x+RTX+4090")
     assert "What-if plan" in page.locator("#whatif-note").inner_text()
-    assert [gpu_of(page, s) for s in SERVICES] == ["0", "1", "1", "1", "1"]
+    for service, gpu in zip(SERVICES, ["0", "1", "1", "1", "1"], strict=True):
+        expect_gpu(page, service, gpu)
     assert page.locator('select[data-service="ai-llm"]').is_disabled()  # planning only
     assert page.get_by_role("button", name="Preview Changes").is_disabled()
     assert page.get_by_role("button", name="Save", exact=True).is_disabled()
