@@ -72,6 +72,13 @@ def _rtx_4080(host: Host, plan: Plan) -> None:
     assert 12 <= entry(pick.model_id).parameters_b <= 24, pick
 
 
+def _rtx_3060(host: Host, plan: Plan) -> None:
+    pick = chat(plan)
+    assert 7 <= entry(pick.model_id).parameters_b <= 15, pick  # an 8B, or a 14B at Q4 alone
+    served = {role for m in plan.selection.models for role in m.roles}
+    assert {"chat", "embedding", "caption"} <= served, served
+
+
 def _mixed_pair(host: Host, plan: Plan) -> None:
     models = plan.selection.models
     placed = assign(
@@ -128,6 +135,14 @@ EXPECTATIONS = [
         "https://huggingface.co/bartowski/Llama-3.3-70B-Instruct-GGUF, "
         "https://huggingface.co/Qwen/Qwen3-32B-GGUF, https://huggingface.co/BAAI/bge-m3",
         _two_rtx_4090,
+    ),
+    Expectation(
+        "RTX 3060 12GB",
+        "a 12 GB card runs an 8B at Q4 (~5 GB) with room for an embedder and a captioner; "
+        "a 14B at Q4_K_M (~9 GB) fills it alone, so asked for three roles a self-hoster "
+        "takes the 8B",
+        "https://huggingface.co/Qwen/Qwen3-8B-GGUF",
+        _rtx_3060,
     ),
     Expectation(
         "RTX 4080",

@@ -493,3 +493,35 @@ def test_bias_breaks_ties(candidates: tuple[Candidate, ...], bias: Bias) -> None
         "quality": "qwen3-vl@BF16",  # precision before preference; 17800 MiB fits
     }[bias]
     assert picks(result) == {"narration": expected}
+
+
+def _chat(model_id: str, params_b: float, priority: int) -> Candidate:
+    return Candidate(
+        model_id=model_id,
+        name=model_id,
+        backend="llamacpp",
+        quantization="Q4_K_M",
+        vram_estimate_mb=1000,
+        role_priority={"chat": priority},
+        parameters_b=params_b,
+        context=4096,
+    )
+
+
+def test_one_size_class_is_measured_in_classes_not_points() -> None:
+    from gpuplan.selection._joint_roles import (
+        MAX_PRIMARY_STEP,
+        PRIMARY_STEP,
+        one_class_step,
+        size_class,
+    )
+
+    assert [size_class(b) for b in (1.2, 4, 8, 14, 32, 70, 235)] == [0, 1, 2, 3, 4, 5, 6]
+    ranked = [_chat("70b", 70.6, 90), _chat("32b", 32.8, 86), _chat("14b", 14.8, 78)]
+    assert one_class_step(ranked, "chat") == 4  # 70B → the best 32B-class model, not further
+    ranked = [_chat("14b", 14.8, 78), _chat("phi", 14.7, 74), _chat("8b", 8.2, 72)]
+    assert one_class_step(ranked, "chat") == 6  # 14B → 8B, although more than 5 points
+    assert one_class_step(ranked[:2], "chat") == PRIMARY_STEP  # no smaller class fits
+    ranked = [_chat("14b", 14.8, 78), _chat("bad8b", 8.0, 40)]
+    assert one_class_step(ranked, "chat") == MAX_PRIMARY_STEP
+    assert one_class_step([], "chat") == PRIMARY_STEP

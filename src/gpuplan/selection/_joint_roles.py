@@ -4,11 +4,11 @@ A set is *for* one role — chat or reasoning when asked, else the first role
 asked — and that role gets the best model that fits, whatever the others would
 gain: their marginal quality never buys memory from it. Only *serving* a
 requested role at all may: the primary may step down by at most one size class
-(``PRIMARY_STEP`` points of role priority) when that serves more of the roles
-asked. ``Supporting`` builds the other roles' branch and bound once and runs it
-with each of the primary's picks within that step already loaded
-(``Search(preloaded=...)``); ``select_joint`` compares the results
-lexicographically.
+(``one_class_step``: to the priority of the best fitting model one class smaller)
+when that serves more of the roles asked. ``Supporting`` builds the other
+roles' branch and bound once and runs it with each of the primary's picks
+within that step already loaded (``Search(preloaded=...)``); ``select_joint``
+compares the results lexicographically.
 
 Sidecars: a supporting model without a KV cache of at most ``SIDECAR_MAX_MB``
 (a sub-1B embedder, captioner or detector in fp16, with its runtime) takes no
@@ -36,10 +36,13 @@ __all__ = [
     "PRIMARY_ROLES",
     "PRIMARY_STEP",
     "SIDECAR_MAX_MB",
+    "SIZE_CLASS_BOUNDS_B",
     "Supporting",
     "is_sidecar",
+    "one_class_step",
     "placement_check",
     "primary_role",
+    "size_class",
     "slots_taken",
 ]
 
@@ -50,10 +53,39 @@ PRIMARY_ROLES: tuple[Role, ...] = ("chat", "reasoning")
 """Roles that make a set's purpose when asked: the first of them asked is the primary."""
 
 PRIMARY_STEP = 5
-"""Role-priority points the primary may give up so that more requested roles are served:
-one size class on the registry's scale (chat: 235B 95, 70B 90, 32B 86, 27B 84, 24B 82,
-20B 80, 14B 78, 8B 72), so a 70B may step down to a 32B, a 20B to a 14B, never two
-classes. Serving a role counts; how well it is served never buys the primary's memory."""
+"""Role-priority points the primary may give up so that more requested roles are served
+when no smaller size class fits (``one_class_step`` measures the class otherwise): about
+one class on the registry's scale (chat: 235B 95, 70B 90, 32B 86, 27B 84, 24B 82, 20B 80,
+14B 78, 8B 72). Serving a role counts; how well it is served never buys the primary's
+memory."""
+
+SIZE_CLASS_BOUNDS_B = (2.0, 5.0, 10.0, 17.0, 40.0, 150.0)
+"""Where size classes part, in billions of parameters: 1B, 3-4B, 7-9B, 12-15B, 20-35B,
+70-120B, 235B and up: the steps self-hosters choose between (a 14B or an 8B on 12 GB)."""
+
+MAX_PRIMARY_STEP = 2 * PRIMARY_STEP
+"""However far apart two classes are ranked, the primary never gives up more points."""
+
+
+def size_class(parameters_b: float) -> int:
+    """The model's size class, 0 for the smallest (see ``SIZE_CLASS_BOUNDS_B``)."""
+    return sum(parameters_b >= bound for bound in SIZE_CLASS_BOUNDS_B)
+
+
+def one_class_step(ranked: Sequence[Candidate], primary: Role) -> int:
+    """Priority points from the primary's best pick down to the best of the next smaller size
+    class that fits, so "one size class" means a class, not a fixed number of points: 70B
+    (90) to 32B (86) is 4, 14B (78) to 8B (72) is 6. ``PRIMARY_STEP`` when no smaller class
+    fits; at most ``MAX_PRIMARY_STEP``."""
+    if not ranked:
+        return PRIMARY_STEP
+    best = ranked[0]
+    below = size_class(best.parameters_b) - 1
+    smaller = [c.role_priority[primary] for c in ranked if size_class(c.parameters_b) == below]
+    if not smaller:
+        return PRIMARY_STEP
+    return min(MAX_PRIMARY_STEP, max(0, best.role_priority[primary] - max(smaller)))
+
 
 SIDECAR_MAX_MB = 2560
 """A supporting model without a KV cache up to this size (a sub-1B embedder, captioner or

@@ -16,7 +16,8 @@ captions on this GPU". Here the roles are solved together, exactly:
   set is for, so its model class comes first and supporting roles (embedding,
   caption, keywords, …) never buy memory from it with their quality —
   (1) the primary's model is within one size class of the best that fits on its
-  own: at most ``PRIMARY_STEP`` (5) points of its role priority below it;
+  own: no lower in its role priority than the best fitting model one size class
+  smaller (``one_class_step``; ``PRIMARY_STEP`` points when none fits);
   (2) as many supporting roles served as possible; (3) the primary's own ranking
   (its priority first, then its bias and quantization preference, as
   ``select_for_role``); (4) the supporting roles' summed priority; (5) the
@@ -86,6 +87,7 @@ from gpuplan.selection._joint_roles import (
     SIDECAR_MAX_MB,
     Supporting,
     is_sidecar,
+    one_class_step,
     primary_role,
     slots_taken,
 )
@@ -126,16 +128,17 @@ def select_joint(
     *,
     node_limit: int = DEFAULT_NODE_LIMIT,
     prune: bool = True,
-    primary_step: int = PRIMARY_STEP,
+    primary_step: int | None = None,
 ) -> JointSelection:
     """The best set of models serving ``roles`` together under ``policy`` (exact).
 
     ``primary_step`` is how many role-priority points the primary may give up so
-    that more roles are served (0: the primary's top priority, literally).
+    that more roles are served (0: the primary's top priority, literally); None, the
+    default, is one size class down from its best pick (``one_class_step``).
     ``prune=False`` switches the dominance pre-filter and the knapsack bounds
     off (for testing that they never change the answer).
     """
-    if primary_step < 0:
+    if primary_step is not None and primary_step < 0:
         raise ModelError(f"primary_step is {primary_step}", hint="use 0 or more points")
     checked = _check_roles(roles)
     unique = _unique(candidates)
@@ -143,6 +146,8 @@ def select_joint(
     primary = primary_role(checked)
     supporting = [role for role in checked if role != primary]
     top = ranked[primary]
+    if primary_step is None:
+        primary_step = one_class_step(top, primary)
     # The primary's options: every pick within one size class of its best, best first
     # (the ranking starts with priority, so this is a prefix of it).
     floor = top[0].role_priority[primary] - primary_step if top else 0
