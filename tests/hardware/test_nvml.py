@@ -195,3 +195,11 @@ def test_process_memory_counts_only_the_given_pids_per_gpu() -> None:
     assert nvml.process_memory_mb({42}, lib) == {}
     with pytest.raises(nvml.NvmlUnavailable, match=r"libnvidia-ml\.so not found"):
         nvml.process_memory_mb({1}, FakeNVML([], init_error=NVMLError_LibraryNotFound))
+
+
+def test_impossible_figures_leave_the_gpu_out_with_a_warning() -> None:
+    """More memory used than the GPU has (a driver bug): a warning, not a traceback."""
+    broken = FakeDevice("NVIDIA L4", 23034, 40000, (8, 9))
+    inventory = nvml.query(FakeNVML([FakeDevice("NVIDIA L4", 23034, 0, (8, 9)), broken]))
+    assert [g.index for g in inventory.gpus] == [0]
+    assert any("GPU 1: NVML gave impossible figures" in w for w in inventory.warnings)

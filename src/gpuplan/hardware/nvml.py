@@ -131,6 +131,8 @@ def _query_initialised(lib: Any) -> Inventory:
             gpus.append(_device(lib, index))
         except lib.NVMLError as exc:
             warnings.append(f"GPU {index} could not be read through NVML: {explain(exc)}")
+        except ValueError as exc:  # figures that contradict each other: not a GPU to plan on
+            warnings.append(f"GPU {index}: NVML gave impossible figures, left out: {exc}")
     return Inventory(
         gpus=tuple(gpus), driver_version=driver, cuda_version=cuda, warnings=tuple(warnings)
     )
