@@ -78,7 +78,9 @@ async def _one_request(
         )
     output_tokens = int(usage.get("completion_tokens", chunks)) if usage else chunks
     input_tokens = int(usage.get("prompt_tokens", default_input_tokens)) if usage else 0
-    ok = done and first is not None
+    # A stream the server finished is a served request even when it produced no text (the
+    # model stopped at once, or only emitted tokens without text): it has no TTFT, that's all.
+    ok = done
     return RequestRecord(
         start_s=start,
         first_token_s=first,
@@ -86,7 +88,7 @@ async def _one_request(
         input_tokens=input_tokens or default_input_tokens,
         output_tokens=output_tokens,
         ok=ok,
-        error=None if ok else "stream ended without tokens or [DONE]",
+        error=None if ok else "stream ended without [DONE]",
     )
 
 
