@@ -57,10 +57,10 @@ _TRT_IMAGE = "nvcr.io/nvidia/tensorrt-llm/release:1.0.0"
 def _image(runtime: Runtime, hardware: dict[str, Any] | None) -> str:
     """The image launch files use for this engine and vendor: what is tuned is what is served."""
     from gpuplan.launch.engines import default_image
+    from gpuplan.memory.engines import normalize_engine
 
     vendor = (hardware or {}).get("vendor")
-    engine = "llama.cpp" if runtime == "llamacpp" else runtime
-    image = default_image(engine, amd=vendor == "amd", gpus=vendor != "cpu")
+    image = default_image(normalize_engine(runtime), amd=vendor == "amd", gpus=vendor != "cpu")
     return image or _TRT_IMAGE
 
 

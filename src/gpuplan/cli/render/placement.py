@@ -18,7 +18,14 @@ from rich.text import Text
 
 from gpuplan.planning import Plan
 
-__all__ = ["keep_units", "launch_warnings", "render_launch", "render_where", "split_words"]
+__all__ = [
+    "keep_units",
+    "launch_warnings",
+    "render_launch",
+    "render_where",
+    "split_words",
+    "splits_layers",
+]
 
 BAR = 20
 
@@ -81,13 +88,20 @@ def render_where(plan: Plan) -> RenderableType:
     return Group(*parts)
 
 
-LAYER_SPLIT_ENGINES = ("llamacpp", "llama.cpp", "ollama")
-"""Engines (both spellings of llama.cpp) that spread a model over GPUs by layers."""
+LAYER_SPLIT_ENGINES = ("llama.cpp", "ollama")
+"""Engines that spread a model over GPUs by layers (llama.cpp's --split-mode layer)."""
+
+
+def splits_layers(engine: str | None) -> bool:
+    """Whether ``engine`` (a registry backend or an engine id, any spelling) splits layers."""
+    from gpuplan.memory.engines import normalize_engine
+
+    return engine is not None and normalize_engine(engine) in LAYER_SPLIT_ENGINES
 
 
 def split_words(engine: str | None) -> str:
     """How a model over several GPUs is split: llama.cpp splits layers, the others tensors."""
-    return "layer split" if engine in LAYER_SPLIT_ENGINES else "tensor parallel"
+    return "layer split" if splits_layers(engine) else "tensor parallel"
 
 
 def render_launch(plan: Plan) -> RenderableType:

@@ -57,14 +57,14 @@ def _fitting(plan: Plan) -> RenderableType:
 
 def _split(block: EngineBlock) -> str:
     """'TP 2' for tensor parallel; llama.cpp and Ollama split layers over the GPUs instead."""
-    from gpuplan.cli.render.placement import LAYER_SPLIT_ENGINES
+    from gpuplan.cli.render.placement import splits_layers
 
     gpus = block.tensor_parallel_size
     if block.device == "cpu":
         return ""  # "on cpu" says it
     if gpus == 1:
         return "one GPU"
-    if block.engine in LAYER_SPLIT_ENGINES:
+    if splits_layers(block.engine):
         return f"layers split over {gpus} GPUs"
     return f"TP {gpus}"
 
