@@ -23,8 +23,15 @@ def _record(body: str) -> RequestRecord:
     return asyncio.run(go())
 
 
-def test_a_finished_stream_without_text_is_served_without_a_first_token() -> None:
+def test_a_choice_without_text_still_times_the_first_token() -> None:
+    # llama-server withholds the text of an incomplete UTF-8 byte token; the token exists.
     record = _record('data: {"choices": [{"text": "", "finish_reason": "stop"}]}\n\ndata: [DONE]\n')
+    assert record.ok and record.ttft_s is not None and record.error is None
+    assert record.output_tokens == 0
+
+
+def test_a_finished_stream_without_choices_is_served_without_a_first_token() -> None:
+    record = _record('data: {"choices": []}\n\ndata: [DONE]\n')
     assert record.ok and record.ttft_s is None and record.error is None
 
 

@@ -150,3 +150,28 @@ def test_poisson_arrivals_against_the_real_server(llama_server: LlamaServer) -> 
     starts = [r.start_s for r in records]
     assert starts == sorted(starts) and starts[-1] > starts[0]  # spread out, not a burst
     assert all(r.first_token_s is not None and r.output_tokens >= 1 for r in records)
+
+
+def test_tokens_whose_text_the_server_withholds_are_still_served(
+    llama_server: LlamaServer,
+) -> None:
+    """The CI failure of stop 7: a random model's byte tokens made replies with no text.
+
+    Biasing the tiny model to byte 0xE2 (token 3 + 0xE2: a UTF-8 lead byte that never
+    completes) makes llama-server withhold every token's text and send only the final
+    chunk; the request is still served, its four tokens counted from ``usage``.
+    """
+    from gpuplan.tuning.loadgen import run_level_sync
+    from gpuplan.tuning.space import parse_traffic
+
+    (record,) = run_level_sync(
+        llama_server.base_url,
+        llama_server.model_alias,
+        parse_traffic("D(8,4)"),
+        1,
+        max_requests=1,
+        max_time_s=30,
+        extra_body={"logit_bias": {str(3 + 0xE2): 100}},
+    )
+    assert record.ok, record.error
+    assert record.output_tokens == 4 and record.first_token_s is not None

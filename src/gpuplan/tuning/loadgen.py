@@ -2,10 +2,14 @@
 
 Each request is ``POST /v1/completions`` with ``stream: true`` and
 ``stream_options.include_usage`` and ``ignore_eos`` (so a reply really has the
-scenario's output tokens), timed from send to the first content chunk (TTFT) and to
-the stream's end. Closed loop by default (``concurrency`` workers, a new request as
-soon as one finishes); with ``request_rate`` requests arrive as a Poisson process, at
-most ``concurrency`` in flight. Bounded in count and time; only the given URL (a local
+scenario's output tokens), timed from send to the first chunk that carries a choice
+(TTFT) and to the stream's end. Like vLLM's ``benchmark_serving``, that chunk counts
+even when its text is empty: a server withholds the text of a token that is a control
+token or an incomplete UTF-8 sequence, but the token was still produced.
+
+Closed loop by default (``concurrency`` workers, a new request as soon as one
+finishes); with ``request_rate`` requests arrive as a Poisson process, at most
+``concurrency`` in flight. Bounded in count and time; only the given URL (a local
 engine in ``local`` mode) is contacted.
 """
 
@@ -62,11 +66,10 @@ async def _one_request(
                 event = json.loads(payload)
                 if event.get("usage"):
                     usage = event["usage"]
-                for choice in event.get("choices") or []:
-                    if choice.get("text"):
-                        chunks += 1
-                        if first is None:
-                            first = time.perf_counter() - origin
+                choices = event.get("choices") or []
+                if choices and first is None:
+                    first = time.perf_counter() - origin
+                chunks += sum(1 for choice in choices if choice.get("text"))
         end = time.perf_counter() - origin
     except Exception as exc:  # any transport or decode error fails this request only
         return RequestRecord(
@@ -79,7 +82,7 @@ async def _one_request(
     output_tokens = int(usage.get("completion_tokens", chunks)) if usage else chunks
     input_tokens = int(usage.get("prompt_tokens", default_input_tokens)) if usage else 0
     # A stream the server finished is a served request even when it produced no text (the
-    # model stopped at once, or only emitted tokens without text): it has no TTFT, that's all.
+    # model stopped at once, or only emitted tokens without text).
     ok = done
     return RequestRecord(
         start_s=start,
