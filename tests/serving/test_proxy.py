@@ -153,7 +153,12 @@ def test_queue_during_a_swap_then_503_with_retry_after(server: ProxyServer) -> N
     threads = [threading.Thread(target=call) for _ in range(2)]
     for thread in threads:
         thread.start()
-    time.sleep(0.8)  # both wait in the queue (limit 2) while slowstart loads for 2 s
+    # Both wait in the queue (limit 2) while slowstart loads for 2 s: once the proxy says
+    # so, not after a fixed sleep a loaded machine may need more than.
+    deadline = time.monotonic() + 30
+    while server.status()["queue_depth"] < 2:
+        assert time.monotonic() < deadline, "the two requests never queued"
+        time.sleep(0.02)
     refused = chat(server, "slowstart")
     for thread in threads:
         thread.join()
