@@ -3,10 +3,12 @@
 Ollama runs llama.cpp underneath, so the knobs are llama.cpp's in Ollama's names:
 ``num_gpu`` is a layer count (999 = every layer, the estimate's full offload),
 ``num_ctx`` the context per sequence (Ollama multiplies it by
-``OLLAMA_NUM_PARALLEL``), ``OLLAMA_KV_CACHE_TYPE`` takes llama.cpp's cache types and
-needs Flash Attention. One server per service keeps one model resident
-(``OLLAMA_MAX_LOADED_MODELS=1``, ``OLLAMA_KEEP_ALIVE=-1``: the placement counted its
-memory, so it must not be unloaded and reloaded elsewhere), and
+``OLLAMA_NUM_PARALLEL``), ``OLLAMA_KV_CACHE_TYPE`` takes llama.cpp's cache types (a
+quantized one needs flash attention, so ``OLLAMA_FLASH_ATTENTION=1`` comes with it;
+otherwise Ollama's own ``--flash-attn auto`` decides, as the estimate assumes).
+One server per service keeps one model resident (``OLLAMA_MAX_LOADED_MODELS=1``,
+``OLLAMA_KEEP_ALIVE=-1``: the placement counted its memory, so it must not be
+unloaded and reloaded elsewhere), and
 ``OLLAMA_GPU_OVERHEAD`` hides what is left beside the budget once co-resident
 services hold theirs (Ollama subtracts it from the memory it sees free), so its own
 scheduler plans on the budget, not on the spare room.
@@ -118,8 +120,12 @@ def render(request: LaunchRequest) -> LaunchConfig:
             params.drop(key, "override")
         else:
             params.set(key, value, "override")
-    if "OLLAMA_KV_CACHE_TYPE" in env.entries and env.env().get("OLLAMA_FLASH_ATTENTION") != "1":
-        notes.append("OLLAMA_KV_CACHE_TYPE only takes effect with OLLAMA_FLASH_ATTENTION=1")
+    cache = env.env().get("OLLAMA_KV_CACHE_TYPE", "f16")
+    if cache != "f16" and env.env().get("OLLAMA_FLASH_ATTENTION") == "0":
+        notes.append(
+            f"warning: OLLAMA_KV_CACHE_TYPE {cache} needs flash attention (llama.cpp refuses "
+            "a quantized V cache without it), but OLLAMA_FLASH_ATTENTION is 0"
+        )
     notes += env.notes + params.notes
     notes += ignored_profile_keys(request, _HANDLED, "Ollama")
 
