@@ -312,7 +312,7 @@ def test_ollama_quantized_kv_cache_with_flash_attention_forced_off_is_warned() -
     )
     assert config.env["OLLAMA_FLASH_ATTENTION"] == "0"
     assert any(
-        n.startswith("warning: OLLAMA_KV_CACHE_TYPE q8_0 needs flash attention")
+        n.startswith("cannot start: OLLAMA_KV_CACHE_TYPE q8_0 needs flash attention")
         for n in config.notes
     )
     assert not any("needs flash attention" in n for n in render(_request("ollama")).notes)

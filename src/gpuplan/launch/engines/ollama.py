@@ -22,6 +22,7 @@ from gpuplan.launch.engines._common import (
     Layered,
     apply_overrides,
     clamp_budget,
+    flash_off_warning,
     ignored_profile_keys,
     is_amd,
     kv_dtype_for,
@@ -121,11 +122,14 @@ def render(request: LaunchRequest) -> LaunchConfig:
         else:
             params.set(key, value, "override")
     cache = env.env().get("OLLAMA_KV_CACHE_TYPE", "f16")
-    if cache != "f16" and env.env().get("OLLAMA_FLASH_ATTENTION") == "0":
-        notes.append(
-            f"warning: OLLAMA_KV_CACHE_TYPE {cache} needs flash attention (llama.cpp refuses "
-            "a quantized V cache without it), but OLLAMA_FLASH_ATTENTION is 0"
-        )
+    if env.env().get("OLLAMA_FLASH_ATTENTION") == "0":
+        if cache != "f16":
+            notes.append(
+                f"cannot start: OLLAMA_KV_CACHE_TYPE {cache} needs flash attention (llama.cpp "
+                "refuses a quantized V cache without it), but OLLAMA_FLASH_ATTENTION is 0"
+            )
+        else:
+            notes += flash_off_warning(request, "OLLAMA_FLASH_ATTENTION=0")
     notes += env.notes + params.notes
     notes += ignored_profile_keys(request, _HANDLED, "Ollama")
 
