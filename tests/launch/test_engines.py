@@ -306,6 +306,18 @@ def test_the_estimates_kv_dtype_is_the_engines_cache_type(engine: str) -> None:
         render(_request(engine, kv_cache_dtype="q3_k"))
 
 
+def test_ollama_quantized_kv_cache_with_flash_attention_forced_off_is_warned() -> None:
+    config = render(
+        _request("ollama", kv_cache_dtype="q8_0", overrides={"OLLAMA_FLASH_ATTENTION": 0})
+    )
+    assert config.env["OLLAMA_FLASH_ATTENTION"] == "0"
+    assert any(
+        n.startswith("cannot start: OLLAMA_KV_CACHE_TYPE q8_0 needs flash attention")
+        for n in config.notes
+    )
+    assert not any("needs flash attention" in n for n in render(_request("ollama")).notes)
+
+
 def test_ollama_quantized_kv_cache_turns_flash_attention_on() -> None:
     config = render(_request("ollama", kv_cache_dtype="q8_0"))
     assert config.env["OLLAMA_KV_CACHE_TYPE"] == "q8_0"

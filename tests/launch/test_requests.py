@@ -96,3 +96,48 @@ def test_overrides_for_all_then_one_service_reach_the_requests() -> None:
     by_name = {request.service: request for request in requests}
     assert by_name["ai-llm"].overrides == {"threads": "8", "port": "9"}
     assert by_name["ai-small"].overrides == {"threads": "8", "port": "9100"}
+
+
+def _tight_llama(engine: str, budget_mb: int) -> tuple[Placement, list[Service]]:
+    """llama-3.1-8b Q4_K_M on one RTX 4090 with a budget of ``budget_mb``."""
+    service = Service(
+        name="chat", model="llama-3.1-8b", quantization="Q4_K_M", engine=engine, vram_mb=budget_mb
+    )
+    assignment = Assignment(service="chat", gpu_indices=(0,), vram_budget_mb=budget_mb, reason="x")
+    fill = GpuFill(index=0, name="RTX 4090", used_mb=budget_mb, usable_mb=22516)
+    return Placement(strategy="vram_based", assignments=(assignment,), gpus=(fill,)), [service]
+
+
+def test_flash_attention_forced_off_beyond_the_budget_may_not_start() -> None:
+    """At 32k tokens llama.cpp without flash attention also holds 32768 × 512 × 32 heads
+    × 4 bytes = 2 GiB of scores, which a budget sized for -fa auto does not have."""
+    from gpuplan.memory.estimate import estimate
+    from gpuplan.memory.vram import arch_of
+
+    host = load_host("RTX 4090")
+    arch = arch_of(load_registry().get("llama-3.1-8b"))
+    auto = estimate(arch, quant="q4_k_m", engine="llama.cpp", context=32768).total_mb
+    for engine, off in (
+        ("llama.cpp", {"enable_flash_attention": False}),
+        ("ollama", {"enable_flash_attention": False}),
+    ):
+        placement, services = _tight_llama(engine, auto)
+        (request,), _ = launch_requests(
+            placement, services, host, entries=list(load_registry()), context=32768,
+            engine_settings=off,
+        )  # fmt: skip
+        assert 1500 < request.flash_off_shortfall_mb < 2100, request.flash_off_shortfall_mb
+        warned = [n for n in render(request).notes if n.startswith("may not start:")]
+        assert warned and "attention-score buffer" in warned[0], render(request).notes
+        # Left to -fa auto, the same budget is enough, and nothing is said.
+        (plain,), _ = launch_requests(
+            placement, services, host, entries=list(load_registry()), context=32768
+        )
+        assert not any("attention-score" in n for n in render(plain).notes)
+    # A budget with room for the scores: no shortfall.
+    placement, services = _tight_llama("llama.cpp", auto + 2100)
+    (roomy,), _ = launch_requests(
+        placement, services, host, entries=list(load_registry()), context=32768,
+        engine_settings={"enable_flash_attention": False},
+    )  # fmt: skip
+    assert roomy.flash_off_shortfall_mb == 0

@@ -109,11 +109,13 @@ SETUPS: dict[str, Setup] = {
     "row018": Setup(
         engine="ollama",
         quant="q4_k_m",
+        flash_attention=False,  # Ollama 0.5.x: on only for its list of architectures
         note="identity inferred but corroborated: the CPU buffer 417.66 MiB is exactly "
         "152064 × 5120 Q4_K (Qwen2.5-14B's embedding)",
     ),
-    "row019": Setup(engine="ollama", quant="q4_k_m"),
-    "row020": Setup(engine="ollama", quant="q4_k_m"),
+    # Ollama 0.5.x kept flash attention off for llama; from 0.30 it passes -fa auto.
+    "row019": Setup(engine="ollama", quant="q4_k_m", flash_attention=False),
+    "row020": Setup(engine="ollama", quant="q4_k_m", flash_attention=False),
     "row021": Setup(
         engine="ollama",
         checks=(),

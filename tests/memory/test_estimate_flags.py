@@ -8,6 +8,7 @@ from gpuplan.errors import ModelError
 from gpuplan.memory.engines import flash_attention_flag
 from gpuplan.memory.estimate import estimate
 from gpuplan.memory.vram import arch_of
+from gpuplan.models.hf_config import parse_hf_config
 from gpuplan.models.registry import load_registry
 
 
@@ -23,13 +24,60 @@ def test_flash_attention_off_adds_the_score_buffer() -> None:
     assert off - on >= 2048 - 600  # logits + FFN are shared by both
 
 
-def test_auto_counts_the_larger_figure_for_llama_cpp_but_keeps_ollamas_rule() -> None:
-    assert flash_attention_flag("auto", "llama.cpp") is False
-    assert flash_attention_flag("auto", "llamacpp") is False
-    assert flash_attention_flag("auto", "ollama") is None  # decided per architecture
-    assert flash_attention_flag("ON", "vllm") is True
+def test_the_flag_takes_llama_cpps_own_values() -> None:
+    assert flash_attention_flag("auto") is None  # the engine's default: -fa auto
+    assert flash_attention_flag("ON") is True
+    assert flash_attention_flag(" off ") is False
     with pytest.raises(ModelError, match="on, off or auto"):
-        flash_attention_flag("maybe", "llama.cpp")
+        flash_attention_flag("maybe")
+
+
+# all-MiniLM-L6-v2's config.json (https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2):
+# 384 wide over 12 heads, so 32-wide heads, which ggml's CUDA/ROCm kernels do not take.
+MINILM = {
+    "architectures": ["BertModel"], "model_type": "bert", "hidden_size": 384,
+    "num_attention_heads": 12, "num_hidden_layers": 6, "intermediate_size": 1536,
+    "vocab_size": 30522, "max_position_embeddings": 512, "torch_dtype": "float32",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("engine", ["llama.cpp", "ollama"])
+def test_auto_is_what_llama_cpp_does_with_the_models_head_size(engine: str) -> None:
+    """Llama 3.1 8B (128-wide heads) gets flash attention; MiniLM (32) does not.
+
+    Ollama from 0.30 passes --flash-attn auto to llama-server, so it follows the same rule
+    (it used to keep flash attention off for llama: rows 019/020, Ollama 0.5.x, needed the
+    score buffer, which --flash-attn off still counts)."""
+    llama = arch_of(load_registry().get("llama-3.1-8b"))
+
+    def total(arch: object, **kwargs: object) -> int:
+        return estimate(arch, quant="q4_k_m", engine=engine, context=32768, **kwargs).total_mb  # type: ignore[arg-type]
+
+    auto, on, off = (
+        total(llama),
+        total(llama, flash_attention=True),
+        total(llama, flash_attention=False),
+    )
+    assert auto == on < off
+    minilm = parse_hf_config(MINILM)
+    assert (
+        total(minilm) == total(minilm, flash_attention=False) > total(minilm, flash_attention=True)
+    )
+    result = estimate(minilm, quant="f16", engine=engine, context=512)
+    assert any("none for head size 32" in a for a in result.assumptions)
+
+
+def test_a_quantized_v_cache_needs_flash_attention() -> None:
+    """llama.cpp refuses a quantized V cache without flash attention, so the launch turns it on."""
+    minilm = parse_hf_config(MINILM)
+    q8 = estimate(minilm, quant="f16", engine="llama.cpp", context=512, kv_cache_dtype="q8_0")
+    on = estimate(minilm, quant="f16", engine="llama.cpp", context=512, flash_attention=True)
+    assert q8.activation_mb == on.activation_mb
+    with pytest.raises(ModelError, match="q8_0 KV cache with flash attention off"):
+        estimate(
+            minilm, quant="f16", engine="llama.cpp", context=512, kv_cache_dtype="q8_0",
+            flash_attention=False,
+        )  # fmt: skip
 
 
 def test_ubatch_scales_the_compute_buffer() -> None:

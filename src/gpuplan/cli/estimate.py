@@ -255,8 +255,9 @@ def estimate(
         str,
         typer.Option(
             "--flash-attn",
-            help="llama.cpp/Ollama flash attention: on, off, or auto (what the engine does; "
-            "llama.cpp's choice depends on the GPU, so auto counts the larger figure, off).",
+            help="llama.cpp/Ollama flash attention: on, off, or auto (what llama.cpp's "
+            "-fa auto does on CUDA/ROCm: on where its kernels take the model's head size). "
+            "Use off for Ollama before 0.30, which enabled it per architecture.",
         ),
     ] = "auto",
     json: JsonOpt = False,
@@ -281,7 +282,7 @@ def estimate(
         model.arch,
         quant=quant or (model.quant if model.kind == "registry" else None),
         engine=chosen,
-        flash_attention=flash_attention_flag(flash_attn, chosen),
+        flash_attention=flash_attention_flag(flash_attn),
         ubatch=ubatch,
         context=context,
         concurrency=concurrency,

@@ -94,6 +94,13 @@ class LaunchRequest(_Frozen):
         description="Host RAM the engine keeps weights in (llama.cpp's embeddings, offloaded "
         "layers), MiB (estimate); 0: none beyond the process itself.",
     )
+    flash_off_shortfall_mb: int = Field(
+        default=0,
+        ge=0,
+        description="MiB per GPU the budget falls short by if flash attention is forced off "
+        "(llama.cpp / Ollama: the scores buffer the estimate's -fa auto did not count); 0: "
+        "it fits either way.",
+    )
     context_tokens: int | None = Field(
         default=None, description="Context the estimate was made for; None: no KV cache."
     )

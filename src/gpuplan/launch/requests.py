@@ -12,8 +12,9 @@ but still hold their budget on their device.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gpuplan.errors import GpuplanError
 from gpuplan.hardware.model import GPU, Host
@@ -22,6 +23,9 @@ from gpuplan.memory.engines import Engine, normalize_engine
 from gpuplan.memory.figure import DEFAULT_CONTEXT
 from gpuplan.models.registry import ModelEntry, Variant
 from gpuplan.placement.model import Assignment, Placement, Service
+
+if TYPE_CHECKING:
+    from gpuplan.memory.estimate import Estimate
 
 __all__ = ["ALL_SERVICES", "LAUNCHABLE", "launch_requests", "parse_overrides"]
 
@@ -156,23 +160,23 @@ def _estimate(
     concurrency: int,
     tp: int,
     gpu_mb: int | None,
-) -> tuple[int, int, int]:
-    """(weights, KV cache) per GPU and host RAM from the estimator; zeros when it cannot
-    model it."""
+    flash_attention: bool | None = None,
+) -> Estimate | None:
+    """The estimator's figure per GPU; None when it cannot model the variant."""
     from gpuplan.memory.vram import estimate_variant
 
     try:
-        figure = estimate_variant(
+        return estimate_variant(
             entry,
             variant,
             context=context,
             concurrency=concurrency,
             tensor_parallel=tp,
             gpu_memory_mb=gpu_mb,
+            flash_attention=flash_attention,
         )
     except GpuplanError:
-        return 0, 0, 0
-    return figure.weights_mb, figure.kv_cache_mb, figure.host_mb
+        return None
 
 
 def parse_overrides(items: Sequence[str], services: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -272,17 +276,22 @@ def launch_requests(
             others = sum(mib for name, mib in residents if name != assignment.service)
             slots.append(_slot(host, device, before, others))
             start_order = max(start_order, position)
-        weights = kv = host_ram = 0
+        weights = kv = host_ram = shortfall = 0
         if entry is not None and variant is not None:
             largest = max((slot.total_mb for slot in slots), default=None)
-            weights, kv, host_ram = _estimate(
-                entry,
-                variant,
-                context=context,
-                concurrency=concurrency,
-                tp=max(1, len(slots)),
-                gpu_mb=largest,
-            )
+            costed = functools.partial(
+                _estimate, entry, variant, context=context, concurrency=concurrency,
+                tp=max(1, len(slots)), gpu_mb=largest,
+            )  # fmt: skip
+            figure = costed()
+            if figure is not None:
+                weights, kv, host_ram = figure.weights_mb, figure.kv_cache_mb, figure.host_mb
+            if figure is not None and engine in ("llama.cpp", "ollama") and slots:
+                # A profile or --set can turn flash attention off; say what that costs.
+                off = costed(flash_attention=False)
+                budget = assignment.vram_budget_mb // len(slots)
+                if off is not None and off.total_mb > figure.total_mb:
+                    shortfall = max(0, off.total_mb - max(budget, figure.total_mb))
         requests.append(
             LaunchRequest(
                 service=assignment.service,
@@ -296,6 +305,7 @@ def launch_requests(
                 weights_mb=weights,
                 kv_cache_mb=kv,
                 host_ram_mb=host_ram,
+                flash_off_shortfall_mb=shortfall,
                 context_tokens=_context(entry, context),
                 max_concurrency=concurrency,
                 port=base_port + number,

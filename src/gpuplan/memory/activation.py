@@ -30,6 +30,7 @@ import math
 from dataclasses import dataclass
 
 from gpuplan.memory.engines import EngineProfile
+from gpuplan.memory.flash_attention import auto_flash_attention
 from gpuplan.models.arch import ModelArch
 
 
@@ -112,13 +113,6 @@ def _torch_activations(
     return ActivationMemory(gpu_bytes=total, assumptions=tuple(notes))
 
 
-def gguf_arch_name(arch: ModelArch) -> str:
-    """The architecture as GGUF names it ('gpt_oss' → 'gptoss', 'gemma3_text' → 'gemma3')."""
-    name = (arch.model_type or arch.architecture).lower()
-    name = name.removesuffix("_text").removesuffix("forcausallm")
-    return name.replace("_", "").replace("-", "")
-
-
 def _ggml_compute(
     arch: ModelArch,
     engine: EngineProfile,
@@ -128,22 +122,29 @@ def _ggml_compute(
 ) -> ActivationMemory:
     ubatch = engine.ubatch_tokens
     n_kv = -(-context * concurrency // engine.kv_block_tokens) * engine.kv_block_tokens
-    default = engine.flash_attention or gguf_arch_name(arch) in engine.flash_attention_archs
-    fa = default if flash_attention is None else flash_attention
-    kq = 0 if fa else n_kv * ubatch * arch.num_attention_heads * 4
+    if flash_attention is not None:
+        fa = flash_attention
+        why = f"flash attention {'on' if fa else 'off'} (--flash-attn)"
+    elif engine.flash_attention == "auto":
+        fa, why = auto_flash_attention(arch)
+    else:
+        fa = engine.flash_attention == "on"
+        why = f"flash attention {engine.flash_attention} ({engine.label}'s default)"
+    scores = n_kv * ubatch * arch.num_attention_heads * 4
+    kq = 0 if fa else scores
     logits = ubatch * arch.vocab_size * 4
     ffn = ubatch * (3 * arch.hidden_size + _ffn_width(arch, 1)) * 4
     total = float(max(kq, logits) + ffn)
     if fa:
         note = (
             f"compute buffer: n_ubatch {ubatch} × (logits over vocab {arch.vocab_size:,} + FFN) "
-            f"in f32, flash attention on (without it add n_ctx × n_ubatch × heads × 4 bytes = "
-            f"{n_kv * ubatch * arch.num_attention_heads * 4 / 2**20:,.0f} MiB)"
+            f"in f32; {why}; without it add n_ctx × n_ubatch × heads × 4 bytes = "
+            f"{scores / 2**20:,.0f} MiB"
         )
     else:
         note = (
             f"compute buffer: KQ scores n_ctx {n_kv:,} × n_ubatch {ubatch} × "
-            f"{arch.num_attention_heads} heads × 4 bytes (flash attention off) + FFN intermediates"
+            f"{arch.num_attention_heads} heads × 4 bytes + FFN intermediates; {why}"
         )
     notes = [note]
     if arch.vision is not None:

@@ -70,14 +70,10 @@ class EngineProfile(BaseModel):
     )
     sampler_bytes_per_logit: int = Field(description="Bytes per logit across the sampler's copies.")
     ubatch_tokens: int = Field(default=512, description="llama.cpp n_ubatch (compute buffer).")
-    flash_attention: bool = Field(
-        description="Assumed default; without it llama.cpp's compute buffer holds "
-        "n_ctx × n_ubatch scores."
-    )
-    flash_attention_archs: tuple[str, ...] = Field(
-        default=(),
-        description="Architectures (GGUF names, e.g. 'gptoss') the engine turns flash attention "
-        "on for even when flash_attention is False.",
+    flash_attention: Literal["on", "off", "auto"] = Field(
+        description="The engine's default: 'auto' is llama.cpp's -fa auto, on where ggml's "
+        "kernels take the model's head sizes (gpuplan.memory.flash_attention). Without it "
+        "llama.cpp's compute buffer holds n_ctx × n_ubatch scores."
     )
     mla_full_kv: bool = Field(
         default=False, description="MLA models cache decompressed per-head K/V (transformers)."
@@ -131,7 +127,7 @@ ENGINES: dict[Engine, EngineProfile] = {
         small_gpu_prefill_tokens=2048,
         small_gpu_sampler_rows=256,
         sampler_bytes_per_logit=16,  # fp32 logits + ~3 sampler copies
-        flash_attention=True,
+        flash_attention="on",
         rope_cache=True,  # +32 MiB for Llama 3.1 (131072 × 128 × 2 B), rows 050-064
         # qwen2_5_vl.py, mllama4.py and siglip.py split towers with QKVParallelLinear etc., yet
         # a measured Qwen2.5-VL-7B run at TP2 (calibration row extra025) holds the whole tower
@@ -177,7 +173,7 @@ ENGINES: dict[Engine, EngineProfile] = {
         prefill_chunk_tokens=8192,  # chunked_prefill_size on large GPUs
         sampler_rows=1024,
         sampler_bytes_per_logit=16,
-        flash_attention=True,
+        flash_attention="on",
         rope_cache=True,
         preallocates="mem_fraction_static × GPU memory for weights + KV pool",
         calibrated_rows=("row081", "row082", "row083"),
@@ -197,7 +193,7 @@ ENGINES: dict[Engine, EngineProfile] = {
         prefill_chunk_tokens=512,
         sampler_rows=1,
         sampler_bytes_per_logit=0,
-        flash_attention=True,  # -fa auto (default since Aug 2025) enables it on CUDA
+        flash_attention="auto",  # -fa auto, the default since Aug 2025
         preallocates="nothing beyond the requested context (n_ctx × parallel)",
         calibrated_rows=("row006", "row008", "row010", "row013", "row014", "row016"),
     ),
@@ -216,19 +212,9 @@ ENGINES: dict[Engine, EngineProfile] = {
         prefill_chunk_tokens=512,
         sampler_rows=1,
         sampler_bytes_per_logit=0,
-        flash_attention=False,  # off unless OLLAMA_FLASH_ATTENTION=1, except for:
-        # Ollama's GGML.FlashAttention() (fs/ggml/ggml.go) turns it on for these.
-        flash_attention_archs=(
-            "bert",
-            "gemma3",
-            "gptoss",
-            "mistral3",
-            "olmo3",
-            "qwen3",
-            "qwen3moe",
-            "qwen3vl",
-            "qwen3vlmoe",
-        ),
+        # Ollama >= 0.30 runs llama-server with --flash-attn auto (llm/llama_server.go);
+        # before, only for a list of architectures (see gpuplan.memory.flash_attention).
+        flash_attention="auto",
         preallocates="num_ctx × num_parallel tokens of KV per loaded model",
         calibrated_rows=("row018", "row019", "row020"),
     ),
@@ -247,7 +233,7 @@ ENGINES: dict[Engine, EngineProfile] = {
         prefill_chunk_tokens=8192,  # max_num_tokens default
         sampler_rows=2048,  # max_batch_size default
         sampler_bytes_per_logit=8,
-        flash_attention=True,
+        flash_attention="on",
         preallocates="kv_cache_free_gpu_memory_fraction (default 0.9) of the memory left "
         "after weights becomes KV cache",
         calibrated_rows=(),
@@ -267,7 +253,7 @@ ENGINES: dict[Engine, EngineProfile] = {
         prefill_chunk_tokens=None,  # generate() prefills the whole prompt in one pass
         sampler_rows=1,
         sampler_bytes_per_logit=8,
-        flash_attention=True,  # sdpa: no context² score matrix
+        flash_attention="on",  # sdpa: no context² score matrix
         mla_full_kv=True,
         activation_slack=1.2,  # PyTorch caching allocator fragmentation
         preallocates="nothing: the KV cache grows with the sequences",
@@ -311,19 +297,16 @@ def engine_profile(name: str) -> EngineProfile:
     return ENGINES[normalize_engine(name)]
 
 
-def flash_attention_flag(value: str, engine: str) -> bool | None:
-    """--flash-attn as the estimator takes it: None keeps the engine's own default.
+def flash_attention_flag(value: str) -> bool | None:
+    """--flash-attn as the estimator takes it: None (``auto``) keeps the engine's default.
 
-    llama.cpp's ``-fa auto`` (its default) turns flash attention on only where the
-    backend supports it for this model, which an estimate without the GPU cannot
-    know: auto then counts the larger compute buffer (off), so it is never below
-    what the engine needs. Ollama decides per architecture, which the model says.
+    For llama.cpp and Ollama that default is llama.cpp's own ``-fa auto``, which the
+    estimator resolves from the model's head sizes as ggml's CUDA and ROCm kernels do
+    (``gpuplan.memory.flash_attention``).
     """
     choice = value.strip().lower()
     if choice not in ("on", "off", "auto"):
         raise ModelError(
             f"--flash-attn {value!r} is not on, off or auto", hint="use --flash-attn on|off|auto"
         )
-    if choice != "auto":
-        return choice == "on"
-    return False if normalize_engine(engine) == "llama.cpp" else None
+    return None if choice == "auto" else choice == "on"

@@ -227,6 +227,15 @@ def estimate(
         tensor_parallel=tensor_parallel,
     )  # fmt: skip
     assumptions.extend(kv.assumptions)
+    if profile.ggml and kv_dtype not in ("fp32", "fp16", "bf16"):
+        # llama.cpp refuses a quantized V cache without flash attention, so its launch
+        # (and Ollama's, through OLLAMA_FLASH_ATTENTION=1) turns it on.
+        if flash_attention is False:
+            raise ModelError(
+                f"{profile.label} cannot run a {kv_dtype} KV cache with flash attention off",
+                hint="use --flash-attn on or auto, or an fp16 KV cache",
+            )
+        flash_attention = True
     act = activation_memory(
         arch, profile, context=context, concurrency=concurrency,
         tensor_parallel=tensor_parallel, flash_attention=flash_attention,

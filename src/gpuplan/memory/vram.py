@@ -95,11 +95,13 @@ def estimate_variant(
     tensor_parallel: int = 1,
     kv_cache_dtype: str | None = None,
     gpu_memory_mb: int | None = None,
+    flash_attention: bool | None = None,
 ) -> Estimate:
     """The estimator's figure for one decoder variant on its own engine.
 
     ``gpu_memory_mb`` (the GPU's total memory) lets engines that size start-up
     buffers by the GPU use their small-GPU defaults; None assumes the largest.
+    ``flash_attention`` overrides llama.cpp's / Ollama's ``-fa auto`` (None keeps it).
     """
     engine = engine_for(entry.backend_for(variant))
     weight_bytes: WeightBytes | int | None = _exact_weights(variant)
@@ -116,6 +118,7 @@ def estimate_variant(
             kv_cache_dtype=kv_cache_dtype,
             weight_bytes=weight_bytes,
             gpu_memory_mb=gpu_memory_mb,
+            flash_attention=flash_attention,
         )
     except GpuplanError as error:
         raise ModelError(

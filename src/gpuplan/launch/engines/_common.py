@@ -212,6 +212,22 @@ def visible_devices_env(
     return {"CUDA_VISIBLE_DEVICES": ",".join(_device_id(s) for s in request.gpus)}, notes
 
 
+def flash_off_warning(request: LaunchRequest, what: str) -> list[str]:
+    """A "may not start" note when turning flash attention off outgrows the budget.
+
+    The estimate counts llama.cpp's ``-fa auto``; forced off, its compute buffer also
+    holds n_ctx × n_ubatch × heads f32 scores, which the placement did not reserve.
+    """
+    short = request.flash_off_shortfall_mb
+    if short <= 0:
+        return []
+    return [
+        f"may not start: {what} adds llama.cpp's attention-score buffer, {short} MiB per GPU "
+        "beyond the budget the plan reserved; leave flash attention to -fa auto, or plan a "
+        "shorter context"
+    ]
+
+
 def room_mb(slot: GpuSlot) -> int:
     """What this device can give one service once every co-resident runs."""
     return max(0, slot.total_mb - slot.reserved_total_mb)

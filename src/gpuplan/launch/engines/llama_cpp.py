@@ -17,6 +17,7 @@ from gpuplan.launch.engines._common import (
     Layered,
     apply_overrides,
     clamp_budget,
+    flash_off_warning,
     ignored_profile_keys,
     is_amd,
     is_embedder,
@@ -131,9 +132,11 @@ def render(request: LaunchRequest) -> LaunchConfig:
     fa = flags.entries.get("--flash-attn")
     if v_cache and v_cache.value not in ("f32", "f16", "bf16") and fa and fa.value == "off":
         notes.append(
-            f"warning: a {v_cache.value} V cache needs Flash Attention, but --flash-attn is off "
-            f"(from the {fa.source}); llama.cpp will refuse to start"
+            f"cannot start: a {v_cache.value} V cache needs Flash Attention, but --flash-attn "
+            f"is off (from the {fa.source}); llama.cpp refuses it"
         )
+    elif fa and fa.value == "off" and fa.source != "estimate":
+        notes += flash_off_warning(request, f"--flash-attn off (from the {fa.source})")
     notes += flags.notes + env.notes
     notes += ignored_profile_keys(request, _HANDLED, "llama.cpp")
     image = request.overrides.get("image") or default_image(

@@ -3,10 +3,12 @@
 Ollama runs llama.cpp underneath, so the knobs are llama.cpp's in Ollama's names:
 ``num_gpu`` is a layer count (999 = every layer, the estimate's full offload),
 ``num_ctx`` the context per sequence (Ollama multiplies it by
-``OLLAMA_NUM_PARALLEL``), ``OLLAMA_KV_CACHE_TYPE`` takes llama.cpp's cache types and
-needs Flash Attention. One server per service keeps one model resident
-(``OLLAMA_MAX_LOADED_MODELS=1``, ``OLLAMA_KEEP_ALIVE=-1``: the placement counted its
-memory, so it must not be unloaded and reloaded elsewhere), and
+``OLLAMA_NUM_PARALLEL``), ``OLLAMA_KV_CACHE_TYPE`` takes llama.cpp's cache types (a
+quantized one needs flash attention, so ``OLLAMA_FLASH_ATTENTION=1`` comes with it;
+otherwise Ollama's own ``--flash-attn auto`` decides, as the estimate assumes).
+One server per service keeps one model resident (``OLLAMA_MAX_LOADED_MODELS=1``,
+``OLLAMA_KEEP_ALIVE=-1``: the placement counted its memory, so it must not be
+unloaded and reloaded elsewhere), and
 ``OLLAMA_GPU_OVERHEAD`` hides what is left beside the budget once co-resident
 services hold theirs (Ollama subtracts it from the memory it sees free), so its own
 scheduler plans on the budget, not on the spare room.
@@ -20,6 +22,7 @@ from gpuplan.launch.engines._common import (
     Layered,
     apply_overrides,
     clamp_budget,
+    flash_off_warning,
     ignored_profile_keys,
     is_amd,
     kv_dtype_for,
@@ -118,8 +121,15 @@ def render(request: LaunchRequest) -> LaunchConfig:
             params.drop(key, "override")
         else:
             params.set(key, value, "override")
-    if "OLLAMA_KV_CACHE_TYPE" in env.entries and env.env().get("OLLAMA_FLASH_ATTENTION") != "1":
-        notes.append("OLLAMA_KV_CACHE_TYPE only takes effect with OLLAMA_FLASH_ATTENTION=1")
+    cache = env.env().get("OLLAMA_KV_CACHE_TYPE", "f16")
+    if env.env().get("OLLAMA_FLASH_ATTENTION") == "0":
+        if cache != "f16":
+            notes.append(
+                f"cannot start: OLLAMA_KV_CACHE_TYPE {cache} needs flash attention (llama.cpp "
+                "refuses a quantized V cache without it), but OLLAMA_FLASH_ATTENTION is 0"
+            )
+        else:
+            notes += flash_off_warning(request, "OLLAMA_FLASH_ATTENTION=0")
     notes += env.notes + params.notes
     notes += ignored_profile_keys(request, _HANDLED, "Ollama")
 
