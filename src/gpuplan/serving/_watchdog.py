@@ -40,7 +40,7 @@ def _kill_group_when_orphaned(fd: int) -> None:
             break
         if not chunk:
             break
-    group = os.getpgrp()  # SIGTERM reaches us too: main's handler forwards it, harmlessly
+    group = os.getpgrp()  # our own SIGTERM reaches us too; it is not passed on again
     try:
         os.killpg(group, signal.SIGTERM)
         time.sleep(GRACE_SECONDS)
