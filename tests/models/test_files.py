@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -175,13 +174,15 @@ def test_split_gguf_sums_every_part(tmp_path: Path) -> None:
 
 
 def test_gguf_header_only_on_a_sparse_40_gib_file(tmp_path: Path) -> None:
-    """The data section is never touched: a sparse file 'holding' 40 GiB reads at once."""
+    """The data section is never touched: a sparse file 'holding' 40 GiB is read only up
+    to its header. Every read goes through the header cursor, which stops where the
+    tensor data begins (checked by position, not by timing it)."""
     path = write_gguf(tmp_path / "sparse.gguf")
     with path.open("r+b") as handle:
         handle.truncate(40 * 2**30)
-    start = time.perf_counter()
     header = read_gguf_header(path)
-    assert time.perf_counter() - start < 1.0
+    assert header.file_size == 40 * 2**30
+    assert 0 < header.header_bytes <= header.data_offset < 2**20
     assert header.notes == ()
 
 

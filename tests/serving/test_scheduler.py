@@ -176,10 +176,10 @@ async def test_never_healthy_times_out_and_leaves_nothing(scheduler_for, tmp_pat
         "--spawn-child",
         "--pid-dir",
         str(pids),
-        autostart_timeout_seconds=1,
+        autostart_timeout_seconds=3,  # the stand-in and its child start in ~0.2 s idle
     )
     async with scheduler_for([service]) as s:
-        with pytest.raises(BackendStartError, match=r"not healthy .* within 1 s") as error:
+        with pytest.raises(BackendStartError, match=r"not healthy .* within 3 s") as error:
             await s.acquire("sick")
         assert error.value.timed_out
         assert s.running == {}
