@@ -204,3 +204,61 @@ def test_average_is_seed_000s_float_average():
     assert not math.isclose(facts.average_vram_mb, 14000)
     rule = match_profile_rule(facts, RULES)
     assert rule is not None and rule.profile == "development"
+
+
+def _mig_host(gpus: int, slices: int) -> Host:
+    """``gpus`` H100s, each split into ``slices`` 1g.10gb instances (NVML's 9984 MiB)."""
+    from gpuplan.hardware.model import MigDevice
+
+    devices = tuple(
+        MigDevice(index=i, profile="1g.10gb", vram_total_mb=9984, gpu_instance_id=i + 7)
+        for i in range(slices)
+    )
+    return Host(
+        source="declared",
+        gpus=tuple(
+            GPU(
+                index=g, name="NVIDIA H100 80GB HBM3", vendor="nvidia", vram_total_mb=81559,
+                compute_capability="9.0", mig_mode=True, mig_devices=devices,
+            )
+            for g in range(gpus)
+        ),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("gpus", "rule_id"), [(1, "many-gpus-40gb"), (8, "many-gpus-60gb")])
+def test_mig_slices_are_the_devices_seed_000_counts(builtins, gpus: int, rule_id: str) -> None:
+    """A process sees one MIG slice as its GPU: seed 000 sizes the host on slices (7 × 9984
+    MiB, 2048 headroom each), never on the whole card the slices are cut from."""
+    host = _mig_host(gpus, 7)
+    facts = measure(host, RULES.capabilities)
+    assert facts.mig and facts.gpu_count == 7 * gpus
+    assert facts.usable_vram_mb == facts.total_usable_mb == 7 * gpus * (9984 - 2048)
+    assert facts.largest_usable_mb == 9984 - 2048
+    resolution = resolve(host, builtins)
+    assert resolution.auto is not None and resolution.auto.rule_id == rule_id
+    assert f"{7 * gpus} MIG slices of {gpus} GPU" in resolution.auto.rule_reason
+    assert resolution.profile.max_vram_mb == 7 * gpus * (9984 - 2048)
+    assert resolution.profile.strategy != "tensor_parallel_or_distributed"
+
+
+def test_mig_hosts_never_get_tensor_parallel_engine_settings(builtins) -> None:
+    """Eight H100s in 56 slices are eight GPUs to seed 002's rule (TP 4), but no engine
+    can run tensor parallelism across MIG slices: the engine rule sees one GPU."""
+    resolution = resolve(_mig_host(8, 7), builtins)
+    assert resolution.auto is not None
+    assert resolution.auto.engine_rule_id == "ampere-single-gpu"
+    assert (resolution.profile.engine.tensor_parallel_size or 1) == 1
+    assert not any("written for" in w for w in resolution.warnings)
+
+
+def test_a_tensor_parallel_profile_on_mig_slices_is_warned(builtins) -> None:
+    from gpuplan.profiles.provenance import Origin
+    from gpuplan.profiles.resolve import Choice, ProfileRequest
+
+    choice = Choice(
+        source="flag", value="cloud_gpu_tp4_fp16", origin=Origin(kind="flag", label="--profile")
+    )
+    resolution = resolve(_mig_host(8, 7), builtins, ProfileRequest(choices=(choice,)))
+    assert resolution.profile.engine.tensor_parallel_size == 4
+    assert any("cannot span slices" in w for w in resolution.warnings), resolution.warnings

@@ -24,6 +24,7 @@ from gpuplan.profiles.rules import (
     basis_mb,
     derive_dynamic,
     describe,
+    engine_facts,
     judge_fit,
     match_engine_rule,
     match_profile_rule,
@@ -65,7 +66,7 @@ def auto_decide(
     if engine is not None:
         engine_fields = {
             "engine_rule_id": engine[0].id,
-            "engine_reason": describe(engine[0].reason, facts),
+            "engine_reason": describe(engine[0].reason, engine_facts(facts)),
             "engine_profile": engine[1],
         }
     notes = _notes(host, facts, rule.budget)
@@ -161,8 +162,9 @@ def auto_layers(
     borrowed_name = auto.borrowed_from or auto.rule_profile
     borrowed = merged_profile(borrowed_name, catalog) or DeploymentProfile()
     dynamic = derive_dynamic(
-        basis, gpus, host.headroom_mb_per_gpu, borrowed_name, borrowed, host.summary()
-    )
+        basis, gpus, host.headroom_mb_per_gpu, borrowed_name, borrowed, host.summary(),
+        tensor_parallel=not facts.mig,
+    )  # fmt: skip
     origins: dict[KeyPath, Origin] = {
         (key,): Origin(kind="rule", label=f"dynamic-profile rule: {dynamic.reasons[key]}")
         for key in dynamic.values

@@ -30,10 +30,10 @@ def fit_warnings(
             "without --profile gpuplan would size the budget on the real VRAM"
         )
     out += engine_warnings(profile.engine, host, facts)
-    if profile.gpu_count is not None and host.gpus and profile.gpu_count != len(host.gpus):
+    if profile.gpu_count is not None and host.gpus and profile.gpu_count != facts.gpu_count:
         out.append(
             f"{profile.profile} is written for {profile.gpu_count} GPU(s); this host has "
-            f"{len(host.gpus)}"
+            + (facts.devices if facts.mig else f"{facts.gpu_count}")
         )
     return out
 
@@ -41,7 +41,12 @@ def fit_warnings(
 def engine_warnings(engine: EngineSettings, host: Host, facts: HostFacts) -> list[str]:
     out: list[str] = []
     tp = engine.tensor_parallel_size
-    if tp is not None and tp > 1 and tp > len(host.gpus):
+    if tp is not None and tp > 1 and facts.mig:
+        out.append(
+            f"engine.tensor_parallel_size {tp}: this host's GPUs are split into MIG slices, "
+            "and tensor parallelism cannot span slices (a process is given one); use 1"
+        )
+    elif tp is not None and tp > 1 and tp > len(host.gpus):
         out.append(
             f"engine.tensor_parallel_size {tp} exceeds the {len(host.gpus)} GPU(s) of this "
             "host; the engine will fail to start"

@@ -32,6 +32,7 @@ CPU-only hosts keep ``development`` as seed 000 says: there is no VRAM to strand
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tomllib
 from collections.abc import Mapping
@@ -41,7 +42,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gpuplan.hardware.model import Host
+from gpuplan.hardware.model import GPU, Host
 from gpuplan.profiles.model import DeploymentProfile, Strategy
 
 Budget = Literal["total", "largest_gpu", "none"]
@@ -107,7 +108,11 @@ def load_rules() -> RuleSet:
 
 @dataclass(frozen=True)
 class HostFacts:
-    """The measurements the rules test, computed once from a ``Host`` (MiB)."""
+    """The measurements the rules test, computed once from a ``Host`` (MiB).
+
+    On a MIG host the devices are the slices: a process sees one slice as its GPU, so
+    seed 000's arithmetic counts and sizes slices, and ``mig`` is set.
+    """
 
     gpu_count: int
     usable_vram_mb: int
@@ -120,14 +125,18 @@ class HostFacts:
     cuda: bool
     bf16_capable: bool
     compute_capability: str
+    mig: bool = False
+    devices: str = ""
 
     def as_format_args(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
 def measure(host: Host, capabilities: Capabilities) -> HostFacts:
-    """Seed 000's arithmetic on ``host``, with the host's headroom instead of a fixed 2048."""
-    totals = [gpu.vram_total_mb or 0 for gpu in host.gpus]
+    """Seed 000's arithmetic on ``host``'s devices, with its headroom, not a fixed 2048."""
+    mig = any(gpu.mig_mode for gpu in host.gpus)
+    totals = list(host.device_totals_mb()) if mig else [g.vram_total_mb or 0 for g in host.gpus]
+    budgets = list(host.device_budgets_mb())
     count = len(totals)
     headroom = host.headroom_mb_per_gpu
     smallest = min(totals, default=0)
@@ -135,8 +144,7 @@ def measure(host: Host, capabilities: Capabilities) -> HostFacts:
     minimum = _cc(capabilities.bf16_min_compute_capability)
     amd = {a.lower() for a in capabilities.bf16_amd_architectures}
 
-    def bf16(index: int) -> bool:
-        gpu = host.gpus[index]
+    def bf16(gpu: GPU) -> bool:
         cc = gpu.compute_capability_tuple
         if cc is not None:
             return cc >= minimum
@@ -151,6 +159,11 @@ def measure(host: Host, capabilities: Capabilities) -> HostFacts:
             if gpu.compute_capability or (gpu.vendor == "amd" and gpu.architecture)
         }
     )
+    if mig:
+        physical = len(host.gpus)
+        devices = f"{count} MIG slices of {physical} GPU" + ("s" if physical > 1 else "")
+    else:
+        devices = f"{count} GPUs"
     return HostFacts(
         gpu_count=count,
         usable_vram_mb=sum(totals) - headroom * count,
@@ -158,15 +171,26 @@ def measure(host: Host, capabilities: Capabilities) -> HostFacts:
         primary_usable_mb=totals[0] - headroom if count else 0,
         vram_ratio=ratio if count else 1.0,
         largest_vram_mb=max(totals, default=0),
-        largest_usable_mb=max((host.usable_vram_mb(gpu) for gpu in host.gpus), default=0),
+        largest_usable_mb=max(budgets, default=0),
         total_usable_mb=host.total_usable_vram_mb,
         cuda=any(
             gpu.vendor in ("nvidia", "amd") or gpu.compute_capability is not None
             for gpu in host.gpus
         ),
-        bf16_capable=count > 0 and all(bf16(i) for i in range(count)),
+        bf16_capable=bool(host.gpus) and all(bf16(gpu) for gpu in host.gpus),
         compute_capability=", ".join(ccs) or "compute capability unknown",
+        mig=mig,
+        devices=devices,
     )
+
+
+def engine_facts(facts: HostFacts) -> HostFacts:
+    """The facts seed 002's engine rules see: on MIG one device per process.
+
+    Tensor parallelism cannot span MIG slices (each process is given one), so a MIG
+    host is one GPU to the engine however many slices it has.
+    """
+    return dataclasses.replace(facts, gpu_count=1) if facts.mig else facts
 
 
 def _cc(text: str) -> tuple[int, int]:
@@ -200,6 +224,7 @@ def match_engine_rule(
     facts: HostFacts, rules: RuleSet, available: set[str] | frozenset[str]
 ) -> tuple[EngineRule, str] | None:
     """The first engine rule that holds and one of whose profiles exists."""
+    facts = engine_facts(facts)
     for rule in rules.engine_rules:
         if holds(rule.when, facts, rules.fit):
             for name in rule.profiles:
@@ -314,12 +339,18 @@ def derive_dynamic(
     borrowed_name: str,
     borrowed: DeploymentProfile,
     host_summary: str,
+    *,
+    tensor_parallel: bool = True,
 ) -> Dynamic:
-    """``dynamic_<N>gb`` sized on ``basis`` MiB over ``gpus`` GPUs (module docstring)."""
+    """``dynamic_<N>gb`` sized on ``basis`` MiB over ``gpus`` GPUs (module docstring).
+
+    ``tensor_parallel`` False (MIG slices) keeps a tensor-parallel strategy out.
+    """
     budget = borrowed.max_vram_mb or max(basis, 1)
     count = max(1, math.floor(borrowed.max_concurrent_models * basis / budget + 0.5))
     strategy: Strategy = borrowed.strategy
-    if gpus < 2 and strategy == "tensor_parallel_or_distributed":
+    split = gpus >= 2 and tensor_parallel
+    if not split and strategy == "tensor_parallel_or_distributed":
         strategy = "load_unload" if count == 1 else "concurrent_limited"
     if count == 1 and strategy in ("concurrent_limited", "concurrent_full"):
         strategy = "load_unload"
@@ -355,7 +386,7 @@ def derive_dynamic(
         "gpu_count": f"the budget spans {gpus} GPU(s)",
         "headroom_mb": "the host's headroom per GPU",
     }
-    if gpus >= 2 and borrowed.tensor_parallel_threshold_mb is not None:
+    if split and borrowed.tensor_parallel_threshold_mb is not None:
         values["tensor_parallel_threshold_mb"] = borrowed.tensor_parallel_threshold_mb
         reasons["tensor_parallel_threshold_mb"] = borrow
     return Dynamic(name=name, borrowed_from=borrowed_name, values=values, reasons=reasons)
