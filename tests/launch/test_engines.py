@@ -318,6 +318,37 @@ def test_ollama_quantized_kv_cache_with_flash_attention_forced_off_is_warned() -
     assert not any("needs flash attention" in n for n in render(_request("ollama")).notes)
 
 
+@pytest.mark.parametrize(
+    ("key", "value"), [("-fa", "off"), ("flash-attn", "0"), ("-fa", "disabled")]
+)
+def test_llama_cpp_flash_attention_off_by_any_name_is_one_flag_and_checked(
+    key: str, value: str
+) -> None:
+    """common/arg.cpp takes -fa for --flash-attn and off/disabled/false/0 for off: each
+    replaces the plan's --flash-attn (one flag, not two the server reads last-wins), and a
+    quantized V cache with it is 'cannot start' as with --flash-attn off."""
+    config = render(_request("llama.cpp", kv_cache_dtype="q8_0", overrides={key: value}))
+    flags = [a for a in config.argv if a in ("--flash-attn", "-fa", "--fa")]
+    assert flags == ["--flash-attn"], config.argv
+    assert flag_value(config, "--flash-attn") == value
+    assert any(n.startswith("cannot start: a q8_0 V cache") for n in config.notes), config.notes
+
+
+def test_llama_cpp_short_context_flag_replaces_the_plans() -> None:
+    config = render(_request("llama.cpp", overrides={"-c": 65536}))
+    assert "-c" not in config.argv and config.argv.count("--ctx-size") == 1
+    assert flag_value(config, "--ctx-size") == "65536"
+
+
+@pytest.mark.parametrize("value", ["0", "false", "F", "'0'"])
+def test_ollama_flash_attention_off_in_any_go_spelling_is_checked(value: str) -> None:
+    """Ollama reads OLLAMA_FLASH_ATTENTION with strconv.ParseBool after trimming quotes."""
+    config = render(
+        _request("ollama", kv_cache_dtype="q8_0", overrides={"OLLAMA_FLASH_ATTENTION": value})
+    )
+    assert any(n.startswith("cannot start: OLLAMA_KV_CACHE_TYPE q8_0") for n in config.notes)
+
+
 def test_ollama_quantized_kv_cache_turns_flash_attention_on() -> None:
     config = render(_request("ollama", kv_cache_dtype="q8_0"))
     assert config.env["OLLAMA_KV_CACHE_TYPE"] == "q8_0"

@@ -63,6 +63,30 @@ GGML_KV = {
 }
 """gpuplan KV dtype → llama.cpp's cache types (``kv_cache_types`` in common/arg.cpp)."""
 
+_SHORT = {
+    "-m": "--model",
+    "-hf": "--hf-repo",
+    "-hfr": "--hf-repo",
+    "-hff": "--hf-file",
+    "-a": "--alias",
+    "-ngl": "--n-gpu-layers",
+    "--gpu-layers": "--n-gpu-layers",
+    "-fit": "--fit",
+    "-sm": "--split-mode",
+    "-ts": "--tensor-split",
+    "-mg": "--main-gpu",
+    "-c": "--ctx-size",
+    "-np": "--parallel",
+    "-fa": "--flash-attn",
+    "-ctk": "--cache-type-k",
+    "-ctv": "--cache-type-v",
+}
+"""common/arg.cpp's other names for the flags this emits: ``--set -fa=off`` replaces
+``--flash-attn`` instead of adding a second, conflicting flag the checks miss."""
+
+_FALSEY = frozenset({"off", "disabled", "false", "0"})
+"""Values llama.cpp's ``is_falsey`` (common/arg.cpp) reads as off."""
+
 
 def _model_flags(source: str) -> list[tuple[str, str]]:
     """A local GGUF goes to ``--model``; ``user/repo/file.gguf`` to ``--hf-repo`` +
@@ -127,16 +151,18 @@ def render(request: LaunchRequest) -> LaunchConfig:
             notes.append(f"--flash-attn on: llama.cpp needs it for a {kv} V cache")
 
     _profile(request, flags, notes)
-    apply_overrides(flags, env, request.overrides, style="dash")
+    overrides = {_SHORT.get(key, key): value for key, value in request.overrides.items()}
+    apply_overrides(flags, env, overrides, style="dash")
     v_cache = flags.entries.get("--cache-type-v")
     fa = flags.entries.get("--flash-attn")
-    if v_cache and v_cache.value not in ("f32", "f16", "bf16") and fa and fa.value == "off":
+    fa_off = fa is not None and fa.value in _FALSEY
+    if v_cache and v_cache.value not in ("f32", "f16", "bf16") and fa and fa_off:
         notes.append(
             f"cannot start: a {v_cache.value} V cache needs Flash Attention, but --flash-attn "
             f"is off (from the {fa.source}); llama.cpp refuses it"
         )
-    elif fa and fa.value == "off" and fa.source != "estimate":
-        notes += flash_off_warning(request, f"--flash-attn off (from the {fa.source})")
+    elif fa and fa_off and fa.source != "estimate":
+        notes += flash_off_warning(request, f"--flash-attn {fa.value} (from the {fa.source})")
     notes += flags.notes + env.notes
     notes += ignored_profile_keys(request, _HANDLED, "llama.cpp")
     image = request.overrides.get("image") or default_image(

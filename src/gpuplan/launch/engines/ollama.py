@@ -50,6 +50,10 @@ _MIB = 1024 * 1024
 _OLLAMA_KV = {"fp16": "f16", "q8_0": "q8_0", "q4_0": "q4_0"}
 """gpuplan KV dtype → ``OLLAMA_KV_CACHE_TYPE``; a quantized cache needs Flash Attention."""
 
+_FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False"})
+"""What Go's ``strconv.ParseBool`` reads as false (Ollama's envconfig.BoolWithDefault,
+after trimming spaces and quotes); anything it cannot parse turns the setting on."""
+
 
 def _model_name(request: LaunchRequest) -> str:
     """Name the Modelfile is created under: the service name, in Ollama's alphabet."""
@@ -122,14 +126,16 @@ def render(request: LaunchRequest) -> LaunchConfig:
         else:
             params.set(key, value, "override")
     cache = env.env().get("OLLAMA_KV_CACHE_TYPE", "f16")
-    if env.env().get("OLLAMA_FLASH_ATTENTION") == "0":
+    flash_env = env.env().get("OLLAMA_FLASH_ATTENTION")
+    if flash_env is not None and flash_env.strip().strip("\"'") in _FALSE:
         if cache != "f16":
             notes.append(
                 f"cannot start: OLLAMA_KV_CACHE_TYPE {cache} needs flash attention (llama.cpp "
-                "refuses a quantized V cache without it), but OLLAMA_FLASH_ATTENTION is 0"
+                "refuses a quantized V cache without it), but OLLAMA_FLASH_ATTENTION is "
+                f"{flash_env}"
             )
         else:
-            notes += flash_off_warning(request, "OLLAMA_FLASH_ATTENTION=0")
+            notes += flash_off_warning(request, f"OLLAMA_FLASH_ATTENTION={flash_env}")
     notes += env.notes + params.notes
     notes += ignored_profile_keys(request, _HANDLED, "Ollama")
 
