@@ -262,3 +262,19 @@ def test_a_tensor_parallel_profile_on_mig_slices_is_warned(builtins) -> None:
     resolution = resolve(_mig_host(8, 7), builtins, ProfileRequest(choices=(choice,)))
     assert resolution.profile.engine.tensor_parallel_size == 4
     assert any("cannot span slices" in w for w in resolution.warnings), resolution.warnings
+
+
+def test_a_mig_gpu_beside_whole_gpus_is_described_as_what_it_is(builtins) -> None:
+    """One H100 cut into seven slices beside a whole H100 is 7 slices and 1 GPU, not
+    '8 MIG slices of 2 GPUs'; a single slice is not plural."""
+    mig = _mig_host(1, 7)
+    whole = GPU(
+        index=1, name="NVIDIA H100 80GB HBM3", vendor="nvidia", vram_total_mb=81559,
+        compute_capability="9.0",
+    )  # fmt: skip
+    facts = measure(Host(source="declared", gpus=(*mig.gpus, whole)), RULES.capabilities)
+    assert facts.mig and facts.gpu_count == 8
+    assert facts.devices == "7 MIG slices and 1 GPU"
+    one = measure(_mig_host(1, 1), RULES.capabilities)
+    assert one.devices == "1 MIG slice of 1 GPU"
+    assert measure(_mig_host(8, 7), RULES.capabilities).devices == "56 MIG slices of 8 GPUs"

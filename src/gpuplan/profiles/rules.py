@@ -159,11 +159,7 @@ def measure(host: Host, capabilities: Capabilities) -> HostFacts:
             if gpu.compute_capability or (gpu.vendor == "amd" and gpu.architecture)
         }
     )
-    if mig:
-        physical = len(host.gpus)
-        devices = f"{count} MIG slices of {physical} GPU" + ("s" if physical > 1 else "")
-    else:
-        devices = f"{count} GPUs"
+    devices = _devices(host, count) if mig else f"{count} GPUs"
     return HostFacts(
         gpu_count=count,
         usable_vram_mb=sum(totals) - headroom * count,
@@ -182,6 +178,20 @@ def measure(host: Host, capabilities: Capabilities) -> HostFacts:
         mig=mig,
         devices=devices,
     )
+
+
+def _devices(host: Host, count: int) -> str:
+    """'7 MIG slices of 1 GPU', or beside whole GPUs '1 MIG slice and 4 GPUs'."""
+    split = [gpu for gpu in host.gpus if gpu.mig_mode]
+    whole = len(host.gpus) - len(split)
+    slices = count - whole
+
+    def plural(n: int, word: str) -> str:
+        return f"{n} {word}" + ("" if n == 1 else "s")
+
+    if whole:
+        return f"{plural(slices, 'MIG slice')} and {plural(whole, 'GPU')}"
+    return f"{plural(slices, 'MIG slice')} of {plural(len(split), 'GPU')}"
 
 
 def engine_facts(facts: HostFacts) -> HostFacts:
