@@ -248,6 +248,7 @@ def test_mig_hosts_never_get_tensor_parallel_engine_settings(builtins) -> None:
     resolution = resolve(_mig_host(8, 7), builtins)
     assert resolution.auto is not None
     assert resolution.auto.engine_rule_id == "ampere-single-gpu"
+    assert "each MIG slice is one GPU" in (resolution.auto.engine_reason or "")
     assert (resolution.profile.engine.tensor_parallel_size or 1) == 1
     assert not any("written for" in w for w in resolution.warnings)
 

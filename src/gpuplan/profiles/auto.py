@@ -66,7 +66,8 @@ def auto_decide(
     if engine is not None:
         engine_fields = {
             "engine_rule_id": engine[0].id,
-            "engine_reason": describe(engine[0].reason, engine_facts(facts)),
+            "engine_reason": describe(engine[0].reason, engine_facts(facts))
+            + ("; each MIG slice is one GPU to its process" if facts.mig else ""),
             "engine_profile": engine[1],
         }
     notes = _notes(host, facts, rule.budget)
