@@ -279,3 +279,12 @@ def test_a_mig_gpu_beside_whole_gpus_is_described_as_what_it_is(builtins) -> Non
     one = measure(_mig_host(1, 1), RULES.capabilities)
     assert one.devices == "1 MIG slice of 1 GPU"
     assert measure(_mig_host(8, 7), RULES.capabilities).devices == "56 MIG slices of 8 GPUs"
+
+
+def test_mig_on_without_instances_is_planned_as_no_gpu_throughout(builtins) -> None:
+    """Until a MIG instance exists no process can use the GPU: the profile rule and the
+    engine rule agree on that instead of "no GPU was found" beside "one BF16 GPU"."""
+    resolution = resolve(_mig_host(1, 0), builtins)
+    assert resolution.auto is not None
+    assert resolution.auto.rule_id == "no-gpu"
+    assert resolution.auto.engine_rule_id == "no-cuda"

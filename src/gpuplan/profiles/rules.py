@@ -198,9 +198,14 @@ def engine_facts(facts: HostFacts) -> HostFacts:
     """The facts seed 002's engine rules see: on MIG one device per process.
 
     Tensor parallelism cannot span MIG slices (each process is given one), so a MIG
-    host is one GPU to the engine however many slices it has.
+    host is one GPU to the engine however many slices it has — and none, with no GPU
+    to run on, when MIG is on but no instance exists yet.
     """
-    return dataclasses.replace(facts, gpu_count=1) if facts.mig else facts
+    if not facts.mig:
+        return facts
+    if facts.gpu_count == 0:
+        return dataclasses.replace(facts, cuda=False)
+    return dataclasses.replace(facts, gpu_count=1)
 
 
 def _cc(text: str) -> tuple[int, int]:
