@@ -354,3 +354,12 @@ def test_ollama_quantized_kv_cache_turns_flash_attention_on() -> None:
     assert config.env["OLLAMA_KV_CACHE_TYPE"] == "q8_0"
     assert config.env["OLLAMA_FLASH_ATTENTION"] == "1"
     assert set(config.env) <= DEVICE_VARS | set(flag_set("ollama")["env"])
+
+
+@pytest.mark.parametrize(
+    ("value", "said"), [("off", True), ("no", True), ("1", False), ("0", False)]
+)
+def test_ollama_flash_attention_value_go_cannot_parse_is_said(value: str, said: bool) -> None:
+    """Ollama's envconfig reads a value strconv.ParseBool rejects ('off') as on."""
+    config = render(_request("ollama", overrides={"OLLAMA_FLASH_ATTENTION": value}))
+    assert any("is not a Go boolean" in n for n in config.notes) is said, config.notes

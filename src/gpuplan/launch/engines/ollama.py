@@ -54,6 +54,9 @@ _FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False"})
 """What Go's ``strconv.ParseBool`` reads as false (Ollama's envconfig.BoolWithDefault,
 after trimming spaces and quotes); anything it cannot parse turns the setting on."""
 
+_TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})
+"""What ``strconv.ParseBool`` reads as true."""
+
 
 def _model_name(request: LaunchRequest) -> str:
     """Name the Modelfile is created under: the service name, in Ollama's alphabet."""
@@ -136,6 +139,11 @@ def render(request: LaunchRequest) -> LaunchConfig:
             )
         else:
             notes += flash_off_warning(request, f"OLLAMA_FLASH_ATTENTION={flash_env}")
+    elif flash_env is not None and flash_env.strip().strip("\"'") not in _TRUE:
+        notes.append(
+            f"OLLAMA_FLASH_ATTENTION {flash_env!r} is not a Go boolean: Ollama reads a value "
+            "it cannot parse as on; write 0 or false to turn flash attention off"
+        )
     notes += env.notes + params.notes
     notes += ignored_profile_keys(request, _HANDLED, "Ollama")
 
