@@ -259,7 +259,7 @@ def test_candidates_on_a_gpu_host_reuse_fits_figures(monkeypatch: pytest.MonkeyP
     rows = fit_rows(host, entries, context=4096)
     calls: list[str] = []
 
-    def counting(largest: int | None, *, concurrency: int = 1):
+    def counting(largest: int | None, *, concurrency: int = 1, flash_attention: bool | None = None):
         def cost(entry, variant, tokens):
             calls.append(entry.id)
             raise AssertionError("costed twice")
@@ -275,3 +275,42 @@ def test_candidates_on_a_gpu_host_reuse_fits_figures(monkeypatch: pytest.MonkeyP
         row = fitted.get((candidate.model_id, candidate.quantization))
         if row is not None:
             assert candidate.vram_estimate_mb == row.vram_estimate_mb * row.gpus
+
+
+def test_a_profile_without_flash_attention_is_costed_without_it() -> None:
+    """llama.cpp / Ollama get the profile's flash-attention choice at launch, so the plan
+    counts what that choice needs: off, the compute buffer also holds n_ctx × n_ubatch ×
+    heads f32 scores, and the launch line then has no 'may not start' to say."""
+    from gpuplan.profiles.provenance import Origin
+    from gpuplan.profiles.resolve import Override
+
+    host = load_host("RTX 4090")
+    entries = list(load_registry())
+    origin = Origin(kind="flag", label="test")
+    off = (
+        Override(field="engine.enable_flash_attention", value=False, origin=origin),
+        Override(field="engine.attention_impl", value="sdpa", origin=origin),
+    )
+    without, _ = resolve_here(host, overrides=off)
+    assert without.profile.engine.enable_flash_attention is False
+    auto_rows = {(r.model_id, r.quantization): r for r in fit_rows(host, entries, context=32768)}
+    off_rows = fit_rows(host, entries, context=32768, flash_attention=False)
+    grown = [
+        r for r in off_rows
+        if r.backend in ("llamacpp", "ollama") and r.vram_source == "estimator"
+        and r.vram_estimate_mb > auto_rows[r.model_id, r.quantization].vram_estimate_mb
+    ]  # fmt: skip
+    assert grown, "turning flash attention off must grow some llama.cpp figure"
+    result = make_plan(host, without, entries, roles=("chat",), context=32768)
+    ggml = [p for p in result.selection.picks if p.backend in ("llamacpp", "ollama")]
+    if ggml:  # the chat pick on one 4090 at 32k; whichever engine it is, it must start
+        assert all(
+            c.vram_estimate_mb
+            == {(r.model_id, r.quantization): r for r in off_rows}[
+                c.model_id, c.quantization
+            ].vram_estimate_mb
+            for c in ggml
+        )
+    assert result.launch
+    for config in result.launch:
+        assert not any(n.startswith("may not start") for n in config.notes), config.notes

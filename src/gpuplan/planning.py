@@ -23,6 +23,7 @@ from gpuplan.placement import Demand, assign
 from gpuplan.placement.devices import On
 from gpuplan.placement.model import Assignment, GpuFill, Placement, Service, Strategy
 from gpuplan.profiles import ProfileDocument, Resolution, explain, profile_document
+from gpuplan.profiles.model import ggml_flash_attention
 from gpuplan.selection.candidates import Candidate, build_candidates
 from gpuplan.selection.engine_block import EngineBlock, GpuKind, engine_block
 from gpuplan.selection.fit import FitRow, fit_registry
@@ -61,10 +62,16 @@ def largest_gpu_mb(host: Host) -> int | None:
 
 
 def fit_rows(
-    host: Host, entries: Sequence[ModelEntry], *, context: int, concurrency: int = 1
+    host: Host,
+    entries: Sequence[ModelEntry],
+    *,
+    context: int,
+    concurrency: int = 1,
+    flash_attention: bool | None = None,
 ) -> list[FitRow]:
     """How every registry variant fits this host's devices (GPUs or MIG slices), each
-    holding ``concurrency`` sequences of ``context`` tokens at once."""
+    holding ``concurrency`` sequences of ``context`` tokens at once; ``flash_attention``
+    is the profile's for llama.cpp / Ollama (``profiles.ggml_flash_attention``)."""
     budgets = host.device_budgets_mb()
     if not budgets:
         return []
@@ -77,6 +84,7 @@ def fit_rows(
         context=context,
         gpu_memory_mb=sizes,
         concurrency=concurrency,
+        flash_attention=flash_attention,
         **({"max_split": 1} if mig else {}),
     )
 
@@ -88,6 +96,7 @@ def host_candidates(
     context: int = DEFAULT_CONTEXT,
     rows: Sequence[FitRow] | None = None,
     concurrency: int = 1,
+    flash_attention: bool | None = None,
 ) -> tuple[Candidate, ...]:
     """Every registry variant costed as it would run on this host, at ``context`` tokens
     for each of ``concurrency`` sequences served at once.
@@ -99,13 +108,20 @@ def host_candidates(
     """
     entries = list(entries)
     if not host.gpus:
-        coster = functools.partial(variant_vram, host_ram=True, concurrency=concurrency)
+        coster = functools.partial(
+            variant_vram, host_ram=True, concurrency=concurrency, flash_attention=flash_attention
+        )
         candidates = build_candidates(entries, context=context, coster=coster)
         return tuple(c for c in candidates if c.backend in CPU_BACKENDS)
     if rows is None:
-        rows = fit_rows(host, entries, context=context, concurrency=concurrency)
+        rows = fit_rows(
+            host, entries, context=context, concurrency=concurrency,
+            flash_attention=flash_attention,
+        )  # fmt: skip
     by_key = {(row.model_id, row.quantization): row for row in rows}
-    fallback = coster_for_gpu(largest_gpu_mb(host), concurrency=concurrency)
+    fallback = coster_for_gpu(
+        largest_gpu_mb(host), concurrency=concurrency, flash_attention=flash_attention
+    )
 
     def costed_by_fit(entry: ModelEntry, variant: Variant, tokens: int | None) -> VramFigure:
         # fit has costed every variant on these GPUs already: reuse its figure (one GPU,
@@ -260,9 +276,15 @@ def make_plan(
     selection's own models (``services_file`` names where they came from);
     ``strategy`` and ``on`` are ``gpuplan.placement.place``'s.
     """
-    rows = fit_rows(host, entries, context=context, concurrency=concurrency)
+    # The launch passes the profile's flash-attention choice to llama.cpp and Ollama, so
+    # the plan costs them with it (off holds the attention scores too).
+    flash = ggml_flash_attention(resolution.profile.engine)
+    rows = fit_rows(host, entries, context=context, concurrency=concurrency, flash_attention=flash)
     policy = selection_policy(resolution, host)
-    candidates = host_candidates(host, entries, context=context, rows=rows, concurrency=concurrency)
+    candidates = host_candidates(
+        host, entries, context=context, rows=rows, concurrency=concurrency,
+        flash_attention=flash,
+    )  # fmt: skip
     selection = select_joint(candidates, roles, policy)
     notes = busy_gpu_notes(host)
     idle = idle_gpu_mb(resolution, host)

@@ -167,6 +167,7 @@ def variant_vram(
     gpu_memory_mb: int | None = None,
     host_ram: bool = False,
     concurrency: int = 1,
+    flash_attention: bool | None = None,
 ) -> VramFigure:
     """The candidate builder's default coster (see the module docstring for the paths).
 
@@ -176,6 +177,7 @@ def variant_vram(
     in host memory anyway (llama.cpp's token embeddings) count against it too.
     ``concurrency``: sequences served at once; a decoder's KV cache holds that many
     contexts. Models without a KV cache cost the same at any concurrency.
+    ``flash_attention``: llama.cpp / Ollama forced on or off (None: their ``-fa auto``).
     """
     if variant.vram_estimate_mb is not None:
         fixed = [f"fixed figure from the registry: {variant.vram_estimate_source}"]
@@ -192,6 +194,7 @@ def variant_vram(
             context=context or DEFAULT_CONTEXT,
             concurrency=concurrency,
             gpu_memory_mb=gpu_memory_mb,
+            flash_attention=flash_attention,
         )
         if host_ram and result.host_mb:
             return VramFigure(
@@ -208,11 +211,18 @@ def variant_vram(
     return VramFigure(total, "weights_only", assumptions)
 
 
-def coster_for_gpu(gpu_memory_mb: int | None, *, concurrency: int = 1) -> VariantCoster:
+def coster_for_gpu(
+    gpu_memory_mb: int | None, *, concurrency: int = 1, flash_attention: bool | None = None
+) -> VariantCoster:
     """A coster that sizes each variant for a GPU of ``gpu_memory_mb`` MiB.
 
     Selection plans one model per GPU, so the host's largest GPU is the one to
     cost for: it is where any model that fits at all would go. ``concurrency``
     is the sequences each model serves at once (``variant_vram``'s).
     """
-    return functools.partial(variant_vram, gpu_memory_mb=gpu_memory_mb, concurrency=concurrency)
+    return functools.partial(
+        variant_vram,
+        gpu_memory_mb=gpu_memory_mb,
+        concurrency=concurrency,
+        flash_attention=flash_attention,
+    )

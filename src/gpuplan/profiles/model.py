@@ -365,3 +365,16 @@ def _cpu_issues(engine: EngineSettings) -> list[Issue]:
 
 PROFILE_FIELDS: tuple[str, ...] = tuple(DeploymentProfile.model_fields)
 ENGINE_FIELDS: tuple[str, ...] = tuple(EngineSettings.model_fields)
+
+
+def ggml_flash_attention(engine: EngineSettings) -> bool | None:
+    """What the profile asks of llama.cpp's and Ollama's flash attention.
+
+    True on, False off, None their own ``-fa auto``. Only ``enable_flash_attention``
+    and ``attention_impl = 'flash'`` speak to them: 'sdpa' and 'eager' name PyTorch
+    attention kernels, which ggml engines do not have. The plan costs and the launch
+    lines both follow this answer, so they agree.
+    """
+    if engine.enable_flash_attention is not None:
+        return engine.enable_flash_attention
+    return True if engine.attention_impl == "flash" else None

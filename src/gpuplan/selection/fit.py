@@ -115,8 +115,12 @@ def fit_variant(
     gpu_memory_mb: Sequence[int] | None = None,
     max_split: int = max(TENSOR_PARALLEL_SIZES),
     concurrency: int = 1,
+    flash_attention: bool | None = None,
 ) -> FitRow:
     """How ``variant`` fits GPUs with ``budgets_mb`` usable MiB each.
+
+    ``flash_attention`` is the deployment profile's setting for llama.cpp / Ollama
+    (None: their own ``-fa auto``), which the launch passes on.
 
     ``gpu_memory_mb`` (each GPU's total, aligned with ``budgets_mb``) lets the
     estimator use an engine's small-GPU start-up defaults; without it the
@@ -140,7 +144,9 @@ def fit_variant(
     }
     uses_estimator = tokens is not None and has_arch(entry) and variant.vram_estimate_mb is None
     if not uses_estimator:
-        figure = variant_vram(entry, variant, tokens, concurrency=concurrency)
+        figure = variant_vram(
+            entry, variant, tokens, concurrency=concurrency, flash_attention=flash_attention
+        )
         largest = budgets[0] if budgets else 0
         fits = figure.vram_mb <= largest
         return FitRow(
@@ -175,6 +181,7 @@ def fit_variant(
                 concurrency=concurrency,
                 tensor_parallel=gpus,
                 gpu_memory_mb=min(sizes) if len(sizes) == gpus and sizes else None,
+                flash_attention=flash_attention,
             )
         return estimates[length, gpus]
 
@@ -265,6 +272,7 @@ def fit_registry(
     gpu_memory_mb: Sequence[int] | None = None,
     max_split: int = max(TENSOR_PARALLEL_SIZES),
     concurrency: int = 1,
+    flash_attention: bool | None = None,
 ) -> list[FitRow]:
     """Every variant of every entry, in registry order.
 
@@ -281,6 +289,7 @@ def fit_registry(
             gpu_memory_mb=gpu_memory_mb,
             max_split=max_split,
             concurrency=concurrency,
+            flash_attention=flash_attention,
         )
         for entry in entries
         for variant in entry.variants

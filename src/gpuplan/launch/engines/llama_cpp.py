@@ -190,10 +190,15 @@ def render(request: LaunchRequest) -> LaunchConfig:
 def _profile(request: LaunchRequest, flags: Layered, notes: list[str]) -> None:
     flash = profile_key(request, "enable_flash_attention")
     impl = profile_key(request, "attention_impl")
-    if flash is True or impl == "flash":
+    if flash is True or (flash is None and impl == "flash"):
         flags.set("--flash-attn", "on", "profile", "engine.enable_flash_attention")
-    elif flash is False or impl in ("sdpa", "eager"):
+    elif flash is False:
         flags.set("--flash-attn", "off", "profile", "engine.enable_flash_attention")
+    elif impl in ("sdpa", "eager"):
+        notes.append(
+            f"profile engine.attention_impl = {impl!r} names a PyTorch attention kernel; "
+            "llama.cpp keeps --flash-attn auto (set enable_flash_attention to choose)"
+        )
     if profile_key(request, "quantization_method") is not None:
         notes.append(
             "profile engine.quantization_method: llama.cpp serves the GGUF file's own "
