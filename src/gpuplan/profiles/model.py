@@ -370,11 +370,18 @@ ENGINE_FIELDS: tuple[str, ...] = tuple(EngineSettings.model_fields)
 def ggml_flash_attention(engine: EngineSettings) -> bool | None:
     """What the profile asks of llama.cpp's and Ollama's flash attention.
 
-    True on, False off, None their own ``-fa auto``. Only ``enable_flash_attention``
-    and ``attention_impl = 'flash'`` speak to them: 'sdpa' and 'eager' name PyTorch
-    attention kernels, which ggml engines do not have. The plan costs and the launch
+    True on, False off, None their own ``-fa auto``. The plan costs and the launch
     lines both follow this answer, so they agree.
     """
-    if engine.enable_flash_attention is not None:
-        return engine.enable_flash_attention
-    return True if engine.attention_impl == "flash" else None
+    return flash_attention_choice(engine.enable_flash_attention, engine.attention_impl)
+
+
+def flash_attention_choice(enable: object, impl: object) -> bool | None:
+    """``ggml_flash_attention`` on the two engine-block values, as a launch request holds them.
+
+    Only ``enable_flash_attention`` and ``attention_impl = 'flash'`` speak to ggml
+    engines: 'sdpa' and 'eager' name PyTorch attention kernels, which they do not have.
+    """
+    if isinstance(enable, bool):
+        return enable
+    return True if impl == "flash" else None

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from gpuplan.errors import LaunchError
 from gpuplan.launch.model import GpuSlot, LaunchRequest
+from gpuplan.profiles.model import flash_attention_choice
 
 __all__ = [
     "MAX_SHARE",
@@ -314,6 +315,14 @@ def clamp_budget(
 def profile_key(request: LaunchRequest, key: str) -> Any:
     """A profile engine-block value, None when the profile does not set it."""
     return request.engine_settings.get(key)
+
+
+def profile_flash_attention(request: LaunchRequest) -> bool | None:
+    """The profile's flash-attention choice for a ggml engine (None: its ``-fa auto``), the
+    same answer the plan was costed with (``profiles.model.ggml_flash_attention``)."""
+    return flash_attention_choice(
+        profile_key(request, "enable_flash_attention"), profile_key(request, "attention_impl")
+    )
 
 
 def ignored_profile_keys(

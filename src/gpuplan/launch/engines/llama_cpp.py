@@ -22,6 +22,7 @@ from gpuplan.launch.engines._common import (
     is_amd,
     is_embedder,
     kv_dtype_for,
+    profile_flash_attention,
     profile_key,
     visible_devices_env,
 )
@@ -188,12 +189,12 @@ def render(request: LaunchRequest) -> LaunchConfig:
 
 
 def _profile(request: LaunchRequest, flags: Layered, notes: list[str]) -> None:
-    flash = profile_key(request, "enable_flash_attention")
+    flash = profile_flash_attention(request)
     impl = profile_key(request, "attention_impl")
-    if flash is True or (flash is None and impl == "flash"):
-        flags.set("--flash-attn", "on", "profile", "engine.enable_flash_attention")
-    elif flash is False:
-        flags.set("--flash-attn", "off", "profile", "engine.enable_flash_attention")
+    if flash is not None:
+        flags.set(
+            "--flash-attn", "on" if flash else "off", "profile", "engine.enable_flash_attention"
+        )
     elif impl in ("sdpa", "eager"):
         notes.append(
             f"profile engine.attention_impl = {impl!r} names a PyTorch attention kernel; "

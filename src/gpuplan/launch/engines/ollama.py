@@ -26,6 +26,7 @@ from gpuplan.launch.engines._common import (
     ignored_profile_keys,
     is_amd,
     kv_dtype_for,
+    profile_flash_attention,
     profile_key,
     room_mb,
     visible_devices_env,
@@ -107,11 +108,9 @@ def render(request: LaunchRequest) -> LaunchConfig:
         env.set("OLLAMA_KV_CACHE_TYPE", kv, "estimate")
         if kv != "f16":
             env.set("OLLAMA_FLASH_ATTENTION", 1, "estimate")
-    flash = profile_key(request, "enable_flash_attention")
-    if flash is True or profile_key(request, "attention_impl") == "flash":
-        env.set("OLLAMA_FLASH_ATTENTION", 1, "profile", "engine.enable_flash_attention")
-    elif flash is False:
-        env.set("OLLAMA_FLASH_ATTENTION", 0, "profile", "engine.enable_flash_attention")
+    flash = profile_flash_attention(request)
+    if flash is not None:
+        env.set("OLLAMA_FLASH_ATTENTION", int(flash), "profile", "engine.enable_flash_attention")
     tp = profile_key(request, "tensor_parallel_size")
     if tp is not None and request.gpus and tp != len(request.gpus):
         notes.append(
