@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuplan.errors import GpuplanError
 from gpuplan.hardware import Host
-from gpuplan.launch.model import LaunchConfig
+from gpuplan.launch.model import LaunchConfig, LaunchRequest
 from gpuplan.memory.figure import DEFAULT_CONTEXT, VramFigure
 from gpuplan.memory.vram import coster_for_gpu, variant_vram
 from gpuplan.models.registry import Backend, ModelEntry, Role, Variant
@@ -42,6 +43,7 @@ __all__ = [
     "largest_gpu_mb",
     "launch_configs",
     "make_plan",
+    "plan_launch_requests",
     "selection_policy",
 ]
 
@@ -351,17 +353,9 @@ def launch_configs(
     on the wrong vendor) is left out: the placement still holds its budget.
     """
     from gpuplan.launch import render
-    from gpuplan.launch.requests import launch_requests
 
-    engine = resolution.profile.engine.model_dump(mode="json", exclude_none=True)
-    requests, _skipped = launch_requests(
-        placement,
-        services,
-        host,
-        entries=entries,
-        context=context,
-        concurrency=concurrency,
-        engine_settings=engine,
+    requests, _skipped = plan_launch_requests(
+        placement, services, host, resolution, entries, context=context, concurrency=concurrency
     )
     configs = []
     for request in requests:
@@ -427,3 +421,27 @@ def engine_blocks(host: Host, selection: JointSelection) -> tuple[EngineBlock, .
             )
         )
     return tuple(blocks)
+
+
+def plan_launch_requests(
+    placement: Placement,
+    services: Sequence[Service],
+    host: Host,
+    resolution: Resolution | None,
+    entries: Sequence[ModelEntry],
+    *,
+    context: int = DEFAULT_CONTEXT,
+    concurrency: int = 1,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> tuple[list[LaunchRequest], list[str]]:
+    """``launch_requests`` with the active profile's engine block as the lowest-precedence
+    engine settings: the one way `plan`, `render` and the web page build them."""
+    from gpuplan.launch.requests import launch_requests
+
+    engine = (
+        resolution.profile.engine.model_dump(mode="json", exclude_none=True) if resolution else None
+    )
+    return launch_requests(
+        placement, services, host, entries=entries, context=context,
+        concurrency=concurrency, engine_settings=engine, overrides=overrides,
+    )  # fmt: skip

@@ -65,11 +65,11 @@ def _placed(
 ) -> _Placed:
     """Host → profile → services → placement (exactly `plan`'s) → one LaunchRequest each."""
     from gpuplan.hardware import load_host
-    from gpuplan.launch.requests import launch_requests, parse_overrides
+    from gpuplan.launch.requests import parse_overrides
     from gpuplan.models.registry import load_registry
     from gpuplan.placement.model import Placement
     from gpuplan.placement.services import load_services, services_from_selection
-    from gpuplan.planning import largest_gpu_mb, make_plan
+    from gpuplan.planning import largest_gpu_mb, make_plan, plan_launch_requests
     from gpuplan.profiles import resolve_here
 
     host = load_host(hardware, headroom_mb=headroom_mb)
@@ -104,18 +104,11 @@ def _placed(
         warnings=plan.warnings,
         solver=plan.solver,
     )
-    engine = resolution.profile.engine.model_dump(mode="json", exclude_none=True)
     overrides = parse_overrides(sets, [service.name for service in services])
-    requests, notes = launch_requests(
-        placement,
-        services,
-        host,
-        entries=entries,
-        context=context,
-        concurrency=concurrency,
-        engine_settings=engine,
-        overrides=overrides,
-    )
+    requests, notes = plan_launch_requests(
+        placement, services, host, resolution, entries,
+        context=context, concurrency=concurrency, overrides=overrides,
+    )  # fmt: skip
     return _Placed(host, services, placement, requests, list(placement.warnings), notes)
 
 

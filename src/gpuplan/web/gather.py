@@ -17,7 +17,7 @@ from gpuplan.hardware.declared import parse_text
 from gpuplan.hardware.model import DEFAULT_HEADROOM_MB
 from gpuplan.models import load_registry
 from gpuplan.placement import Service
-from gpuplan.planning import make_plan
+from gpuplan.planning import make_plan, plan_launch_requests
 from gpuplan.profiles import Explanation, Resolution, explain, resolve_here
 from gpuplan.selection import JointSelection
 from gpuplan.web.page import AssignmentRow, LaunchLine
@@ -130,7 +130,6 @@ def launch_lines(
     detector given as ``vram_mb``) get a note instead of a line.
     """
     from gpuplan.launch import render
-    from gpuplan.launch.requests import launch_requests
     from gpuplan.placement import Assignment, Placement
 
     by_name = {service.name: service for service in services}
@@ -150,12 +149,9 @@ def launch_lines(
             )
         )
     placement = Placement(strategy=strategy, assignments=tuple(assignments), gpus=())
-    engine = (
-        resolution.profile.engine.model_dump(mode="json", exclude_none=True) if resolution else None
-    )
     try:
-        requests, notes = launch_requests(
-            placement, services, host, entries=load_registry().entries, engine_settings=engine
+        requests, notes = plan_launch_requests(
+            placement, services, host, resolution, load_registry().entries
         )
         lines = []
         for request in requests:
